@@ -1,0 +1,16 @@
+"use strict";
+// Mocha's spec output, closed by the one plain line CI reads:
+// "N passed, N failed, N skipped".
+const Mocha = require("mocha");
+
+class SummaryReporter extends Mocha.reporters.Spec {
+  constructor(runner, options) {
+    super(runner, options);
+    runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
+      const s = runner.stats;
+      process.stdout.write(`\n${s.passes} passed, ${s.failures} failed, ${s.pending} skipped\n`);
+    });
+  }
+}
+
+module.exports = SummaryReporter;

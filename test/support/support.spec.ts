@@ -1,0 +1,58 @@
+import { expect } from "chai";
+import { connect, createServer } from "node:tls";
+import { X509Certificate } from "node:crypto";
+import { freePort } from "./ports";
+import { testTls } from "./test-ca";
+import { TestRedis } from "./redis-server";
+
+describe("test support", () => {
+  it("freePort returns a bindable port", async () => {
+    const port = await freePort();
+    expect(port).to.be.within(1024, 65535);
+  });
+
+  it("the test CA issues certificates that verify for DNS and IP names", async () => {
+    const tls = await testTls();
+    const leaf = new X509Certificate(tls.cert);
+    expect(leaf.checkIssued(new X509Certificate(tls.ca))).to.equal(true);
+    expect(leaf.subjectAltName).to.include("DNS:localhost").and.include("IP Address:127.0.0.1");
+    const port = await freePort();
+    const server = createServer({ cert: tls.cert, key: tls.key }, (s) => s.end("@"));
+    await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+    try {
+      for (const servername of ["localhost", undefined]) {
+        const got = await new Promise<string>((resolve, reject) => {
+          const sock = connect({ host: "127.0.0.1", port, ca: tls.ca, servername }, () => {
+            sock.once("data", (d) => resolve(d.toString()));
+          });
+          sock.on("error", reject);
+        });
+        expect(got).to.equal("@");
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it("starts a real redis-server with a password and a replica, and restarts it", async () => {
+    const primary = await TestRedis.start({ password: "pw" });
+    const replica = await TestRedis.start({ password: "pw", replicaOf: primary });
+    try {
+      await replica.waitForReplication();
+      await primary.command("SET", "alice", "host:1");
+      let value: unknown = null;
+      for (let i = 0; i < 100 && value === null; i++) {
+        value = await replica.command("GET", "alice");
+        if (value === null) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(value).to.equal("host:1");
+      await primary.kill();
+      const again = await primary.restart();
+      expect(await again.command("PING")).to.equal("PONG");
+      await again.stop();
+    } finally {
+      await replica.stop();
+      await primary.stop().catch(() => undefined);
+    }
+  });
+});
