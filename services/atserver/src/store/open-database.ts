@@ -1,0 +1,50 @@
+import { chmodSync, mkdirSync } from "node:fs";
+import Database from "better-sqlite3";
+import { StoreLockedError } from "./errors";
+import { dbPath } from "./layout";
+import { readOwner } from "./owner-file";
+import type { SynchronousMode } from "./types";
+
+export interface DatabaseSettings {
+  synchronous: SynchronousMode;
+  cacheSizeKiB: number;
+}
+
+/**
+ * Opens the store's database holding SQLite's exclusive lock until close, or throws
+ * StoreLockedError. Order matters: locking_mode=EXCLUSIVE must be set before the first WAL
+ * access, so SQLite keeps the WAL index in heap memory and never creates the `-shm` file
+ * (shared memory does not work on NFS).
+ */
+export function openDatabase(dir: string, settings: DatabaseSettings): Database.Database {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = dbPath(dir);
+  // timeout 0: a held lock fails at once instead of waiting.
+  const db = new Database(path, { timeout: 0 });
+  try {
+    db.pragma("locking_mode = EXCLUSIVE");
+    const mode = db.pragma("journal_mode = WAL", { simple: true });
+    if (mode !== "wal") throw new Error(`store ${dir}: could not enable WAL (got ${String(mode)})`);
+    // Take the exclusive lock now (a write transaction) rather than at the first write.
+    db.exec("BEGIN IMMEDIATE; COMMIT");
+    chmodSync(path, 0o600);
+    db.pragma(`synchronous = ${settings.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    db.pragma(`cache_size = ${-Math.max(64, Math.floor(settings.cacheSizeKiB))}`);
+    db.pragma("mmap_size = 0");
+    db.pragma("temp_store = FILE");
+    // Keep the WAL from staying at its high-water mark after a large value is checkpointed.
+    db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
+    // Deleted rows (e.g. the CRAM secret) are zeroed rather than left in free pages.
+    db.pragma("secure_delete = ON");
+    return db;
+  } catch (err) {
+    db.close();
+    if (isBusy(err)) throw new StoreLockedError(dir, readOwner(dir), { cause: err });
+    throw err;
+  }
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code === "SQLITE_LOCKED");
+}
