@@ -104,7 +104,8 @@ describe("atserver store: KeyStore basics", () => {
   });
 
   it("keys() lets the caller read and write while iterating", () => {
-    const s = temp.open();
+    // More keys than one internal page (256), so the cursor moves on while the caller writes.
+    const s = temp.open(undefined, { synchronous: "normal" });
     for (let i = 0; i < 600; i++) s.put(`k${String(i).padStart(4, "0")}@alice`, String(i), {});
     let n = 0;
     for (const k of s.keys()) {

@@ -19,9 +19,13 @@ export function schemaVersion(db: Database): number {
  * crash leaves it at a whole version. The version lives in SQLite's header (user_version),
  * which is written in the same transaction as the schema change. Returns the versions applied.
  */
-export function migrate(db: Database, target = LATEST_SCHEMA_VERSION): number[] {
+export function migrate(
+  db: Database,
+  target = LATEST_SCHEMA_VERSION,
+  migrations: readonly Migration[] = MIGRATIONS,
+): number[] {
   const applied: number[] = [];
-  for (const m of MIGRATIONS) {
+  for (const m of migrations) {
     if (m.version > target || m.version <= schemaVersion(db)) continue;
     db.transaction(() => {
       m.up(db);
