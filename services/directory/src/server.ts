@@ -1,0 +1,250 @@
+// DirectoryServer: the library class behind the `atdirectory` bin and the local
+// platform's in-process root. create() validates and builds collaborators, start()
+// binds the ports, stop() drains gracefully.
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { resolveConfig, type DirectoryConfig } from "./config";
+import { createLogger, type Logger } from "./logger";
+import { DirectoryMetrics } from "./metrics";
+import { DirectorySession, type SessionContext } from "./session";
+import { ConnectionTracker } from "./connections";
+import { IpMissBudget } from "./ip-budget";
+import { TlsListener } from "./tls-listener";
+import { OpsHttpServer } from "./ops-http";
+import { readPem } from "./pem";
+import type { DirectoryStore } from "./store/types";
+import { FileDirectoryStore } from "./store/file-store";
+import { MemoryDirectoryStore } from "./store/memory-store";
+import { RedisDirectoryStore } from "./store/redis-store";
+import { CachingStore } from "./store/caching-store";
+import { UpstreamStore } from "./store/upstream-store";
+import { FallbackStore } from "./store/fallback-store";
+
+export interface DirectoryServerOptions {
+  logger?: Logger;
+  /** Use this store instead of the one the config names (tests, embedding). */
+  store?: DirectoryStore;
+}
+
+export interface DirectoryAddress {
+  /** The bound TLS port (useful with port 0). */
+  port: number;
+  /** The bound ops HTTP port, or undefined when it is off. */
+  httpPort?: number;
+}
+
+export class DirectoryServer {
+  private readonly ipBudget: IpMissBudget;
+  private readonly listener: TlsListener;
+  private readonly ops?: OpsHttpServer;
+  private readonly sessionCtx: SessionContext;
+  private idleReaper?: NodeJS.Timeout;
+  private draining = false;
+  private started = false;
+  private address?: DirectoryAddress;
+
+  private constructor(
+    readonly config: DirectoryConfig,
+    readonly log: Logger,
+    readonly store: DirectoryStore,
+    /** The file store when there is one (SIGHUP reloads it). */
+    readonly fileStore: FileDirectoryStore | undefined,
+    readonly metrics: DirectoryMetrics,
+    private readonly tracker: ConnectionTracker<DirectorySession>,
+  ) {
+    this.ipBudget = new IpMissBudget(config.ipMissBudget, config.ipMissWindowMs);
+    this.sessionCtx = {
+      store,
+      metrics: this.metrics,
+      log: log.child({ subsystem: "session" }),
+      ipBudget: this.ipBudget,
+      throttleDelayMs: config.throttleDelayMs,
+      throttleCloseAfter: config.throttleCloseAfter,
+      onActivity: (s) => this.tracker.touch(s),
+      onClose: (s) => this.tracker.remove(s),
+    };
+    this.listener = new TlsListener({
+      host: config.host,
+      port: config.port,
+      cert: config.cert,
+      key: config.key,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      watchIntervalMs: config.watchIntervalMs,
+      log: log.child({ subsystem: "tls" }),
+      metrics: this.metrics,
+      onConnection: (socket: TLSSocket) => this.handle(socket, socket.remoteAddress ?? "unknown"),
+    });
+    if (config.httpPort >= 0) {
+      this.ops = new OpsHttpServer({
+        host: config.httpHost,
+        port: config.httpPort,
+        log: log.child({ subsystem: "ops" }),
+        ready: () => this.ready(),
+        metrics: () => this.metrics.render(),
+      });
+    }
+  }
+
+  /** Validates the config (filling defaults) and builds the stores; binds nothing yet. */
+  static async create(
+    input: Partial<DirectoryConfig>,
+    options: DirectoryServerOptions = {},
+  ): Promise<DirectoryServer> {
+    const config = resolveConfig(input);
+    const log = options.logger ?? createLogger(config.logLevel);
+    // Fail early on unreadable certificates, with the flag's name in the message.
+    readPem(config.cert, "--cert");
+    readPem(config.key, "--key");
+    const storeLog = log.child({ subsystem: "store" });
+    const tracker = new ConnectionTracker<DirectorySession>(config.maxConnections);
+    const metrics = new DirectoryMetrics(() => tracker.size);
+    let fileStore: FileDirectoryStore | undefined;
+    let store: DirectoryStore;
+    if (options.store) {
+      store = options.store;
+    } else if (config.records) {
+      fileStore = new FileDirectoryStore({
+        path: config.records,
+        log: storeLog,
+        metrics,
+        watchIntervalMs: config.watchIntervalMs,
+      });
+      store = fileStore;
+    } else if (config.redis) {
+      const cache = new CachingStore({
+        name: "redis",
+        ttlMs: config.cacheTtlMs,
+        cacheNegative: true,
+        metrics,
+      });
+      const redis = new RedisDirectoryStore({
+        url: config.redis,
+        password: config.redisPassword,
+        ca: config.redisCa ? readPem(config.redisCa, "--redis-ca") : undefined,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
+        channel: config.redisChannel,
+        log: storeLog,
+        metrics,
+        onInvalidate: (atsign) => cache.invalidate(atsign),
+        onResubscribed: () => cache.expireAll(),
+      });
+      cache.setInner(redis);
+      store = cache;
+    } else {
+      store = new MemoryDirectoryStore();
+    }
+    if (config.upstream) {
+      const upstream = new UpstreamStore({
+        address: config.upstream,
+        ca: config.upstreamCa ? readPem(config.upstreamCa, "--upstream-ca") : undefined,
+        timeoutMs: config.upstreamTimeoutMs,
+        log: log.child({ subsystem: "upstream" }),
+        metrics,
+      });
+      const cached = new CachingStore({
+        name: "upstream",
+        ttlMs: config.upstreamCacheTtlMs,
+        cacheNegative: false,
+        metrics,
+      });
+      cached.setInner(upstream);
+      store = new FallbackStore(store, cached);
+    }
+    return new DirectoryServer(config, log, store, fileStore, metrics, tracker);
+  }
+
+  /** Starts the store, then the TLS and ops listeners. */
+  async start(): Promise<DirectoryAddress> {
+    if (this.started) return this.address!;
+    this.started = true;
+    await this.store.start();
+    const port = await this.listener.listen();
+    let httpPort: number | undefined;
+    try {
+      httpPort = await this.ops?.listen();
+    } catch (err) {
+      await this.listener.close();
+      await this.store.close();
+      throw err;
+    }
+    if (this.config.idleTimeoutMs > 0) this.startIdleReaper(this.config.idleTimeoutMs);
+    this.address = { port, httpPort };
+    this.log.info({ port, httpPort, host: this.config.host }, "atDirectory listening");
+    return this.address;
+  }
+
+  get port(): number | undefined {
+    return this.address?.port;
+  }
+
+  get httpPort(): number | undefined {
+    return this.address?.httpPort;
+  }
+
+  get openConnections(): number {
+    return this.tracker.size;
+  }
+
+  /** Serves one client connection on any duplex stream (the TLS listener's entry point). */
+  handle(stream: Duplex, remoteIp: string): DirectorySession {
+    const session = new DirectorySession(stream, remoteIp, this.sessionCtx);
+    if (this.draining) {
+      stream.destroy();
+      return session;
+    }
+    this.metrics.connections.inc({ event: "accepted" });
+    this.tracker.add(session);
+    session.start();
+    return session;
+  }
+
+  ready(): boolean {
+    return this.started && !this.draining && this.store.ready();
+  }
+
+  /** SIGHUP: re-read the records file and the certificate. */
+  async reload(): Promise<void> {
+    this.listener.reloadCertificate();
+    await this.fileStore?.reload(true);
+  }
+
+  /**
+   * Graceful drain: stop accepting, let every connection finish the lookups it already
+   * sent (bounded by drainTimeoutMs), then close the stores.
+   */
+  async stop(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    clearInterval(this.idleReaper);
+    this.log.info({ connections: this.tracker.size }, "draining");
+    const closing = this.listener.close();
+    const drains = Promise.all(this.tracker.all().map((s) => s.drain()));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.config.drainTimeoutMs);
+    });
+    await Promise.race([drains, timeout]);
+    clearTimeout(timer);
+    for (const s of this.tracker.all()) s.destroy("drain timeout");
+    this.listener.destroyAll();
+    await closing;
+    await this.ops?.close();
+    this.ipBudget.close();
+    await this.store.close();
+    this.log.info("stopped");
+  }
+
+  private startIdleReaper(idleMs: number): void {
+    this.idleReaper = setInterval(
+      () => {
+        const cutoff = Date.now() - idleMs;
+        for (const [s, at] of this.tracker.idleSince()) {
+          if (at > cutoff) break;
+          if (!s.busy) s.destroy("idle timeout");
+        }
+      },
+      Math.min(idleMs, 1000),
+    );
+    this.idleReaper.unref();
+  }
+}

@@ -1,0 +1,262 @@
+// One client connection of the directory, on any Duplex (a TLS socket in production,
+// an in-memory pair in unit tests). Lines are split on LF in bytes, queued, and answered
+// strictly one after another, each answer in a single write. This file is the one place
+// where outcomes (found, unknown, throttled, store unavailable) become wire bytes.
+import type { Duplex } from "node:stream";
+import type { Logger } from "./logger";
+import type { DirectoryMetrics } from "./metrics";
+import type { DirectoryStore } from "./store/types";
+import type { IpMissBudget } from "./ip-budget";
+import { StoreUnavailableError } from "./errors";
+
+/** Longest accepted line, in bytes, without its CR/LF (the reference's 255-char buffer). */
+export const MAX_LINE_BYTES = 255;
+/** Lines buffered ahead of the one being answered before reading pauses. */
+const MAX_QUEUED_LINES = 64;
+
+export const GREETING = "@";
+const PROMPT = "@";
+const TOO_LONG = Symbol("line too long");
+
+export interface SessionContext {
+  store: DirectoryStore;
+  metrics: DirectoryMetrics;
+  log: Logger;
+  ipBudget: IpMissBudget;
+  throttleDelayMs: number;
+  throttleCloseAfter: number;
+  /** Called on every lookup (connection-cap bookkeeping). */
+  onActivity(session: DirectorySession): void;
+  onClose(session: DirectorySession): void;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export class DirectorySession {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly queue: (Buffer | typeof TOO_LONG)[] = [];
+  private processing = false;
+  private draining = false;
+  private closed = false;
+  private misses = 0;
+  private timer?: NodeJS.Timeout;
+  private wake?: () => void;
+  private drained?: () => void;
+
+  constructor(
+    private readonly stream: Duplex,
+    readonly remoteIp: string,
+    private readonly ctx: SessionContext,
+  ) {}
+
+  /** True while a line is being answered (not evicted by the connection cap). */
+  get busy(): boolean {
+    return this.processing;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  start(): void {
+    this.stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.stream.on("error", (err) => {
+      this.ctx.log.debug({ err: err.message, ip: this.remoteIp }, "client socket error");
+    });
+    this.stream.on("close", () => this.onClosed());
+    this.stream.on("end", () => this.onPeerEnd());
+    this.stream.write(GREETING);
+  }
+
+  /**
+   * Graceful stop: stop reading, answer what was already received, then close.
+   * Resolves when the connection is closed.
+   */
+  drain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.draining = true;
+    this.stream.pause();
+    const done = new Promise<void>((resolve) => (this.drained = resolve));
+    if (!this.processing && this.queue.length === 0) this.end();
+    return done;
+  }
+
+  destroy(reason: string): void {
+    if (this.closed) return;
+    this.ctx.metrics.connections.inc({ event: "closed", reason });
+    this.ctx.log.debug({ ip: this.remoteIp, reason }, "closing connection");
+    this.stream.destroy();
+    this.onClosed();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed || this.draining) return;
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let nl: number;
+    while ((nl = buf.indexOf(0x0a)) >= 0) {
+      const line = buf.subarray(0, nl);
+      buf = buf.subarray(nl + 1);
+      const body = line.length && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
+      if (body.length > MAX_LINE_BYTES) {
+        this.enqueue(TOO_LONG);
+        return;
+      }
+      this.enqueue(Buffer.from(body));
+    }
+    // Room for a CR that may still be followed by LF.
+    if (buf.length > MAX_LINE_BYTES + 1) {
+      this.enqueue(TOO_LONG);
+      return;
+    }
+    this.pending = Buffer.from(buf);
+    if (this.queue.length >= MAX_QUEUED_LINES) this.stream.pause();
+  }
+
+  private enqueue(item: Buffer | typeof TOO_LONG): void {
+    this.queue.push(item);
+    if (item === TOO_LONG) {
+      // Nothing after an oversized line is read; earlier lines are still answered.
+      this.pending = Buffer.alloc(0);
+      this.stream.pause();
+      this.draining = true;
+    }
+    if (!this.processing) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.processing = true;
+    try {
+      while (!this.closed && this.queue.length > 0) {
+        const item = this.queue.shift()!;
+        if (item === TOO_LONG) {
+          this.ctx.metrics.lookups.inc({ result: "too_long" });
+          this.destroy("line too long");
+          return;
+        }
+        const keepGoing = await this.answer(item);
+        if (!keepGoing) return;
+        if (!this.draining && this.queue.length < MAX_QUEUED_LINES / 2) this.stream.resume();
+      }
+    } catch (err) {
+      this.ctx.log.error({ err, ip: this.remoteIp }, "unexpected error answering a lookup");
+      this.destroy("internal error");
+    } finally {
+      this.processing = false;
+    }
+    if (this.draining && !this.closed && this.queue.length === 0) this.end();
+  }
+
+  /** Answers one line; false when the connection was closed. */
+  private async answer(raw: Buffer): Promise<boolean> {
+    const started = process.hrtime.bigint();
+    this.ctx.onActivity(this);
+    let text: string;
+    try {
+      text = decoder.decode(raw).trim();
+    } catch {
+      return this.unknown("invalid", started);
+    }
+    if (text === "") return this.write(PROMPT);
+    const key = text.toLowerCase();
+    if (key === "@exit") {
+      this.end();
+      return false;
+    }
+    if (CONTROL.test(key)) return this.unknown("invalid", started);
+    let value: string | null;
+    try {
+      value = await this.ctx.store.lookup(key);
+    } catch (err) {
+      if (this.closed) return false;
+      this.ctx.metrics.lookups.inc({ result: "unavailable" });
+      const unavailable = err instanceof StoreUnavailableError;
+      this.ctx.log[unavailable ? "warn" : "error"](
+        { err: (err as Error).message, ip: this.remoteIp },
+        "store unavailable; closing the connection instead of answering",
+      );
+      this.destroy("store unavailable");
+      return false;
+    }
+    if (this.closed) return false;
+    if (value === null) return this.unknown("unknown", started);
+    this.ctx.metrics.lookups.inc({ result: "found" });
+    this.observe(started);
+    return this.write(`${value}\r\n${PROMPT}`);
+  }
+
+  /** The anti-enumeration rules for an unknown answer. */
+  private async unknown(result: string, started: bigint): Promise<boolean> {
+    this.misses++;
+    if (!this.ctx.ipBudget.take(this.remoteIp)) {
+      this.ctx.metrics.lookups.inc({ result: "throttled" });
+      this.ctx.log.info({ ip: this.remoteIp }, "per-IP unknown-answer budget exhausted");
+      this.destroy("ip budget");
+      return false;
+    }
+    this.observe(started);
+    if (this.misses >= 2) {
+      await this.sleep(this.ctx.throttleDelayMs);
+      if (this.closed) return false;
+      if (this.misses >= this.ctx.throttleCloseAfter) {
+        this.ctx.metrics.lookups.inc({ result: "throttled" });
+        this.destroy("too many unknown lookups");
+        return false;
+      }
+    }
+    this.ctx.metrics.lookups.inc({ result });
+    return this.write(`null\r\n${PROMPT}`);
+  }
+
+  private observe(started: bigint): void {
+    this.ctx.metrics.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private async write(data: string): Promise<boolean> {
+    if (this.closed) return false;
+    if (!this.stream.write(data)) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.stream.once("drain", () => resolve());
+      });
+      this.wake = undefined;
+    }
+    return !this.closed;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+      this.timer = setTimeout(resolve, ms);
+    }).then(() => {
+      this.wake = undefined;
+    });
+  }
+
+  private onPeerEnd(): void {
+    // The client half-closed: answer what it sent, then close our side.
+    this.draining = true;
+    if (!this.processing && this.queue.length === 0) this.end();
+  }
+
+  private end(): void {
+    if (this.closed) return;
+    this.stream.end();
+    // Do not wait for the peer's close forever.
+    const t = setTimeout(() => this.stream.destroy(), 2000);
+    t.unref();
+    this.stream.once("close", () => clearTimeout(t));
+  }
+
+  private onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.wake?.();
+    this.queue.length = 0;
+    this.ctx.onClose(this);
+    this.drained?.();
+  }
+}

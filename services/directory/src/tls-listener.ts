@@ -1,0 +1,97 @@
+// The TLS adapter: accepts sockets, hands each to the protocol core, and keeps the
+// certificate fresh. Handshake failures (load-balancer and kubelet probes that connect
+// and close before TLS, port scanners) are logged at debug, never as errors.
+import { createServer, type Server, type TLSSocket } from "node:tls";
+import { watchFile, unwatchFile } from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "./logger";
+import type { DirectoryMetrics } from "./metrics";
+import { isInlinePem, readPem } from "./pem";
+
+export interface TlsListenerOptions {
+  host: string;
+  port: number;
+  cert: string;
+  key: string;
+  handshakeTimeoutMs: number;
+  watchIntervalMs: number;
+  log: Logger;
+  metrics: DirectoryMetrics;
+  onConnection(socket: TLSSocket): void;
+}
+
+export class TlsListener {
+  private server?: Server;
+  private readonly sockets = new Set<TLSSocket>();
+
+  constructor(private readonly opts: TlsListenerOptions) {}
+
+  async listen(): Promise<number> {
+    const { opts } = this;
+    const server = createServer({
+      cert: readPem(opts.cert, "--cert"),
+      key: readPem(opts.key, "--key"),
+      minVersion: "TLSv1.2",
+      handshakeTimeout: opts.handshakeTimeoutMs,
+    });
+    this.server = server;
+    server.on("secureConnection", (socket) => {
+      socket.setNoDelay(true);
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+      opts.onConnection(socket);
+    });
+    server.on("tlsClientError", (err, socket) => {
+      opts.metrics.connections.inc({ event: "handshake_failed" });
+      opts.log.debug({ err: err.message, ip: socket.remoteAddress }, "TLS handshake failed");
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port, opts.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (err) => opts.log.error({ err }, "TLS listener error"));
+    for (const file of [opts.cert, opts.key]) {
+      if (isInlinePem(file)) continue;
+      watchFile(file, { interval: opts.watchIntervalMs, persistent: false }, (cur, prev) => {
+        if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino) this.reloadCertificate();
+      });
+    }
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** Loads the certificate files again; new handshakes use them, open sessions keep theirs. */
+  reloadCertificate(): boolean {
+    const { opts } = this;
+    try {
+      const cert = readPem(opts.cert, "--cert");
+      const key = readPem(opts.key, "--key");
+      this.server?.setSecureContext({ cert, key, minVersion: "TLSv1.2" });
+      opts.metrics.reloads.inc({ kind: "certificate", result: "ok" });
+      opts.log.info("certificate reloaded");
+      return true;
+    } catch (err) {
+      // A half-written pair (new cert, old key) fails here; the next change retries.
+      opts.metrics.reloads.inc({ kind: "certificate", result: "error" });
+      opts.log.warn({ err: (err as Error).message }, "certificate reload failed; keeping the old");
+      return false;
+    }
+  }
+
+  /** Stops accepting; open connections are left to the caller. */
+  async close(): Promise<void> {
+    for (const file of [this.opts.cert, this.opts.key]) {
+      if (!isInlinePem(file)) unwatchFile(file);
+    }
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Sockets still open (including ones still in the handshake are not counted). */
+  destroyAll(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+}
