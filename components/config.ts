@@ -1,0 +1,372 @@
+// The one place that reads Pulumi config. Everything is validated here and handed on as a
+// typed, frozen object; a bad value fails the program with a message naming its key.
+import * as pulumi from "@pulumi/pulumi";
+
+export type Env = "dev" | "prod";
+export type ReleaseChannel = "RAPID" | "REGULAR" | "STABLE";
+
+export interface ClusterConfig {
+  machineType: string;
+  minNodesPerZone: number;
+  maxNodesPerZone: number;
+  releaseChannel: ReleaseChannel;
+  /** /28 for the private control plane's peering range. */
+  masterCidr: string;
+}
+
+export interface RedisConfig {
+  memorySizeGb: number;
+  replicaCount: number;
+  version: string;
+  maintenanceDay: string;
+  maintenanceHour: number;
+}
+
+export interface DirectoryConfig {
+  image: string;
+  minReplicas: number;
+  maxReplicas: number;
+  cpu: string;
+  memory: string;
+}
+
+/** Root-name TLS: a private CA made by the stack (dev), or a certificate from secret config. */
+export type RootTlsConfig =
+  | { mode: "private-ca" }
+  | { mode: "provided"; certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> };
+
+export interface PlatformConfig {
+  project: string;
+  region: string;
+  env: Env;
+  /** DNS domain of the platform (no trailing dot); the directory is root.<domain>. */
+  domain: string;
+  zones: string[];
+  deletionProtection: boolean;
+  /** CIDRs allowed to reach the clusters' IP control-plane endpoints (the DNS endpoint uses IAM). */
+  authorizedNetworks: string[];
+  directoryCluster: ClusterConfig;
+  registrarCluster: ClusterConfig;
+  redis: RedisConfig;
+  directory: DirectoryConfig;
+  rootTls: RootTlsConfig;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(`config ${key}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Raw values as Pulumi stores them (objects and lists as JSON text), keyed by full name. */
+export type RawConfig = Record<string, string | undefined>;
+/** Secret values, keyed by full name. */
+export type RawSecrets = Record<string, pulumi.Output<string> | undefined>;
+
+const NS = "atplatform";
+const PLAIN_KEYS = [
+  "env",
+  "domain",
+  "zones",
+  "deletionProtection",
+  "authorizedNetworks",
+  "directoryCluster",
+  "registrarCluster",
+  "redis",
+  "directory",
+  "rootTls",
+];
+const SECRET_KEYS = ["rootTlsCert", "rootTlsKey"];
+
+export function loadConfig(): PlatformConfig {
+  const own = new pulumi.Config(NS);
+  const gcp = new pulumi.Config("gcp");
+  const raw: RawConfig = { "gcp:project": gcp.get("project"), "gcp:region": gcp.get("region") };
+  for (const k of PLAIN_KEYS) raw[`${NS}:${k}`] = own.get(k);
+  const secrets: RawSecrets = {};
+  for (const k of SECRET_KEYS) secrets[`${NS}:${k}`] = own.getSecret(k);
+  return parseConfig(raw, secrets);
+}
+
+export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformConfig {
+  const r = new Reader(raw);
+  const project = r.string("gcp:project", { pattern: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/ });
+  const region = r.string("gcp:region", { pattern: /^[a-z]+-[a-z]+\d+$/ });
+  const env = r.oneOf("atplatform:env", ["dev", "prod"] as const);
+  const prod = env === "prod";
+  const domain = r.string("atplatform:domain", {
+    pattern: /^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    hint: "a lower-case DNS name without trailing dot",
+  });
+  const zones = r.list("atplatform:zones", (z, key) => {
+    if (!z.startsWith(`${region}-`) || !/^[a-z]+-[a-z]+\d+-[a-z]$/.test(z))
+      throw new ConfigError(key, `"${z}" is not a zone of region ${region}`);
+    return z;
+  });
+  if (zones.length < 3 || new Set(zones).size !== zones.length)
+    throw new ConfigError("atplatform:zones", "needs at least three distinct zones");
+  const deletionProtection = r.bool("atplatform:deletionProtection", prod);
+  if (prod && !deletionProtection)
+    throw new ConfigError("atplatform:deletionProtection", "must be true in prod");
+  const authorizedNetworks = r.list("atplatform:authorizedNetworks", cidr, []);
+
+  const directoryCluster = clusterConfig(r, "atplatform:directoryCluster", {
+    machineType: "e2-standard-2",
+    minNodesPerZone: 1,
+    maxNodesPerZone: 3,
+    masterCidr: "172.16.0.0/28",
+  });
+  const registrarCluster = clusterConfig(r, "atplatform:registrarCluster", {
+    machineType: "e2-standard-2",
+    minNodesPerZone: 1,
+    maxNodesPerZone: 1,
+    masterCidr: "172.16.0.16/28",
+  });
+  if (directoryCluster.masterCidr === registrarCluster.masterCidr)
+    throw new ConfigError("atplatform:registrarCluster.masterCidr", "overlaps the directory's");
+
+  const redisObj = r.object("atplatform:redis");
+  const redis: RedisConfig = {
+    // Memorystore offers read replicas only from the 5 GB capacity tier up.
+    memorySizeGb: redisObj.int("memorySizeGb", 5, { min: 5, max: 300 }),
+    replicaCount: redisObj.int("replicaCount", undefined, { min: prod ? 2 : 1, max: 5 }),
+    version: redisObj.string("version", "REDIS_7_2", /^REDIS_\d+_\d+$/),
+    maintenanceDay: redisObj.oneOf("maintenanceDay", DAYS, "SUNDAY"),
+    maintenanceHour: redisObj.int("maintenanceHour", 3, { min: 0, max: 23 }),
+  };
+
+  const dirObj = r.object("atplatform:directory");
+  const directory: DirectoryConfig = {
+    image: dirObj.string(
+      "image",
+      undefined,
+      /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/,
+    ),
+    minReplicas: dirObj.int("minReplicas", prod ? 3 : 2, { min: 2, max: 100 }),
+    maxReplicas: dirObj.int("maxReplicas", prod ? 12 : 4, { min: 2, max: 200 }),
+    cpu: dirObj.string("cpu", "250m", /^\d+m?$/),
+    memory: dirObj.string("memory", "256Mi", /^\d+(Mi|Gi)$/),
+  };
+  if (directory.maxReplicas < directory.minReplicas)
+    throw new ConfigError("atplatform:directory.maxReplicas", "is below minReplicas");
+
+  const mode = r.oneOf(
+    "atplatform:rootTls",
+    ["private-ca", "provided"] as const,
+    prod ? "provided" : "private-ca",
+  );
+  let rootTls: RootTlsConfig = { mode: "private-ca" };
+  if (mode === "provided") {
+    rootTls = {
+      mode,
+      certPem: pem(secrets, "atplatform:rootTlsCert", "CERTIFICATE"),
+      keyPem: pem(secrets, "atplatform:rootTlsKey", "PRIVATE KEY"),
+    };
+  }
+
+  return Object.freeze({
+    project,
+    region,
+    env,
+    domain,
+    zones,
+    deletionProtection,
+    authorizedNetworks,
+    directoryCluster,
+    registrarCluster,
+    redis,
+    directory,
+    rootTls,
+  });
+}
+
+const DAYS = [
+  "MONDAY",
+  "TUESDAY",
+  "WEDNESDAY",
+  "THURSDAY",
+  "FRIDAY",
+  "SATURDAY",
+  "SUNDAY",
+] as const;
+
+function clusterConfig(
+  r: Reader,
+  key: string,
+  d: { machineType: string; minNodesPerZone: number; maxNodesPerZone: number; masterCidr: string },
+): ClusterConfig {
+  const o = r.object(key);
+  const c: ClusterConfig = {
+    machineType: o.string("machineType", d.machineType, /^[a-z0-9]+-[a-z0-9-]+$/),
+    minNodesPerZone: o.int("minNodesPerZone", d.minNodesPerZone, { min: 0, max: 50 }),
+    maxNodesPerZone: o.int("maxNodesPerZone", d.maxNodesPerZone, { min: 1, max: 100 }),
+    releaseChannel: o.oneOf("releaseChannel", ["RAPID", "REGULAR", "STABLE"] as const, "REGULAR"),
+    masterCidr: o.string("masterCidr", d.masterCidr, /^\d+\.\d+\.\d+\.\d+\/28$/),
+  };
+  if (c.maxNodesPerZone < c.minNodesPerZone)
+    throw new ConfigError(`${key}.maxNodesPerZone`, "is below minNodesPerZone");
+  return c;
+}
+
+function cidr(v: string, key: string): string {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(v);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32)
+    throw new ConfigError(key, `"${v}" is not an IPv4 CIDR`);
+  if (v === "0.0.0.0/0") throw new ConfigError(key, "must not open the control plane to the world");
+  return v;
+}
+
+function pem(secrets: RawSecrets, key: string, label: string): pulumi.Output<string> {
+  const v = secrets[key];
+  if (v === undefined)
+    throw new ConfigError(key, "is required (set it with --secret) when rootTls is provided");
+  return pulumi.secret(
+    v.apply((text) => {
+      if (!text.includes(`-----BEGIN `) || !text.includes(`${label}-----`))
+        throw new ConfigError(key, `is not a PEM ${label}`);
+      return text;
+    }),
+  );
+}
+
+type Num = { min: number; max: number };
+
+/** Typed access to raw values; every failure names the full key. */
+class Reader {
+  constructor(
+    private readonly raw: RawConfig,
+    private readonly prefix = "",
+  ) {}
+
+  private value(key: string): unknown {
+    return this.raw[this.prefix + key];
+  }
+
+  string(key: string, opts: { pattern?: RegExp; hint?: string } = {}, def?: string): string {
+    const full = this.prefix + key;
+    const v = this.value(key) ?? def;
+    if (v === undefined || v === "") throw new ConfigError(full, "is required");
+    if (typeof v !== "string") throw new ConfigError(full, "must be a string");
+    if (opts.pattern && !opts.pattern.test(v))
+      throw new ConfigError(full, `"${v}" is invalid${opts.hint ? ` (${opts.hint})` : ""}`);
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], def?: T): T {
+    const full = this.prefix + key;
+    const v = this.value(key) ?? def;
+    if (v === undefined) throw new ConfigError(full, `is required (one of ${allowed.join(", ")})`);
+    if (!allowed.includes(v as T))
+      throw new ConfigError(full, `"${String(v)}" is not one of ${allowed.join(", ")}`);
+    return v as T;
+  }
+
+  bool(key: string, def: boolean): boolean {
+    const v = this.value(key);
+    if (v === undefined) return def;
+    if (v === true || v === "true") return true;
+    if (v === false || v === "false") return false;
+    throw new ConfigError(this.prefix + key, `"${String(v)}" is not true or false`);
+  }
+
+  list<T>(key: string, item: (v: string, key: string) => T, def?: T[]): T[] {
+    const full = this.prefix + key;
+    const v = this.value(key);
+    if (v === undefined) {
+      if (def) return def;
+      throw new ConfigError(full, "is required (a list)");
+    }
+    const parsed = typeof v === "string" ? parseJson(full, v) : v;
+    if (!Array.isArray(parsed)) throw new ConfigError(full, "must be a list");
+    return parsed.map((x, i) => {
+      if (typeof x !== "string") throw new ConfigError(`${full}[${i}]`, "must be a string");
+      return item(x, `${full}[${i}]`);
+    });
+  }
+
+  object(key: string): ObjectReader {
+    const full = this.prefix + key;
+    const v = this.value(key);
+    if (v === undefined) return new ObjectReader(full, {});
+    const parsed = typeof v === "string" ? parseJson(full, v) : v;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new ConfigError(full, "must be an object");
+    return new ObjectReader(full, parsed as Record<string, unknown>);
+  }
+}
+
+/** Fields of one object-valued key; unknown fields are rejected so typos surface. */
+class ObjectReader {
+  constructor(
+    readonly key: string,
+    private readonly obj: Record<string, unknown>,
+  ) {}
+
+  private get(field: string): unknown {
+    const known = OBJECT_FIELDS[this.key.split(":")[1] ?? ""];
+    for (const f of Object.keys(this.obj))
+      if (known && !known.includes(f))
+        throw new ConfigError(`${this.key}.${f}`, "is not a known field");
+    return this.obj[field];
+  }
+
+  string(field: string, def: string | undefined, pattern?: RegExp): string {
+    const v = this.get(field) ?? def;
+    const full = `${this.key}.${field}`;
+    if (v === undefined || v === "") throw new ConfigError(full, "is required");
+    if (typeof v !== "string") throw new ConfigError(full, "must be a string");
+    if (pattern && !pattern.test(v)) throw new ConfigError(full, `"${v}" is invalid`);
+    return v;
+  }
+
+  int(field: string, def: number | undefined, range: Num): number {
+    const v = this.get(field) ?? def;
+    const full = `${this.key}.${field}`;
+    if (v === undefined) throw new ConfigError(full, "is required");
+    const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n))
+      throw new ConfigError(full, `"${String(v)}" is not an integer`);
+    if (n < range.min || n > range.max)
+      throw new ConfigError(full, `${n} is outside ${range.min}..${range.max}`);
+    return n;
+  }
+
+  oneOf<T extends string>(field: string, allowed: readonly T[], def: T): T {
+    const v = this.get(field) ?? def;
+    if (!allowed.includes(v as T))
+      throw new ConfigError(
+        `${this.key}.${field}`,
+        `"${String(v)}" is not one of ${allowed.join(", ")}`,
+      );
+    return v as T;
+  }
+}
+
+const CLUSTER_FIELDS = [
+  "machineType",
+  "minNodesPerZone",
+  "maxNodesPerZone",
+  "releaseChannel",
+  "masterCidr",
+];
+const OBJECT_FIELDS: Record<string, string[]> = {
+  directoryCluster: CLUSTER_FIELDS,
+  registrarCluster: CLUSTER_FIELDS,
+  redis: ["memorySizeGb", "replicaCount", "version", "maintenanceDay", "maintenanceHour"],
+  directory: ["image", "minReplicas", "maxReplicas", "cpu", "memory"],
+};
+
+function parseJson(key: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ConfigError(
+      key,
+      "is not valid JSON (set it with --path or as YAML in Pulumi.<stack>.yaml)",
+    );
+  }
+}

@@ -1,0 +1,167 @@
+// The platform's VPC: one custom-mode network, a subnet per workload (each GKE subnet with
+// its pod and service ranges), Cloud NAT for private nodes, private service access for
+// Memorystore and Filestore, and the baseline firewall. Workload-specific openings are
+// added by the components that own the workload.
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Address plan (RFC 1918, non-overlapping, documented in docs/architecture.md). */
+export const ADDRESS_PLAN = {
+  directory: { nodes: "10.10.0.0/20", pods: "10.20.0.0/16", services: "10.21.0.0/20" },
+  registrar: { nodes: "10.11.0.0/22", pods: "10.22.0.0/17", services: "10.23.0.0/22" },
+  swarm: { nodes: "10.12.0.0/20" },
+  /** Peered range for Google-managed services (Memorystore, Filestore). */
+  services: { address: "10.60.0.0", prefix: 16 },
+} as const;
+
+/** Google front ends that send load-balancer health checks and proxied traffic. */
+export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
+/** Identity-Aware Proxy TCP forwarding (operator SSH without public IPs). */
+export const IAP_RANGE = "35.235.240.0/20";
+
+export interface GkeSubnet {
+  subnet: gcp.compute.Subnetwork;
+  podsRange: string;
+  servicesRange: string;
+}
+
+export interface NetworkArgs {
+  region: string;
+}
+
+export class Network extends pulumi.ComponentResource {
+  readonly vpc: gcp.compute.Network;
+  readonly directorySubnet: GkeSubnet;
+  readonly registrarSubnet: GkeSubnet;
+  readonly swarmSubnet: gcp.compute.Subnetwork;
+  /** Private service access; Memorystore and Filestore depend on it. */
+  readonly serviceConnection: gcp.servicenetworking.Connection;
+  readonly serviceRange: gcp.compute.GlobalAddress;
+
+  constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("atplatform:network:Network", name, {}, opts);
+    const parent = { parent: this };
+
+    this.vpc = new gcp.compute.Network(
+      `${name}-vpc`,
+      { autoCreateSubnetworks: false, routingMode: "REGIONAL" },
+      parent,
+    );
+
+    const gkeSubnet = (role: "directory" | "registrar"): GkeSubnet => {
+      const plan = ADDRESS_PLAN[role];
+      const subnet = new gcp.compute.Subnetwork(
+        `${name}-${role}`,
+        {
+          network: this.vpc.id,
+          region: args.region,
+          ipCidrRange: plan.nodes,
+          privateIpGoogleAccess: true,
+          secondaryIpRanges: [
+            { rangeName: `${role}-pods`, ipCidrRange: plan.pods },
+            { rangeName: `${role}-services`, ipCidrRange: plan.services },
+          ],
+          logConfig: { aggregationInterval: "INTERVAL_5_MIN", flowSampling: 0.1 },
+        },
+        parent,
+      );
+      return { subnet, podsRange: `${role}-pods`, servicesRange: `${role}-services` };
+    };
+    this.directorySubnet = gkeSubnet("directory");
+    this.registrarSubnet = gkeSubnet("registrar");
+    this.swarmSubnet = new gcp.compute.Subnetwork(
+      `${name}-swarm`,
+      {
+        network: this.vpc.id,
+        region: args.region,
+        ipCidrRange: ADDRESS_PLAN.swarm.nodes,
+        privateIpGoogleAccess: true,
+        logConfig: { aggregationInterval: "INTERVAL_5_MIN", flowSampling: 0.1 },
+      },
+      parent,
+    );
+
+    // Private nodes and VMs have no public address; NAT lets them pull images and packages.
+    const router = new gcp.compute.Router(
+      `${name}-router`,
+      { network: this.vpc.id, region: args.region },
+      parent,
+    );
+    new gcp.compute.RouterNat(
+      `${name}-nat`,
+      {
+        router: router.name,
+        region: args.region,
+        natIpAllocateOption: "AUTO_ONLY",
+        sourceSubnetworkIpRangesToNat: "ALL_SUBNETWORKS_ALL_IP_RANGES",
+        enableDynamicPortAllocation: true,
+        minPortsPerVm: 128,
+        logConfig: { enable: true, filter: "ERRORS_ONLY" },
+      },
+      parent,
+    );
+
+    this.serviceRange = new gcp.compute.GlobalAddress(
+      `${name}-services`,
+      {
+        network: this.vpc.id,
+        purpose: "VPC_PEERING",
+        addressType: "INTERNAL",
+        address: ADDRESS_PLAN.services.address,
+        prefixLength: ADDRESS_PLAN.services.prefix,
+      },
+      parent,
+    );
+    this.serviceConnection = new gcp.servicenetworking.Connection(
+      `${name}-psa`,
+      {
+        network: this.vpc.id,
+        service: "servicenetworking.googleapis.com",
+        reservedPeeringRanges: [this.serviceRange.name],
+      },
+      parent,
+    );
+
+    // Baseline: nothing from outside the VPC except what a workload's own rule allows;
+    // the VPC's implied deny-ingress covers the rest. Internal traffic between our own
+    // subnets is allowed (clusters talk to Redis, registrar to swarm managers is narrowed
+    // further by the swarm component's own rules via tags).
+    new gcp.compute.Firewall(
+      `${name}-internal`,
+      {
+        network: this.vpc.id,
+        direction: "INGRESS",
+        priority: 1000,
+        sourceRanges: [
+          ADDRESS_PLAN.directory.nodes,
+          ADDRESS_PLAN.directory.pods,
+          ADDRESS_PLAN.registrar.nodes,
+          ADDRESS_PLAN.registrar.pods,
+        ],
+        targetTags: [NODE_TAGS.directory, NODE_TAGS.registrar],
+        allows: [{ protocol: "tcp" }, { protocol: "udp" }, { protocol: "icmp" }],
+      },
+      parent,
+    );
+    new gcp.compute.Firewall(
+      `${name}-iap-ssh`,
+      {
+        network: this.vpc.id,
+        direction: "INGRESS",
+        sourceRanges: [IAP_RANGE],
+        allows: [{ protocol: "tcp", ports: ["22"] }],
+      },
+      parent,
+    );
+
+    this.registerOutputs({ vpc: this.vpc.id });
+  }
+}
+
+/** Network tags carried by each workload's VMs, used as firewall targets. */
+export const NODE_TAGS = {
+  directory: "atp-directory-node",
+  registrar: "atp-registrar-node",
+  swarmManager: "atp-swarm-manager",
+  swarmWorker: "atp-swarm-worker",
+} as const;

@@ -1,0 +1,163 @@
+// The whole stack as one function of typed config, so tests can build it for any config.
+import * as pulumi from "@pulumi/pulumi";
+import type { PlatformConfig } from "./config";
+import { DirectoryFirewall } from "./directory-firewall";
+import { DIRECTORY_PORT, DirectoryService } from "./directory-service";
+import { DirectoryStore } from "./directory-store";
+import { DnsZone } from "./dns-zone";
+import { GkeCluster } from "./gke-cluster";
+import { ImageRegistry } from "./image-registry";
+import { Network, NODE_TAGS } from "./network";
+import { LeafCertificate, PrivateCa } from "./private-ca";
+import { ProjectServices } from "./project-services";
+import { RegistrarAccess } from "./registrar-access";
+
+export interface PlatformOutputs {
+  /** `root.<domain>:64`, what clients configure as their root. */
+  rootAddress: string;
+  rootIp: pulumi.Output<string>;
+  dnsNameServers: pulumi.Output<string[]>;
+  clusterName: pulumi.Output<string>;
+  registrarClusterName: pulumi.Output<string>;
+  redisPrimaryEndpoint: pulumi.Output<string>;
+  redisReadEndpoint: pulumi.Output<string>;
+  redisAuth: pulumi.Output<string>;
+  redisCa: pulumi.Output<string>;
+  registryUrl: pulumi.Output<string>;
+  /** The dev private CA that signs root.<domain> (clients must trust it); undefined in prod. */
+  rootCaPem: pulumi.Output<string> | undefined;
+}
+
+export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
+  const labels = { app: "atplatform", env: cfg.env };
+  const apis = new ProjectServices("apis", { project: cfg.project });
+  const after = { dependsOn: [apis] };
+
+  const net = new Network("atplatform", { region: cfg.region }, after);
+  const zone = new DnsZone(
+    "platform",
+    { domain: cfg.domain, labels, forceDestroy: cfg.env === "dev" },
+    after,
+  );
+
+  const gkeCommon = {
+    project: cfg.project,
+    region: cfg.region,
+    zones: cfg.zones,
+    network: net.vpc.id,
+    authorizedNetworks: cfg.authorizedNetworks,
+    deletionProtection: cfg.deletionProtection,
+    labels,
+  };
+  const directoryCluster = new GkeCluster(
+    "directory",
+    {
+      ...gkeCommon,
+      subnet: net.directorySubnet,
+      sizing: cfg.directoryCluster,
+      nodeTag: NODE_TAGS.directory,
+    },
+    after,
+  );
+  // The registrar's own, smaller cluster: it alone holds the Redis primary's credentials
+  // and (issue 7) the swarms' Docker client certificates.
+  const registrarCluster = new GkeCluster(
+    "registrar",
+    {
+      ...gkeCommon,
+      subnet: net.registrarSubnet,
+      sizing: cfg.registrarCluster,
+      nodeTag: NODE_TAGS.registrar,
+    },
+    after,
+  );
+
+  const registry = new ImageRegistry(
+    "atplatform",
+    {
+      region: cfg.region,
+      readers: [
+        directoryCluster.nodeServiceAccount.member,
+        registrarCluster.nodeServiceAccount.member,
+      ],
+      labels,
+    },
+    after,
+  );
+
+  const store = new DirectoryStore(
+    "directory",
+    {
+      region: cfg.region,
+      zones: cfg.zones,
+      network: net.vpc.id,
+      reservedRange: net.serviceRange.name,
+      serviceConnection: net.serviceConnection,
+      sizing: cfg.redis,
+      deletionProtection: cfg.deletionProtection,
+      labels,
+    },
+    after,
+  );
+
+  new DirectoryFirewall("directory", {
+    network: net.vpc.id,
+    nodeTag: NODE_TAGS.directory,
+    redisPrimaryHost: store.primary.host,
+  });
+
+  const rootName = `root.${cfg.domain}`;
+  let rootChain: pulumi.Output<string>;
+  let rootKey: pulumi.Output<string>;
+  let rootCaPem: pulumi.Output<string> | undefined;
+  if (cfg.rootTls.mode === "private-ca") {
+    const ca = new PrivateCa("root-ca", { commonName: `atplatform ${cfg.env} root CA` });
+    const leaf = new LeafCertificate("root-tls", {
+      ca,
+      commonName: rootName,
+      dnsNames: [rootName],
+      usage: "server",
+    });
+    rootChain = leaf.chainPem;
+    rootKey = leaf.keyPem;
+    rootCaPem = ca.certPem;
+  } else {
+    rootChain = cfg.rootTls.certPem;
+    rootKey = cfg.rootTls.keyPem;
+  }
+
+  const directory = new DirectoryService("atdirectory", {
+    provider: directoryCluster.provider,
+    region: cfg.region,
+    settings: cfg.directory,
+    redisRead: store.read,
+    redisAuth: store.authString,
+    redisCa: store.serverCa,
+    tlsChainPem: rootChain,
+    tlsKeyPem: rootKey,
+    zoneName: zone.zoneName,
+    rootFqdn: `${rootName}.`,
+    labels,
+  });
+
+  new RegistrarAccess("registrar", {
+    provider: registrarCluster.provider,
+    redisPrimary: store.primary,
+    redisAuth: store.authString,
+    redisCa: store.serverCa,
+  });
+
+  return {
+    rootAddress: `${rootName}:${DIRECTORY_PORT}`,
+    rootIp: directory.ip,
+    dnsNameServers: zone.nameServers,
+    clusterName: directoryCluster.name,
+    registrarClusterName: registrarCluster.name,
+    redisPrimaryEndpoint: pulumi.interpolate`${store.primary.host}:${store.primary.port}`,
+    redisReadEndpoint: pulumi.interpolate`${store.read.host}:${store.read.port}`,
+    redisAuth: store.authString,
+    redisCa: store.serverCa,
+    registryUrl: registry.url,
+    rootCaPem,
+  };
+}

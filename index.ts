@@ -1,0 +1,17 @@
+// The Pulumi program: typed config in, the platform out. Everything lives in components/.
+import { loadConfig } from "./components/config";
+import { createPlatform } from "./components/platform";
+
+const platform = createPlatform(loadConfig());
+
+export const rootAddress = platform.rootAddress;
+export const rootIp = platform.rootIp;
+export const dnsNameServers = platform.dnsNameServers;
+export const clusterName = platform.clusterName;
+export const registrarClusterName = platform.registrarClusterName;
+export const redisPrimaryEndpoint = platform.redisPrimaryEndpoint;
+export const redisReadEndpoint = platform.redisReadEndpoint;
+export const redisAuth = platform.redisAuth;
+export const redisCa = platform.redisCa;
+export const registryUrl = platform.registryUrl;
+export const rootCaPem = platform.rootCaPem;

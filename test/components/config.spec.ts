@@ -1,0 +1,161 @@
+import * as pulumi from "@pulumi/pulumi";
+import { expect } from "chai";
+import { ConfigError, loadConfig, parseConfig, type RawConfig } from "../../components/config";
+import { useMocks, valueOf } from "./mocks";
+import { exclusive, stackConfig, stackSecrets } from "./stack";
+
+function failure(raw: RawConfig, secrets = stackSecrets()): ConfigError {
+  try {
+    parseConfig(raw, secrets);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("config was accepted");
+}
+
+const dev = () => stackConfig("dev");
+const withObj = (raw: RawConfig, key: string, patch: Record<string, unknown>): RawConfig => ({
+  ...raw,
+  [key]: JSON.stringify({ ...JSON.parse(raw[key] ?? "{}"), ...patch }),
+});
+
+describe("components: config", () => {
+  it("both stack files parse, and differ where they should", () => {
+    const d = parseConfig(stackConfig("dev"), stackSecrets());
+    const p = parseConfig(stackConfig("prod"), stackSecrets());
+    expect(d.env).to.equal("dev");
+    expect(p.env).to.equal("prod");
+    expect(d.deletionProtection).to.equal(false);
+    expect(p.deletionProtection).to.equal(true);
+    expect(p.redis.replicaCount).to.be.at.least(2);
+    expect(d.redis.replicaCount).to.equal(1);
+    expect(p.zones).to.not.deep.equal(d.zones);
+    expect(p.domain).to.not.equal(d.domain);
+    expect(p.directoryCluster.maxNodesPerZone).to.be.greaterThan(
+      d.directoryCluster.maxNodesPerZone,
+    );
+    expect(d.rootTls.mode).to.equal("private-ca");
+    expect(p.rootTls.mode).to.equal("provided");
+  });
+
+  const cases: [string, (r: RawConfig) => RawConfig, string][] = [
+    ["missing env", (r) => ({ ...r, "atplatform:env": undefined }), "atplatform:env"],
+    ["unknown env", (r) => ({ ...r, "atplatform:env": "staging" }), "atplatform:env"],
+    ["bad domain", (r) => ({ ...r, "atplatform:domain": "Not A Domain." }), "atplatform:domain"],
+    [
+      "two zones",
+      (r) => ({ ...r, "atplatform:zones": '["europe-west2-a","europe-west2-b"]' }),
+      "atplatform:zones",
+    ],
+    [
+      "zone in another region",
+      (r) => ({ ...r, "atplatform:zones": '["europe-west2-a","europe-west2-b","us-east1-b"]' }),
+      "atplatform:zones[2]",
+    ],
+    [
+      "zones not a list",
+      (r) => ({ ...r, "atplatform:zones": "europe-west2-a" }),
+      "atplatform:zones",
+    ],
+    ["missing project", (r) => ({ ...r, "gcp:project": undefined }), "gcp:project"],
+    [
+      "zero replicas",
+      (r) => withObj(r, "atplatform:redis", { replicaCount: 0 }),
+      "atplatform:redis.replicaCount",
+    ],
+    [
+      "small redis",
+      (r) => withObj(r, "atplatform:redis", { memorySizeGb: 1 }),
+      "atplatform:redis.memorySizeGb",
+    ],
+    [
+      "typo in a field",
+      (r) => withObj(r, "atplatform:redis", { replicas: 2 }),
+      "atplatform:redis.replicas",
+    ],
+    [
+      "fractional nodes",
+      (r) => withObj(r, "atplatform:directoryCluster", { maxNodesPerZone: 1.5 }),
+      "atplatform:directoryCluster.maxNodesPerZone",
+    ],
+    [
+      "min above max",
+      (r) => withObj(r, "atplatform:directoryCluster", { minNodesPerZone: 3, maxNodesPerZone: 2 }),
+      "atplatform:directoryCluster.maxNodesPerZone",
+    ],
+    [
+      "missing image",
+      (r) => ({ ...r, "atplatform:directory": "{}" }),
+      "atplatform:directory.image",
+    ],
+    [
+      "bad image",
+      (r) => withObj(r, "atplatform:directory", { image: "Not an image" }),
+      "atplatform:directory.image",
+    ],
+    [
+      "bad bool",
+      (r) => ({ ...r, "atplatform:deletionProtection": "yes" }),
+      "atplatform:deletionProtection",
+    ],
+    [
+      "world control plane",
+      (r) => ({ ...r, "atplatform:authorizedNetworks": '["0.0.0.0/0"]' }),
+      "atplatform:authorizedNetworks[0]",
+    ],
+    ["bad rootTls", (r) => ({ ...r, "atplatform:rootTls": "acme" }), "atplatform:rootTls"],
+    ["broken JSON", (r) => ({ ...r, "atplatform:redis": "{replicaCount" }), "atplatform:redis"],
+  ];
+  for (const [what, mutate, key] of cases) {
+    it(`rejects ${what}, naming ${key}`, () => {
+      const e = failure(mutate(dev()));
+      expect(e.key).to.equal(key);
+      expect(e.message).to.contain(key);
+    });
+  }
+
+  it("prod insists on deletion protection and a single-replica-free Redis", () => {
+    expect(
+      failure({ ...stackConfig("prod"), "atplatform:deletionProtection": "false" }).key,
+    ).to.equal("atplatform:deletionProtection");
+    expect(
+      failure(withObj(stackConfig("prod"), "atplatform:redis", { replicaCount: 1 })).key,
+    ).to.equal("atplatform:redis.replicaCount");
+  });
+
+  it("a provided root certificate must be set as secrets and be PEM", async () => {
+    expect(failure(stackConfig("prod"), {}).key).to.equal("atplatform:rootTlsCert");
+    const cfg = parseConfig(stackConfig("prod"), {
+      "atplatform:rootTlsCert": pulumi.secret("not a pem"),
+      "atplatform:rootTlsKey": pulumi.secret(
+        "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+      ),
+    });
+    if (cfg.rootTls.mode !== "provided") throw new Error("expected provided");
+    let err: unknown;
+    try {
+      await valueOf(cfg.rootTls.certPem);
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err)).to.contain("atplatform:rootTlsCert");
+  });
+
+  it("loadConfig reads the Pulumi config of the stack and names the key it rejects", () =>
+    exclusive(async () => {
+      await useMocks();
+      const raw = stackConfig("dev");
+      const all = Object.fromEntries(
+        Object.entries(raw).filter(([, v]) => v !== undefined),
+      ) as Record<string, string>;
+      pulumi.runtime.setAllConfig(all);
+      expect(loadConfig().zones).to.have.length(3);
+      pulumi.runtime.setAllConfig({
+        ...all,
+        "atplatform:redis": JSON.stringify({ replicaCount: 9 }),
+      });
+      expect(() => loadConfig()).to.throw(ConfigError, "atplatform:redis.replicaCount");
+      pulumi.runtime.setAllConfig({});
+    }));
+});

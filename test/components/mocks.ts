@@ -1,0 +1,208 @@
+// Pulumi mocks for the component tests: every registered resource is recorded (type, name,
+// inputs, provider), computed outputs the program reads are returned per type, and any
+// provider function call is refused so a new invoke cannot slip in unmocked.
+import * as pulumi from "@pulumi/pulumi";
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface Recorded {
+  type: string;
+  name: string;
+  /** Inputs as the engine received them: secrets are still wrapped (see `isSecretValue`). */
+  rawInputs: Record<string, any>;
+  /** Inputs with secrets unwrapped, for assertions and policies. */
+  inputs: Record<string, any>;
+  /** `urn::id` of the explicit provider, if one was given. */
+  provider?: string;
+  custom: boolean;
+}
+
+export function isSecretValue(v: unknown): boolean {
+  return typeof v === "object" && v !== null && (v as any)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
+/** True if the value at `path` in recorded raw inputs is secret (itself or an enclosing value). */
+export function secretAt(raw: unknown, path: (string | number)[]): boolean {
+  let v: any = raw;
+  for (const step of path) {
+    if (isSecretValue(v)) return true;
+    if (v === undefined || v === null) return false;
+    v = v[step];
+  }
+  return isSecretValue(v);
+}
+
+export function unwrapSecrets(v: any): any {
+  if (isSecretValue(v)) return unwrapSecrets(v.value);
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
+}
+
+const FAKE_KEY =
+  "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFAKEFAKEFAKE\n-----END PRIVATE KEY-----\n";
+const fakeCert = (cn: string) =>
+  `-----BEGIN CERTIFICATE-----\n${Buffer.from(cn).toString("base64")}\n-----END CERTIFICATE-----\n`;
+
+/** Outputs the cloud would compute, by type token. Only what the program reads. */
+function computed(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  switch (type) {
+    case "gcp:container/cluster:Cluster":
+      return {
+        name,
+        endpoint: "10.0.0.2",
+        controlPlaneEndpointsConfig: {
+          dnsEndpointConfig: {
+            endpoint: `gke-${name}-1234.europe-west2.gke.goog`,
+            allowExternalTraffic: true,
+          },
+          ipEndpointsConfig: { enabled: true },
+        },
+      };
+    case "gcp:redis/instance:Instance":
+      return {
+        host: "10.60.0.3",
+        port: 6378,
+        readEndpoint: "10.60.0.4",
+        readEndpointPort: 6378,
+        authString: "mock-redis-auth",
+        serverCaCerts: [{ cert: fakeCert("memorystore-ca") }],
+      };
+    case "gcp:serviceaccount/account:Account":
+      return {
+        email: `${inputs.accountId}@test-proj.iam.gserviceaccount.com`,
+        member: `serviceAccount:${inputs.accountId}@test-proj.iam.gserviceaccount.com`,
+        name: `projects/test-proj/serviceAccounts/${inputs.accountId}`,
+      };
+    case "gcp:compute/address:Address":
+      return { address: inputs.addressType === "INTERNAL" ? "10.12.0.100" : "34.1.2.3" };
+    case "gcp:compute/globalAddress:GlobalAddress":
+      return { name };
+    case "gcp:dns/managedZone:ManagedZone":
+      return {
+        name,
+        nameServers: ["ns-cloud-a1.googledomains.com.", "ns-cloud-a2.googledomains.com."],
+      };
+    case "gcp:artifactregistry/repository:Repository":
+      return {
+        name: inputs.repositoryId,
+        registryUri: `europe-west2-docker.pkg.dev/test-proj/${inputs.repositoryId}`,
+      };
+    case "gcp:compute/instanceTemplate:InstanceTemplate":
+      return {
+        name,
+        selfLink: `templates/${name}`,
+        selfLinkUnique: `templates/${name}?uniqueId=1`,
+      };
+    case "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
+      return { instanceGroup: `instanceGroups/${name}`, selfLink: `igm/${name}` };
+    case "gcp:filestore/instance:Instance":
+      return { name, networks: [{ ...(inputs.networks?.[0] ?? {}), ipAddresses: ["10.60.8.2"] }] };
+    case "gcp:secretmanager/secret:Secret":
+      return { name: `projects/test-proj/secrets/${inputs.secretId}`, secretId: inputs.secretId };
+    case "tls:index/privateKey:PrivateKey":
+      return {
+        privateKeyPem: FAKE_KEY,
+        publicKeyPem: "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----\n",
+      };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: fakeCert(name) };
+    case "tls:index/certRequest:CertRequest":
+      return {
+        certRequestPem:
+          "-----BEGIN CERTIFICATE REQUEST-----\nx\n-----END CERTIFICATE REQUEST-----\n",
+      };
+    default:
+      if (type.startsWith("kubernetes:") && !type.startsWith("pulumi:providers")) {
+        return {
+          metadata: { ...(inputs.metadata ?? {}), name: inputs.metadata?.name ?? `${name}-abc123` },
+        };
+      }
+      return {};
+  }
+}
+
+export interface MockOptions {
+  /** Return only the inputs, as a first `pulumi preview` would (computed values unknown). */
+  preview?: boolean;
+}
+
+export class Recorder {
+  readonly resources: Recorded[] = [];
+  readonly refusedCalls: string[] = [];
+
+  constructor(private readonly opts: MockOptions = {}) {}
+
+  readonly mocks: pulumi.runtime.Mocks = {
+    newResource: (a) => {
+      this.resources.push({
+        type: a.type,
+        name: a.name,
+        rawInputs: a.inputs,
+        inputs: unwrapSecrets(a.inputs),
+        provider: a.provider || undefined,
+        custom: a.custom ?? true,
+      });
+      const state = this.opts.preview
+        ? a.inputs
+        : { ...a.inputs, ...computed(a.type, a.name, a.inputs) };
+      return { id: this.opts.preview ? undefined : `${a.name}_id`, state };
+    },
+    call: (a) => {
+      this.refusedCalls.push(a.token);
+      throw new Error(`unmocked provider call ${a.token}`);
+    },
+  };
+
+  all(type: string): Recorded[] {
+    return this.resources.filter((r) => r.type === type);
+  }
+
+  one(type: string, name?: string): Recorded {
+    const found = this.all(type).filter((r) => name === undefined || r.name === name);
+    if (found.length !== 1)
+      throw new Error(`expected one ${type}${name ? ` "${name}"` : ""}, found ${found.length}`);
+    return found[0]!;
+  }
+
+  named(name: string): Recorded {
+    const found = this.resources.filter((r) => r.name === name);
+    if (found.length !== 1)
+      throw new Error(`expected one resource named ${name}, found ${found.length}`);
+    return found[0]!;
+  }
+}
+
+/** Installs a fresh recorder as the process's Pulumi mocks. */
+export async function useMocks(opts: MockOptions = {}): Promise<Recorder> {
+  const recorder = new Recorder(opts);
+  await pulumi.runtime.setMocks(
+    recorder.mocks,
+    "atplatform",
+    opts.preview ? "preview" : "test",
+    opts.preview ?? false,
+  );
+  return recorder;
+}
+
+/** Waits until every resource registration the program started has reached the mocks. */
+export async function settle(): Promise<void> {
+  const wait = (pulumi.runtime as any).waitForRPCs;
+  if (typeof wait !== "function")
+    throw new Error("pulumi.runtime.waitForRPCs is gone: update test/components/mocks.ts");
+  await wait();
+}
+
+/** The value of an Output (rejects if its computation throws). */
+export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
+  return (o as any).promise() as Promise<T>;
+}
+
+/** Whether an Output is marked secret (resolves even when the value is unknown). */
+export function isSecretOutput(o: pulumi.Output<unknown>): Promise<boolean> {
+  return (o as any).isSecret as Promise<boolean>;
+}
