@@ -11,5 +11,6 @@ export type {
   OpenOptions,
   PutOptions,
   StoreLogger,
+  SynchronousMode,
   StoredEntry,
 } from "./types";

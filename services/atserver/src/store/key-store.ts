@@ -27,6 +27,7 @@ export class KeyStore {
   private db: Database | undefined;
   private readonly stmts: Statements;
   private readonly now: () => number;
+  private readonly inTransaction: (fn: () => unknown) => unknown;
 
   private constructor(
     readonly dir: string,
@@ -36,6 +37,7 @@ export class KeyStore {
     this.db = db;
     this.now = now;
     this.stmts = prepareStatements(db);
+    this.inTransaction = db.transaction((fn: () => unknown) => fn());
   }
 
   /** Opens (creating and migrating as needed) the store in `dir`. */
@@ -213,9 +215,8 @@ export class KeyStore {
   }
 
   private write<T>(fn: () => T): T {
-    const db = this.db;
-    if (!db) throw new StoreClosedError();
-    return db.transaction(fn)();
+    if (!this.db) throw new StoreClosedError();
+    return this.inTransaction(fn) as T;
   }
 
   private s(): Statements {

@@ -1,0 +1,207 @@
+// Storage-engine ceiling for the atServer: puts/s and gets/s straight on KeyStore with
+// synchronous=FULL (the default) and NORMAL, a raw better-sqlite3 insert and a bare
+// write+fsync loop on the same disk as baselines, and the memory of a process holding
+// 10,000 and 100,000 keys. Run: npx tsx bench/atserver-store.ts
+import { spawnSync } from "node:child_process";
+import {
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { KeyStore, dbPath, type SynchronousMode } from "../services/atserver/src/store";
+
+const PHASE_MS = 1500;
+const VALUE = "v".repeat(120);
+const META = {
+  createdBy: "@alice",
+  updatedBy: "@alice",
+  createdAt: "2026-11-23 19:00:00.000Z",
+  updatedAt: "2026-11-23 19:00:00.000Z",
+  status: "active",
+  version: 0,
+  isBinary: false,
+  isEncrypted: true,
+};
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), "atp-bench-store-"));
+}
+
+/** Runs fn(i) until PHASE_MS elapses; returns operations per second. */
+function timed(fn: (i: number) => void): { ops: number; perSec: number } {
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(PHASE_MS) * 1_000_000n;
+  let i = 0;
+  let now = start;
+  while (now < end) {
+    for (let j = 0; j < 16; j++) fn(i++);
+    now = process.hrtime.bigint();
+  }
+  const secs = Number(now - start) / 1e9;
+  return { ops: i, perSec: i / secs };
+}
+
+function keyOf(i: number): string {
+  return `@bob:key${i}.wavi@alice`;
+}
+
+function benchStore(sync: SynchronousMode): { puts: number; gets: number; scan: number } {
+  const dir = tmp();
+  try {
+    const s = KeyStore.open(dir, { synchronous: sync });
+    const puts = timed((i) => s.put(keyOf(i), VALUE, META));
+    const n = s.lastCommitId() + 1;
+    const gets = timed((i) => {
+      if (!s.get(keyOf((i * 7919) % n))) throw new Error("missing key");
+    });
+    const scan = timed(() => {
+      let c = 0;
+      for (const _k of s.keys()) c++;
+      if (c !== n) throw new Error("scan count");
+    });
+    s.close();
+    return { puts: puts.perSec, gets: gets.perSec, scan: scan.perSec * n };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function benchRawInsert(journal: "WAL" | "TRUNCATE"): number {
+  const dir = tmp();
+  try {
+    const db = new Database(join(dir, "raw.sqlite"));
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.pragma(`journal_mode = ${journal}`);
+    db.pragma("synchronous = FULL");
+    db.exec("CREATE TABLE t (key TEXT PRIMARY KEY, value TEXT, metadata TEXT)");
+    const ins = db.prepare("INSERT OR REPLACE INTO t VALUES (?, ?, ?)");
+    const meta = JSON.stringify(META);
+    const r = timed((i) => ins.run(keyOf(i), VALUE, meta));
+    db.close();
+    return r.perSec;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function benchFsync(): number {
+  const dir = tmp();
+  try {
+    const fd = openSync(join(dir, "f"), "w");
+    const r = timed(() => {
+      writeSync(fd, VALUE);
+      fsyncSync(fd);
+    });
+    closeSync(fd);
+    return r.perSec;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- memory, measured in a fresh child so nothing above skews it ----
+
+interface Mem {
+  rssKiB: number;
+  anonKiB: number;
+  heapKiB: number;
+}
+
+function mem(): Mem {
+  (globalThis as { gc?: () => void }).gc?.();
+  const rollup = readFileSync("/proc/self/smaps_rollup", "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(rollup)![1]);
+  return {
+    rssKiB: field("Rss"),
+    anonKiB: field("Anonymous"),
+    heapKiB: Math.round(process.memoryUsage().heapUsed / 1024),
+  };
+}
+
+// Opens a populated store, lists every key and reads every value, and reports memory before
+// and after (each after a full GC).
+function memChild(dir: string, keys: number): void {
+  const bare = mem();
+  // Load the native addon and SQLite with a throwaway store first, so "before" is a process
+  // that already uses SQLite and the difference is what the populated store costs.
+  const warm = tmp();
+  KeyStore.open(warm).close();
+  rmSync(warm, { recursive: true, force: true });
+  const before = mem();
+  const store = KeyStore.open(dir);
+  let c = 0;
+  for (const k of store.keys()) {
+    if (store.get(k)) c++;
+  }
+  if (c !== keys) throw new Error(`count ${c}`);
+  const after = mem();
+  store.close();
+  process.stdout.write(JSON.stringify({ bare, before, after }));
+}
+
+interface MemResult {
+  bare: Mem;
+  before: Mem;
+  after: Mem;
+  fileMiB: number;
+}
+
+function memory(keys: number): MemResult {
+  const dir = tmp();
+  try {
+    const s = KeyStore.open(dir, { synchronous: "normal" });
+    for (let i = 0; i < keys; i++) s.put(keyOf(i), VALUE, META);
+    s.close();
+    const fileMiB = statSync(dbPath(dir)).size / 1048576;
+    const r = spawnSync(
+      process.execPath,
+      ["--expose-gc", "--import", "tsx", __filename, "mem-child", dir, String(keys)],
+      { encoding: "utf8" },
+    );
+    if (r.status !== 0) throw new Error(r.stderr);
+    return { ...(JSON.parse(r.stdout) as Omit<MemResult, "fileMiB">), fileMiB };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function main(): void {
+  if (process.argv[2] === "mem-child") return memChild(process.argv[3], Number(process.argv[4]));
+  const f = (n: number) => Math.round(n).toLocaleString("en-US");
+  const fsync = benchFsync();
+  const raw = benchRawInsert("WAL");
+  const rawRollback = benchRawInsert("TRUNCATE");
+  const full = benchStore("full");
+  const normal = benchStore("normal");
+  console.log(`phase length ${PHASE_MS} ms, value ${VALUE.length} B + metadata JSON`);
+  console.log(`baseline write(120 B)+fsync loop:                         ${f(fsync)} /s`);
+  console.log(`baseline raw better-sqlite3 insert, WAL, FULL:              ${f(raw)} /s`);
+  console.log(`baseline raw better-sqlite3 insert, rollback journal, FULL: ${f(rawRollback)} /s`);
+  console.log(
+    `KeyStore synchronous=FULL   puts ${f(full.puts)} /s, gets ${f(full.gets)} /s, keys() ${f(full.scan)} keys/s`,
+  );
+  console.log(
+    `KeyStore synchronous=NORMAL puts ${f(normal.puts)} /s, gets ${f(normal.gets)} /s, keys() ${f(normal.scan)} keys/s`,
+  );
+  for (const n of [10_000, 100_000]) {
+    const m = memory(n);
+    const mb = (k: number) => (k / 1024).toFixed(1);
+    console.log(
+      `memory, ${f(n)} keys (file ${m.fileMiB.toFixed(1)} MiB; open + keys() + get() of each): ` +
+        `anonymous ${mb(m.bare.anonKiB)} bare node+tsx, ${mb(m.before.anonKiB)} with SQLite loaded, ` +
+        `${mb(m.after.anonKiB)} store open (+${mb(m.after.anonKiB - m.before.anonKiB)}); ` +
+        `RSS ${mb(m.bare.rssKiB)} / ${mb(m.before.rssKiB)} / ${mb(m.after.rssKiB)} MiB; ` +
+        `JS heap ${mb(m.before.heapKiB)} -> ${mb(m.after.heapKiB)} MiB`,
+    );
+  }
+}
+
+main();
