@@ -1,0 +1,171 @@
+// The registrar's typed configuration, read from the environment and validated here only.
+import { join } from "node:path";
+import type { SwarmPorts } from "./store/registrar-store";
+import type { AtSignState } from "./store/types";
+import type { SmtpConfig } from "./mail/mailer";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface RegistrarConfig {
+  /** Holds registrar.sqlite and the CRAM secret files. */
+  dataDir: string;
+  /** HTTP bind address and port (0 = any free port). */
+  bindHost: string;
+  port: number;
+  /** Key the onboarding tools send as `Authorization`. */
+  apiKey: string;
+  /** Key for the admin pages and API. */
+  adminKey: string;
+  /** Where atServers can be placed; the first is the default. */
+  swarms: SwarmPorts[];
+  /** Set when served over https (cookies get `Secure`). */
+  secureCookies: boolean;
+  bodyLimit: number;
+  activationWaitMs: number;
+  healthTimeoutMs: number;
+  rootTimeoutMs: number;
+  maxAtSignsPerEmail: number;
+  /** Fault injection for tests: stop provisioning after this state. */
+  haltAfterState?: AtSignState;
+}
+
+export const DEFAULTS = {
+  bindHost: "127.0.0.1",
+  port: 8080,
+  bodyLimit: 16 * 1024,
+  activationWaitMs: 30_000,
+  healthTimeoutMs: 30_000,
+  rootTimeoutMs: 15_000,
+  maxAtSignsPerEmail: 10,
+};
+
+const STATES: AtSignState[] = [
+  "requested",
+  "allocated",
+  "atserver_started",
+  "healthy",
+  "directory_written",
+  "active",
+];
+
+export function resolveConfig(
+  input: Partial<RegistrarConfig> & { dataDir: string; apiKey: string },
+): RegistrarConfig {
+  const cfg: RegistrarConfig = {
+    ...DEFAULTS,
+    adminKey: input.apiKey,
+    swarms: [{ name: "local", host: "127.0.0.1", minPort: 25000, maxPort: 25999 }],
+    secureCookies: false,
+    ...stripUndefined(input),
+    dataDir: input.dataDir,
+    apiKey: input.apiKey,
+  };
+  if (cfg.apiKey.length < 16) throw new ConfigError("the API key must be at least 16 characters");
+  if (cfg.adminKey.length < 16)
+    throw new ConfigError("the admin key must be at least 16 characters");
+  if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535)
+    throw new ConfigError(`invalid port ${cfg.port}`);
+  if (cfg.swarms.length === 0) throw new ConfigError("at least one swarm is needed");
+  const names = new Set<string>();
+  for (const s of cfg.swarms) {
+    if (names.has(s.name)) throw new ConfigError(`swarm ${s.name} listed twice`);
+    names.add(s.name);
+    if (!(s.minPort >= 1 && s.minPort <= s.maxPort && s.maxPort <= 65535))
+      throw new ConfigError(`swarm ${s.name}: bad port range ${s.minPort}-${s.maxPort}`);
+    if (!/^[A-Za-z0-9.-]+$/.test(s.host))
+      throw new ConfigError(`swarm ${s.name}: bad host ${s.host}`);
+  }
+  if (cfg.haltAfterState && !STATES.includes(cfg.haltAfterState))
+    throw new ConfigError(`unknown state ${cfg.haltAfterState}`);
+  return cfg;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** `name=host:min-max,name2=host:min-max`. */
+export function parseSwarms(text: string): SwarmPorts[] {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const m = /^([A-Za-z0-9_-]+)=([^:]+):(\d+)-(\d+)$/.exec(s);
+      if (!m) throw new ConfigError(`bad swarm "${s}" (expected name=host:min-max)`);
+      return { name: m[1]!, host: m[2]!, minPort: Number(m[3]), maxPort: Number(m[4]) };
+    });
+}
+
+function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new ConfigError(`${name} must be a whole number`);
+  return Number(v);
+}
+
+export interface RegistrarEnvConfig {
+  registrar: RegistrarConfig;
+  /** host:port of the atDirectory (atServers' --root, and delete/write confirmation). */
+  root: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  directoryFile?: string;
+  directoryRedis?: { url: string; password?: string; channel?: string };
+  smtp?: SmtpConfig;
+  atserversHome: string;
+}
+
+/** Reads REGISTRAR_* and SMTP_* variables (see docs/registrar.md). */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEnvConfig {
+  const dataDir = env.REGISTRAR_DATA_DIR ?? join(process.cwd(), "registrar-data");
+  const apiKey = env.REGISTRAR_API_KEY;
+  if (!apiKey) throw new ConfigError("REGISTRAR_API_KEY is required");
+  const root = env.REGISTRAR_ROOT;
+  if (!root || !/^[^:\s]+:\d+$/.test(root))
+    throw new ConfigError("REGISTRAR_ROOT=host:port is required");
+  const registrar = resolveConfig({
+    dataDir,
+    apiKey,
+    adminKey: env.REGISTRAR_ADMIN_KEY || undefined,
+    bindHost: env.REGISTRAR_BIND || undefined,
+    port: int(env, "REGISTRAR_PORT"),
+    swarms: env.REGISTRAR_SWARMS ? parseSwarms(env.REGISTRAR_SWARMS) : undefined,
+    secureCookies: env.REGISTRAR_SECURE_COOKIES === "true" || undefined,
+    activationWaitMs: int(env, "REGISTRAR_ACTIVATION_WAIT_MS"),
+    healthTimeoutMs: int(env, "REGISTRAR_HEALTH_TIMEOUT_MS"),
+    haltAfterState: (env.REGISTRAR_FAULT_HALT_AFTER as AtSignState) || undefined,
+  });
+  const smtp: SmtpConfig | undefined = env.SMTP_HOST
+    ? {
+        host: env.SMTP_HOST,
+        port: int(env, "SMTP_PORT") ?? 587,
+        secure: env.SMTP_SECURE === "true",
+        user: env.SMTP_USER || undefined,
+        pass: env.SMTP_PASS || undefined,
+        from: env.SMTP_FROM ?? "atPlatform registrar <no-reply@localhost>",
+      }
+    : undefined;
+  if (!env.REGISTRAR_DIRECTORY_FILE && !env.REGISTRAR_DIRECTORY_REDIS)
+    throw new ConfigError("set REGISTRAR_DIRECTORY_FILE or REGISTRAR_DIRECTORY_REDIS");
+  return {
+    registrar,
+    root,
+    caFile: env.REGISTRAR_CA_FILE || undefined,
+    certFile: env.REGISTRAR_CERT_FILE || undefined,
+    keyFile: env.REGISTRAR_KEY_FILE || undefined,
+    directoryFile: env.REGISTRAR_DIRECTORY_FILE || undefined,
+    directoryRedis: env.REGISTRAR_DIRECTORY_REDIS
+      ? {
+          url: env.REGISTRAR_DIRECTORY_REDIS,
+          password: env.REGISTRAR_DIRECTORY_REDIS_PASSWORD || undefined,
+          channel: env.REGISTRAR_DIRECTORY_CHANNEL || undefined,
+        }
+      : undefined,
+    smtp,
+    atserversHome: env.REGISTRAR_ATSERVERS_HOME ?? dataDir,
+  };
+}

@@ -1,0 +1,26 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RegistrarService } from "../service";
+
+export interface HttpSettings {
+  apiKey: string;
+  adminKey: string;
+  swarms: string[];
+  bodyLimit: number;
+  secureCookies: boolean;
+}
+
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: Record<string, string>;
+  service: RegistrarService;
+  settings: HttpSettings;
+}
+
+export interface Route {
+  method: "GET" | "POST";
+  /** Matched against the decoded path; named groups become params. */
+  path: RegExp;
+  handler: (ctx: Ctx) => Promise<void> | void;
+}

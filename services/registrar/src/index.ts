@@ -1,0 +1,17 @@
+export { Registrar, type RegistrarDeps } from "./registrar";
+export {
+  resolveConfig,
+  configFromEnv,
+  parseSwarms,
+  ConfigError,
+  type RegistrarConfig,
+} from "./config";
+export { RegistrarService } from "./service";
+export { RegistrarStore, type SwarmPorts } from "./store/registrar-store";
+export type { AtSignRecord, AtSignState } from "./store/types";
+export type { Orchestrator, Placement, AtServerStatus } from "./orchestrator/orchestrator";
+export { LocalOrchestrator, type LocalOrchestratorConfig } from "./orchestrator/local-orchestrator";
+export type { RecordWriter, RootResolver, HealthProbe } from "./provisioning/ports";
+export { infoBriefProbe, rootResolver } from "./provisioning/probes";
+export { LogMailer, SmtpMailer, type Mailer, type Mail, type SmtpConfig } from "./mail/mailer";
+export { normalizeAtSign, shardedPath } from "./atsign";

@@ -1,0 +1,14 @@
+import pino from "pino";
+
+// One root logger; one child per subsystem. Level from LOG_LEVEL (outside the typed config).
+const root = pino({
+  name: "registrar",
+  level: process.env.LOG_LEVEL ?? "info",
+  redact: ["req.headers.authorization", "req.headers.cookie", "cramSecret", "secret"],
+});
+
+export const httpLogger = root.child({ subsystem: "http" });
+export const provisionLogger = root.child({ subsystem: "provisioning" });
+export const orchestratorLogger = root.child({ subsystem: "orchestrator" });
+export const mailLogger = root.child({ subsystem: "mail" });
+export const registrarLogger = root.child({ subsystem: "registrar" });

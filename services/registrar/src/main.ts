@@ -1,0 +1,46 @@
+// `node services/registrar/bin/registrar.js`: the registrar on its own, configured by env.
+import { readFileSync } from "node:fs";
+import { FileRecordWriter, RedisRecordWriter } from "@atplatform/directory";
+import { configFromEnv } from "./config";
+import { registrarLogger as log } from "./logger";
+import { LogMailer, SmtpMailer } from "./mail/mailer";
+import { LocalOrchestrator } from "./orchestrator/local-orchestrator";
+import { infoBriefProbe, rootResolver } from "./provisioning/probes";
+import { Registrar } from "./registrar";
+
+export async function main(_argv: string[]): Promise<void> {
+  const env = configFromEnv();
+  const ca = env.caFile ? readFileSync(env.caFile, "utf8") : undefined;
+  if (!env.certFile || !env.keyFile)
+    throw new Error("the local orchestrator needs REGISTRAR_CERT_FILE and REGISTRAR_KEY_FILE");
+  const orchestrator = new LocalOrchestrator({
+    home: env.atserversHome,
+    certFile: env.certFile,
+    keyFile: env.keyFile,
+    caFile: env.caFile,
+    rootAddress: env.root,
+  });
+  const records = env.directoryFile
+    ? new FileRecordWriter(env.directoryFile)
+    : new RedisRecordWriter(env.directoryRedis!);
+  const [rootHost, rootPort] = env.root.split(":");
+  const registrar = await Registrar.create(env.registrar, {
+    orchestrator,
+    records,
+    healthProbe: infoBriefProbe({ ca }),
+    rootResolver: rootResolver({ host: rootHost!, port: Number(rootPort), ca }),
+    mailer: env.smtp ? new SmtpMailer(env.smtp) : new LogMailer(),
+  });
+  await registrar.start();
+  process.stdout.write(`registrar listening on ${registrar.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, "stopping");
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void registrar.stop().then(resolve, resolve);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}

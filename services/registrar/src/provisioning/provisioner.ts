@@ -1,0 +1,284 @@
+import { EventEmitter } from "node:events";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { shardedPath } from "../atsign";
+import { provisionLogger as log } from "../logger";
+import type { Orchestrator, Placement } from "../orchestrator/orchestrator";
+import type { RegistrarStore, SwarmPorts } from "../store/registrar-store";
+import { PENDING_STATES, type AtSignRecord, type AtSignState } from "../store/types";
+import type { HealthProbe, RecordWriter, RootResolver } from "./ports";
+
+export interface ProvisionerOptions {
+  store: RegistrarStore;
+  orchestrator: Orchestrator;
+  records: RecordWriter;
+  healthProbe: HealthProbe;
+  /** Used to confirm directory writes and deletes; skipped when absent. */
+  rootResolver?: RootResolver;
+  swarms: SwarmPorts[];
+  /** Where CRAM secret files are written (mode 0600). */
+  secretsDir: string;
+  /** How long a new atServer may take to answer `info:brief`. Default 30 s. */
+  healthTimeoutMs?: number;
+  /** How long to wait for the root to reflect a write or delete. Default 15 s. */
+  rootTimeoutMs?: number;
+  /** Fault injection for tests: stop making progress once this state is reached. */
+  haltAfterState?: AtSignState;
+}
+
+export function newCramSecret(): string {
+  return randomBytes(64).toString("hex");
+}
+
+/**
+ * Drives each atSign through its states. At most one worker runs per atSign in this process;
+ * every step is idempotent and every transition a compare-and-set, so a step repeated after a
+ * crash or a concurrent request does no harm.
+ */
+export class Provisioner {
+  readonly events = new EventEmitter();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly abort = new AbortController();
+
+  constructor(private readonly o: ProvisionerOptions) {
+    this.events.setMaxListeners(0);
+  }
+
+  /** Resumes every atSign with pending work and makes sure active ones are running. */
+  async resumeAll(): Promise<void> {
+    for (const rec of this.o.store.list({ states: PENDING_STATES })) void this.drive(rec.atsign);
+    for (const rec of this.o.store.list({ states: ["active"] })) {
+      const placement = this.placementOf(rec);
+      if (!placement) continue;
+      try {
+        await this.o.orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
+      } catch (err) {
+        log.error({ atsign: rec.atsign, err }, "could not restart atServer");
+      }
+    }
+  }
+
+  /** Starts (or joins) the worker for `atsign`; resolves when it has nothing left to do. */
+  drive(atsign: string): Promise<void> {
+    const existing = this.running.get(atsign);
+    if (existing) {
+      this.again.add(atsign);
+      return existing;
+    }
+    const p = (async () => {
+      do {
+        this.again.delete(atsign);
+        await this.run(atsign);
+      } while (this.again.has(atsign) && !this.abort.signal.aborted);
+    })().finally(() => this.running.delete(atsign));
+    this.running.set(atsign, p);
+    return p;
+  }
+
+  /** Resolves with the record once `done(rec)` holds, or with the latest record on timeout. */
+  waitFor(
+    atsign: string,
+    done: (rec: AtSignRecord | undefined) => boolean,
+    timeoutMs: number,
+  ): Promise<AtSignRecord | undefined> {
+    return new Promise((resolve) => {
+      const check = (): boolean => {
+        const rec = this.o.store.get(atsign);
+        if (done(rec)) {
+          finish(rec);
+          return true;
+        }
+        return false;
+      };
+      const onChange = (changed: string): void => {
+        if (changed === atsign) check();
+      };
+      const timer = setTimeout(() => finish(this.o.store.get(atsign)), timeoutMs);
+      const finish = (rec: AtSignRecord | undefined): void => {
+        clearTimeout(timer);
+        this.events.off("change", onChange);
+        resolve(rec);
+      };
+      this.events.on("change", onChange);
+      check();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  placementOf(rec: AtSignRecord): Placement | undefined {
+    if (rec.swarm === null || rec.port === null || rec.host === null) return undefined;
+    return { swarm: rec.swarm, host: rec.host, port: rec.port };
+  }
+
+  secretFilePath(atsign: string): string {
+    return join(this.o.secretsDir, `${shardedPath(atsign).split("/")[1]}.cram`);
+  }
+
+  // ---------------------------------------------------------------------------------
+
+  private async run(atsign: string): Promise<void> {
+    let failures = 0;
+    while (!this.abort.signal.aborted) {
+      const rec = this.o.store.get(atsign);
+      if (!rec || !PENDING_STATES.includes(rec.state)) return;
+      try {
+        const next = await this.step(rec);
+        failures = 0;
+        this.events.emit("change", atsign);
+        if (next && this.o.haltAfterState === next.state) {
+          log.warn({ atsign, state: next.state }, "fault injection: halting provisioning");
+          await sleep(2 ** 31 - 1, this.abort.signal);
+          return;
+        }
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        failures++;
+        const message = err instanceof Error ? err.message : String(err);
+        this.o.store.failed(atsign, message);
+        this.events.emit("change", atsign);
+        const delay = Math.min(500 * 2 ** (failures - 1), 30_000);
+        log.warn({ atsign, state: rec.state, err: message, retryInMs: delay }, "step failed");
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  private swarm(name?: string | null): SwarmPorts {
+    const s = name ? this.o.swarms.find((x) => x.name === name) : this.o.swarms[0];
+    if (!s) throw new Error(`unknown swarm ${name}`);
+    return s;
+  }
+
+  private async allocate(rec: AtSignRecord, swarm: SwarmPorts): Promise<AtSignRecord | undefined> {
+    const skip = new Set<number>();
+    let current: AtSignRecord | undefined = rec;
+    for (let i = 0; i < 64 && current; i++) {
+      current = this.o.store.allocate(current, swarm, skip);
+      if (!current) return undefined;
+      const usable = this.o.orchestrator.portUsable
+        ? await this.o.orchestrator.portUsable(swarm.name, current.port!)
+        : true;
+      if (usable) return current;
+      skip.add(current.port!);
+    }
+    throw new Error(`no usable port in swarm ${swarm.name}`);
+  }
+
+  private writeSecretFile(rec: AtSignRecord): string {
+    if (!rec.cramSecret) throw new Error(`${rec.atsign} has no CRAM secret`);
+    mkdirSync(this.o.secretsDir, { recursive: true, mode: 0o700 });
+    const file = this.secretFilePath(rec.atsign);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, rec.cramSecret, { mode: 0o600 });
+    renameSync(tmp, file);
+    return file;
+  }
+
+  private async step(rec: AtSignRecord): Promise<AtSignRecord | undefined> {
+    const { store, orchestrator } = this.o;
+    const placement = this.placementOf(rec);
+    switch (rec.state) {
+      case "requested":
+        return this.allocate(rec, this.swarm());
+      case "allocated":
+      case "atserver_started": {
+        if (!placement) throw new Error("no placement");
+        // Re-ensuring in atserver_started restarts the atServer after a registrar restart.
+        await orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
+        if (rec.state === "allocated") return store.transition(rec, "atserver_started");
+        await this.waitHealthy(rec.atsign, placement);
+        return store.transition(rec, "healthy");
+      }
+      case "healthy":
+        if (!placement) throw new Error("no placement");
+        await this.o.records.set(rec.atsign, `${placement.host}:${placement.port}`);
+        return store.transition(rec, "directory_written");
+      case "directory_written":
+        if (!placement) throw new Error("no placement");
+        await this.waitRoot(rec.atsign, `${placement.host}:${placement.port}`);
+        return store.transition(rec, "active");
+      case "suspending":
+        await orchestrator.stop(rec.atsign);
+        await this.o.records.delete(rec.atsign);
+        await this.waitRoot(rec.atsign, null);
+        return store.transition(rec, "suspended");
+      case "resetting":
+        // The new secret was stored with the reset request; the old storage is archived.
+        await this.o.records.delete(rec.atsign);
+        await orchestrator.remove(rec.atsign);
+        return placement ? store.transition(rec, "allocated") : store.transition(rec, "requested");
+      case "moving": {
+        const target = this.swarm(rec.moveTo);
+        const moved = await this.allocate(rec, target);
+        if (!moved) return undefined;
+        const to = this.placementOf(moved)!;
+        if (placement)
+          await orchestrator.move(rec.atsign, placement, to, this.writeSecretFile(moved));
+        else await orchestrator.ensure(rec.atsign, to, this.writeSecretFile(moved));
+        return store.transition(moved, "atserver_started");
+      }
+      case "deleting":
+        await orchestrator.remove(rec.atsign);
+        await this.o.records.delete(rec.atsign);
+        await this.waitRoot(rec.atsign, null);
+        rmSync(this.secretFilePath(rec.atsign), { force: true });
+        return store.markDeleted(rec);
+      default:
+        return undefined;
+    }
+  }
+
+  private async waitHealthy(atsign: string, p: Placement): Promise<void> {
+    const deadline = Date.now() + (this.o.healthTimeoutMs ?? 30_000);
+    let last: unknown;
+    while (Date.now() < deadline && !this.abort.signal.aborted) {
+      try {
+        await this.o.healthProbe(atsign, p.host, p.port);
+        return;
+      } catch (err) {
+        last = err;
+        await sleep(250, this.abort.signal);
+      }
+    }
+    throw new Error(
+      `atServer did not answer info:brief: ${last instanceof Error ? last.message : String(last)}`,
+    );
+  }
+
+  /** Polls the root until it answers `expected` (host:port, or null after a delete). */
+  private async waitRoot(atsign: string, expected: string | null): Promise<void> {
+    const resolver = this.o.rootResolver;
+    if (!resolver) return;
+    const deadline = Date.now() + (this.o.rootTimeoutMs ?? 15_000);
+    let seen: string | null | undefined;
+    while (Date.now() < deadline && !this.abort.signal.aborted) {
+      try {
+        seen = await resolver(atsign);
+        if (seen === expected) return;
+      } catch (err) {
+        seen = `error: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      await sleep(200, this.abort.signal);
+    }
+    throw new Error(`root answers ${seen} for ${atsign}, expected ${expected}`);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done);
+  });
+}

@@ -1,0 +1,109 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { resolveConfig, type RegistrarConfig } from "./config";
+import { createHttpServer } from "./http/server";
+import { registrarLogger as log } from "./logger";
+import { LogMailer, type Mailer } from "./mail/mailer";
+import type { Orchestrator } from "./orchestrator/orchestrator";
+import type { HealthProbe, RecordWriter, RootResolver } from "./provisioning/ports";
+import { Provisioner } from "./provisioning/provisioner";
+import { RegistrarService } from "./service";
+import { RegistrarStore } from "./store/registrar-store";
+
+export interface RegistrarDeps {
+  orchestrator: Orchestrator;
+  records: RecordWriter;
+  healthProbe: HealthProbe;
+  rootResolver?: RootResolver;
+  mailer?: Mailer;
+}
+
+/** The registrar: HTTP pages and APIs in front of a persisted provisioning state machine. */
+export class Registrar {
+  private server?: Server;
+
+  private constructor(
+    readonly config: RegistrarConfig,
+    readonly store: RegistrarStore,
+    readonly provisioner: Provisioner,
+    readonly service: RegistrarService,
+    private readonly deps: RegistrarDeps,
+  ) {}
+
+  static async create(
+    input: Partial<RegistrarConfig> & { dataDir: string; apiKey: string },
+    deps: RegistrarDeps,
+  ): Promise<Registrar> {
+    const config = resolveConfig(input);
+    const store = new RegistrarStore(join(config.dataDir, "registrar.sqlite"));
+    const provisioner = new Provisioner({
+      store,
+      orchestrator: deps.orchestrator,
+      records: deps.records,
+      healthProbe: deps.healthProbe,
+      rootResolver: deps.rootResolver,
+      swarms: config.swarms,
+      secretsDir: join(config.dataDir, "secrets"),
+      healthTimeoutMs: config.healthTimeoutMs,
+      rootTimeoutMs: config.rootTimeoutMs,
+      haltAfterState: config.haltAfterState,
+    });
+    const service = new RegistrarService({
+      store,
+      provisioner,
+      mailer: deps.mailer ?? new LogMailer(),
+      activationWaitMs: config.activationWaitMs,
+      maxAtSignsPerEmail: config.maxAtSignsPerEmail,
+    });
+    return new Registrar(config, store, provisioner, service, deps);
+  }
+
+  /** Listens, then resumes unfinished provisioning and restarts active atServers. */
+  async start(): Promise<void> {
+    const server = createHttpServer(this.service, {
+      apiKey: this.config.apiKey,
+      adminKey: this.config.adminKey,
+      swarms: this.config.swarms.map((s) => s.name),
+      bodyLimit: this.config.bodyLimit,
+      secureCookies: this.config.secureCookies,
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.config.port, this.config.bindHost, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    log.info({ url: this.url }, "registrar listening");
+    await this.provisioner.resumeAll();
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? this.config.port;
+  }
+
+  get url(): string {
+    const host = this.config.bindHost.includes(":")
+      ? `[${this.config.bindHost}]`
+      : this.config.bindHost;
+    return `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${this.port}`;
+  }
+
+  /** Stops HTTP, provisioning workers and (by default) the atServers it runs. */
+  async stop(opts: { stopAtServers?: boolean } = {}): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await closed;
+    }
+    await this.provisioner.stop();
+    if (opts.stopAtServers !== false) await this.deps.orchestrator.close();
+    await this.deps.records.close?.();
+    this.deps.mailer?.close?.();
+    this.store.close();
+  }
+}

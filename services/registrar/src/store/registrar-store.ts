@@ -1,0 +1,326 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { MIGRATIONS } from "./schema";
+import type { AtSignRecord, AtSignState, Session } from "./types";
+
+interface Row {
+  atsign: string;
+  state: string;
+  email: string | null;
+  activation_key: string | null;
+  cram_secret: string | null;
+  swarm: string | null;
+  port: number | null;
+  host: string | null;
+  move_to: string | null;
+  generation: number;
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+function toRecord(r: Row): AtSignRecord {
+  return {
+    atsign: r.atsign,
+    state: r.state as AtSignState,
+    email: r.email,
+    activationKey: r.activation_key,
+    cramSecret: r.cram_secret,
+    swarm: r.swarm,
+    port: r.port,
+    host: r.host,
+    moveTo: r.move_to,
+    generation: r.generation,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export interface SwarmPorts {
+  name: string;
+  host: string;
+  minPort: number;
+  maxPort: number;
+}
+
+/**
+ * The registrar's durable state: one SQLite file. Every state change is a compare-and-set
+ * on (state, generation) so that a stale worker can never overwrite newer progress.
+ */
+export class RegistrarStore {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("foreign_keys = ON");
+    this.migrate();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  get(atsign: string): AtSignRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM atsigns WHERE atsign = ?").get(atsign) as
+      Row | undefined;
+    return row && toRecord(row);
+  }
+
+  list(filter: { email?: string; states?: readonly AtSignState[] } = {}): AtSignRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.email !== undefined) {
+      where.push("email = ?");
+      args.push(filter.email);
+    }
+    if (filter.states) {
+      where.push(`state IN (${filter.states.map(() => "?").join(",")})`);
+      args.push(...filter.states);
+    }
+    const sql = `SELECT * FROM atsigns${where.length ? " WHERE " + where.join(" AND ") : ""} ORDER BY atsign`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(toRecord);
+  }
+
+  /**
+   * Reserves `atsign` (inserting it, or re-using a deleted row). Returns false if the name is
+   * held by someone else. A reservation already held by the same email/key is returned as is.
+   */
+  reserve(atsign: string, opts: { email?: string; activationKey?: string }): boolean {
+    return this.db.transaction(() => {
+      const now = Date.now();
+      const existing = this.get(atsign);
+      if (existing && existing.state !== "deleted") {
+        if (existing.state !== "reserved") return false;
+        if (opts.email !== undefined && existing.email === opts.email) return true;
+        if (opts.activationKey !== undefined && existing.activationKey === opts.activationKey)
+          return true;
+        return false;
+      }
+      if (existing) this.db.prepare("DELETE FROM atsigns WHERE atsign = ?").run(atsign);
+      this.db
+        .prepare(
+          `INSERT INTO atsigns (atsign, state, email, activation_key, generation, created_at, updated_at)
+           VALUES (?, 'reserved', ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          atsign,
+          opts.email ?? null,
+          opts.activationKey ?? null,
+          existing ? existing.generation + 1 : 0,
+          now,
+          now,
+        );
+      this.event(atsign, "reserved", opts.email ?? "api");
+      return true;
+    })();
+  }
+
+  /** Moves a reserved atSign to `requested` with its CRAM secret; idempotent. */
+  request(atsign: string, cramSecret: string): AtSignRecord {
+    return this.db.transaction(() => {
+      const rec = this.get(atsign);
+      if (!rec) throw new Error(`unknown atSign ${atsign}`);
+      if (rec.state === "reserved") {
+        this.db
+          .prepare(
+            `UPDATE atsigns SET state = 'requested', cram_secret = ?, attempts = 0,
+             last_error = NULL, updated_at = ? WHERE atsign = ? AND state = 'reserved'`,
+          )
+          .run(cramSecret, Date.now(), atsign);
+        this.event(atsign, "requested");
+      }
+      return this.get(atsign)!;
+    })();
+  }
+
+  /**
+   * Compare-and-set transition. Returns the new record, or undefined if the row was no
+   * longer in `from` (someone else moved it on).
+   */
+  transition(
+    rec: AtSignRecord,
+    to: AtSignState,
+    fields: Partial<Pick<AtSignRecord, "cramSecret" | "moveTo">> & {
+      bumpGeneration?: boolean;
+    } = {},
+  ): AtSignRecord | undefined {
+    return this.db.transaction(() => {
+      const sets = ["state = ?", "updated_at = ?", "attempts = 0", "last_error = NULL"];
+      const args: unknown[] = [to, Date.now()];
+      if (fields.cramSecret !== undefined) {
+        sets.push("cram_secret = ?");
+        args.push(fields.cramSecret);
+      }
+      if (fields.moveTo !== undefined) {
+        sets.push("move_to = ?");
+        args.push(fields.moveTo);
+      }
+      if (fields.bumpGeneration) sets.push("generation = generation + 1");
+      const res = this.db
+        .prepare(
+          `UPDATE atsigns SET ${sets.join(", ")} WHERE atsign = ? AND state = ? AND generation = ?`,
+        )
+        .run(...args, rec.atsign, rec.state, rec.generation);
+      if (res.changes !== 1) return undefined;
+      this.event(rec.atsign, to);
+      return this.get(rec.atsign);
+    })();
+  }
+
+  /** Records a failed step (the state stays; the provisioner retries with back-off). */
+  failed(atsign: string, error: string): void {
+    this.db
+      .prepare(
+        "UPDATE atsigns SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE atsign = ?",
+      )
+      .run(error.slice(0, 500), Date.now(), atsign);
+  }
+
+  /**
+   * Atomically allocates a (swarm, port) for `rec` (replacing any placement it held) and
+   * moves it to `allocated`. Ports in `skip` are passed over (found busy by the caller).
+   * Returns undefined if the atSign moved on meanwhile; throws if no port is free.
+   */
+  allocate(
+    rec: AtSignRecord,
+    swarm: SwarmPorts,
+    skip: ReadonlySet<number> = new Set(),
+  ): AtSignRecord | undefined {
+    return this.db.transaction(() => {
+      const current = this.get(rec.atsign);
+      if (!current || current.state !== rec.state || current.generation !== rec.generation)
+        return undefined;
+      this.db.prepare("DELETE FROM placements WHERE atsign = ?").run(rec.atsign);
+      const used = new Set(
+        (
+          this.db.prepare("SELECT port FROM placements WHERE swarm = ?").all(swarm.name) as {
+            port: number;
+          }[]
+        ).map((r) => r.port),
+      );
+      let port: number | undefined;
+      for (let p = swarm.minPort; p <= swarm.maxPort; p++) {
+        if (!used.has(p) && !skip.has(p)) {
+          port = p;
+          break;
+        }
+      }
+      if (port === undefined) throw new Error(`no free port left in swarm ${swarm.name}`);
+      // The PRIMARY KEY (swarm, port) makes a double allocation impossible even if two
+      // registrars race on the same database.
+      this.db
+        .prepare("INSERT INTO placements (swarm, port, atsign) VALUES (?, ?, ?)")
+        .run(swarm.name, port, rec.atsign);
+      this.db
+        .prepare(
+          `UPDATE atsigns SET state = 'allocated', swarm = ?, port = ?, host = ?, move_to = NULL,
+           attempts = 0, last_error = NULL, updated_at = ? WHERE atsign = ?`,
+        )
+        .run(swarm.name, port, swarm.host, Date.now(), rec.atsign);
+      this.event(rec.atsign, "allocated", `${swarm.name}:${port}`);
+      return this.get(rec.atsign);
+    })();
+  }
+
+  /** Frees the placement and marks the atSign deleted. */
+  markDeleted(rec: AtSignRecord): AtSignRecord | undefined {
+    return this.db.transaction(() => {
+      const res = this.db
+        .prepare(
+          `UPDATE atsigns SET state = 'deleted', cram_secret = NULL, activation_key = NULL,
+           swarm = NULL, port = NULL, host = NULL, attempts = 0, last_error = NULL, updated_at = ?
+           WHERE atsign = ? AND state = ? AND generation = ?`,
+        )
+        .run(Date.now(), rec.atsign, rec.state, rec.generation);
+      if (res.changes !== 1) return undefined;
+      this.db.prepare("DELETE FROM placements WHERE atsign = ?").run(rec.atsign);
+      this.event(rec.atsign, "deleted");
+      return this.get(rec.atsign);
+    })();
+  }
+
+  placementCount(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM placements").get() as { n: number }).n;
+  }
+
+  event(atsign: string, kind: string, detail?: string): void {
+    this.db
+      .prepare("INSERT INTO events (atsign, at, kind, detail) VALUES (?, ?, ?, ?)")
+      .run(atsign, Date.now(), kind, detail ?? null);
+  }
+
+  events(atsign: string): { at: number; kind: string; detail: string | null }[] {
+    return this.db
+      .prepare("SELECT at, kind, detail FROM events WHERE atsign = ? ORDER BY id")
+      .all(atsign) as { at: number; kind: string; detail: string | null }[];
+  }
+
+  // --- one-time codes and sessions -------------------------------------------------
+
+  putOtp(email: string, purpose: string, codeHash: string, expiresAt: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO otps (email, purpose, code_hash, expires_at, attempts) VALUES (?, ?, ?, ?, 0)
+         ON CONFLICT(email, purpose) DO UPDATE SET code_hash = excluded.code_hash,
+         expires_at = excluded.expires_at, attempts = 0`,
+      )
+      .run(email, purpose, codeHash, expiresAt);
+  }
+
+  /** Counts an attempt and returns the stored code (or undefined if none/expired/exhausted). */
+  takeOtpAttempt(
+    email: string,
+    purpose: string,
+    maxAttempts: number,
+  ): { codeHash: string } | undefined {
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare("SELECT * FROM otps WHERE email = ? AND purpose = ?")
+        .get(email, purpose) as
+        { code_hash: string; expires_at: number; attempts: number } | undefined;
+      if (!row || row.expires_at < Date.now() || row.attempts >= maxAttempts) return undefined;
+      this.db
+        .prepare("UPDATE otps SET attempts = attempts + 1 WHERE email = ? AND purpose = ?")
+        .run(email, purpose);
+      return { codeHash: row.code_hash };
+    })();
+  }
+
+  deleteOtp(email: string, purpose: string): void {
+    this.db.prepare("DELETE FROM otps WHERE email = ? AND purpose = ?").run(email, purpose);
+  }
+
+  putSession(tokenHash: string, session: Session): void {
+    this.db
+      .prepare("INSERT INTO sessions (token_hash, email, csrf, expires_at) VALUES (?, ?, ?, ?)")
+      .run(tokenHash, session.email, session.csrf, session.expiresAt);
+  }
+
+  getSession(tokenHash: string): Session | undefined {
+    const row = this.db.prepare("SELECT * FROM sessions WHERE token_hash = ?").get(tokenHash) as
+      { email: string; csrf: string; expires_at: number } | undefined;
+    if (!row || row.expires_at < Date.now()) return undefined;
+    return { email: row.email, csrf: row.csrf, expiresAt: row.expires_at };
+  }
+
+  deleteSession(tokenHash: string): void {
+    this.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
+  }
+}

@@ -1,0 +1,53 @@
+// Numbered migrations, applied in order inside one transaction each; user_version records
+// how far a database has come.
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE atsigns (
+    atsign TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    email TEXT,
+    activation_key TEXT,
+    cram_secret TEXT,
+    swarm TEXT,
+    port INTEGER,
+    host TEXT,
+    move_to TEXT,
+    generation INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX atsigns_email ON atsigns(email);
+  CREATE INDEX atsigns_state ON atsigns(state);
+  -- One row per placed atServer: a (swarm, port) pair can never be handed out twice,
+  -- and an atSign can never hold two placements.
+  CREATE TABLE placements (
+    swarm TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    atsign TEXT NOT NULL UNIQUE REFERENCES atsigns(atsign),
+    PRIMARY KEY (swarm, port)
+  );
+  CREATE TABLE otps (
+    email TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (email, purpose)
+  );
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    atsign TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT
+  );
+  `,
+];

@@ -1,0 +1,178 @@
+// Boots a real atDirectory (file store) and a registrar with the local orchestrator on
+// free ports in a temp directory; atServers run as real child processes.
+import "./quiet";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { DirectoryServer, FileRecordWriter } from "@atplatform/directory";
+import {
+  infoBriefProbe,
+  LocalOrchestrator,
+  Registrar,
+  rootResolver,
+  type Mail,
+  type Mailer,
+} from "@atplatform/registrar";
+import { freePort } from "../support/ports";
+import { testTls } from "../support/test-ca";
+
+export const API_KEY = "test-api-key-0123456789abcdef";
+export const ADMIN_KEY = "test-admin-key-0123456789abcdef";
+export const STUB_ATSERVER = resolve(__dirname, "fixtures/stub-atserver.js");
+
+/** Captures mail so tests can read one-time codes. */
+export class CapturingMailer implements Mailer {
+  readonly sent: Mail[] = [];
+  async send(mail: Mail): Promise<void> {
+    this.sent.push(mail);
+  }
+  lastCode(to: string): string {
+    const mail = [...this.sent].reverse().find((m) => m.to === to);
+    const code = mail && /\b(\d{6})\b/.exec(mail.text)?.[1];
+    if (!code) throw new Error(`no code mailed to ${to}`);
+    return code;
+  }
+}
+
+export interface Harness {
+  home: string;
+  registrar: Registrar;
+  directory: DirectoryServer;
+  orchestrator: LocalOrchestrator;
+  mailer: CapturingMailer;
+  rootPort: number;
+  recordsFile: string;
+  url: string;
+  ca: string;
+  lookup(atsign: string): Promise<string | null>;
+  stop(): Promise<void>;
+}
+
+export async function startDirectory(recordsFile: string): Promise<DirectoryServer> {
+  const tls = await testTls();
+  mkdirSync(dirname(recordsFile), { recursive: true });
+  if (!existsSync(recordsFile)) writeFileSync(recordsFile, "");
+  const directory = await DirectoryServer.create({
+    host: "127.0.0.1",
+    port: 0,
+    httpPort: -1,
+    cert: tls.files.cert,
+    key: tls.files.key,
+    records: recordsFile,
+    watchIntervalMs: 100,
+    ipMissBudget: 0,
+    throttleDelayMs: 0,
+    logLevel: "silent",
+  });
+  await directory.start();
+  return directory;
+}
+
+export async function startHarness(
+  opts: { atserverBin?: string; activationWaitMs?: number } = {},
+): Promise<Harness> {
+  const tls = await testTls();
+  const home = mkdtempSync(join(tmpdir(), "atp-registrar-"));
+  const recordsFile = join(home, "directory", "records.txt");
+  const directory = await startDirectory(recordsFile);
+  const rootPort = directory.port!;
+  const orchestrator = new LocalOrchestrator({
+    home,
+    certFile: tls.files.cert,
+    keyFile: tls.files.key,
+    caFile: tls.files.ca,
+    rootAddress: `127.0.0.1:${rootPort}`,
+    atserverBin: opts.atserverBin ?? STUB_ATSERVER,
+    env: { LOG_LEVEL: "warn" },
+  });
+  const mailer = new CapturingMailer();
+  const lookup = rootResolver({ host: "127.0.0.1", port: rootPort, ca: tls.ca });
+  const base = await freePort();
+  const registrar = await Registrar.create(
+    {
+      dataDir: join(home, "registrar"),
+      apiKey: API_KEY,
+      adminKey: ADMIN_KEY,
+      port: 0,
+      swarms: [
+        { name: "local", host: "127.0.0.1", minPort: base, maxPort: base + 40 },
+        { name: "second", host: "127.0.0.1", minPort: base + 41, maxPort: base + 80 },
+      ],
+      activationWaitMs: opts.activationWaitMs ?? 20_000,
+      healthTimeoutMs: 15_000,
+    },
+    {
+      orchestrator,
+      records: new FileRecordWriter(recordsFile),
+      healthProbe: infoBriefProbe({ ca: tls.ca }),
+      rootResolver: lookup,
+      mailer,
+    },
+  );
+  await registrar.start();
+  return {
+    home,
+    registrar,
+    directory,
+    orchestrator,
+    mailer,
+    rootPort,
+    recordsFile,
+    url: registrar.url,
+    ca: tls.ca,
+    lookup,
+    async stop() {
+      await registrar.stop();
+      await directory.stop();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** PIDs of live processes whose command line contains `needle`. */
+export function processesWith(needle: string): number[] {
+  const { readdirSync, readFileSync } = require("node:fs") as typeof import("node:fs");
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (cmd.split("\0").includes(needle)) out.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+export async function api(
+  url: string,
+  path: string,
+  init: {
+    method?: string;
+    body?: unknown;
+    key?: string | null;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<{ status: number; text: string; json: any; headers: Headers }> {
+  const headers: Record<string, string> = { "Content-Type": "application/json", ...init.headers };
+  if (init.key !== null) headers.Authorization = init.key ?? API_KEY;
+  const res = await fetch(url + path, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers,
+    body:
+      init.body === undefined
+        ? undefined
+        : typeof init.body === "string"
+          ? init.body
+          : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, text, json, headers: res.headers };
+}
