@@ -222,8 +222,10 @@ export function envName(flag: string): string {
 
 export function helpText(): string {
   const rows = FLAGS.map((f) => {
-    const left = f.envOnly ? `(env) ${envName(f.name)}` : `--${f.name} / ${envName(f.name)}`;
-    return `  ${left.padEnd(58)} ${f.help}`;
+    const left = f.envOnly
+      ? `(environment only) ${envName(f.name)}`
+      : `--${f.name}  ${envName(f.name)}`;
+    return `  ${left}\n      ${f.help}`;
   });
   return [
     "Usage: atdirectory --cert <pem> --key <pem> (--records <file> | --redis <url>) [options]",
@@ -232,7 +234,7 @@ export function helpText(): string {
     "variable shown; a flag on the command line wins over the environment.",
     "",
     ...rows,
-    `  ${"--help".padEnd(58)} print this help`,
+    "  --help\n      print this help",
     "",
   ].join("\n");
 }

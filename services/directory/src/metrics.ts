@@ -98,6 +98,10 @@ export class DirectoryMetrics {
   private readonly extra: Metric[] = [];
 
   constructor(openConnections: () => number) {
+    // Export the common series at zero so dashboards and rate() see them from the start.
+    for (const result of ["found", "unknown", "invalid", "unavailable", "throttled", "too_long"]) {
+      this.lookups.inc({ result }, 0);
+    }
     this.extra.push(
       new Gauge("atdirectory_open_connections", "Open client connections.", openConnections),
     );

@@ -25,7 +25,7 @@ export class FileRecordWriter implements RecordWriter {
 
   constructor(readonly path: string) {}
 
-  set(atsign: string, hostPort: string): Promise<void> {
+  async set(atsign: string, hostPort: string): Promise<void> {
     const key = recordKey(atsign);
     checkHostPort(hostPort);
     return this.update((m) => {
@@ -35,7 +35,7 @@ export class FileRecordWriter implements RecordWriter {
     });
   }
 
-  delete(atsign: string): Promise<void> {
+  async delete(atsign: string): Promise<void> {
     const key = recordKey(atsign);
     return this.update((m) => m.delete(key));
   }

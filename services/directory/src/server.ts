@@ -158,13 +158,15 @@ export class DirectoryServer {
     if (this.started) return this.address!;
     this.started = true;
     await this.store.start();
-    const port = await this.listener.listen();
+    let port: number;
     let httpPort: number | undefined;
     try {
+      port = await this.listener.listen();
       httpPort = await this.ops?.listen();
     } catch (err) {
-      await this.listener.close();
+      await this.listener.close().catch(() => undefined);
       await this.store.close();
+      this.ipBudget.close();
       throw err;
     }
     if (this.config.idleTimeoutMs > 0) this.startIdleReaper(this.config.idleTimeoutMs);

@@ -6,6 +6,7 @@
 // A second connection subscribes to the invalidation channel. Subscribe on the same
 // endpoint the reads go to: PUBLISH travels down the replication stream after the SET
 // it follows, so when a replica delivers the message it already has the new value.
+import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 import { StoreUnavailableError } from "../errors";
 import type { Logger } from "../logger";
@@ -43,13 +44,14 @@ export function redisOptions(
 ): RedisOptions {
   const u = new URL(url);
   const tls = u.protocol === "rediss:" || ca !== undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, "");
   return {
-    host: u.hostname.replace(/^\[|\]$/g, ""),
+    host,
     port: u.port ? Number(u.port) : 6379,
     username: u.username ? decodeURIComponent(u.username) : undefined,
     password: password ?? (u.password ? decodeURIComponent(u.password) : undefined),
     db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
-    tls: tls ? { ca, servername: u.hostname } : undefined,
+    tls: tls ? { ca, servername: isIP(host) ? undefined : host } : undefined,
   };
 }
 
@@ -88,7 +90,10 @@ export class RedisDirectoryStore implements DirectoryStore {
       conn.on("ready", () => opts.log.info({ role }, "redis connected"));
     }
     this.client.on("close", () => {
-      if (wasReady && !this.closing) opts.log.warn("redis connection lost; reconnecting");
+      if (!wasReady || this.closing) return;
+      wasReady = false;
+      opts.metrics?.storeErrors.inc({ source: "redis_disconnect" });
+      opts.log.warn("redis connection lost; reconnecting");
     });
     this.client.on("ready", () => (wasReady = true));
     // ioredis re-subscribes after a reconnect; messages sent meanwhile are lost, so the
