@@ -135,7 +135,13 @@ describe("atserver store: KeyStore basics", () => {
     s.close();
     s.close(); // idempotent
     expect(existsSync(join(dir, `${DB_FILE}-wal`))).to.equal(false);
-    const s2 = temp.open(dir);
+    const logged: string[] = [];
+    const logger = {
+      info: (_o: object, m?: string) => logged.push(`info ${m}`),
+      warn: (_o: object, m?: string) => logged.push(`warn ${m}`),
+    };
+    const s2 = temp.open(dir, { logger });
+    expect(logged).to.deep.equal(["info store opened"]);
     expect(s2.get("a@alice")?.metadata).to.deep.equal({ x: 1 });
     expect(s2.lastCommitId()).to.equal(1);
     expect(s2.put("c@alice", "3", {})).to.equal(2);
@@ -164,6 +170,28 @@ describe("atserver store: KeyStore basics", () => {
     expect(() => KeyStore.open(dir))
       .to.throw(StoreLockedError)
       .with.property("path", dir);
+  });
+
+  it("backup() copies the open store; the copy opens as a store", async () => {
+    const s = temp.open();
+    s.put("a@alice", "1", { m: 1 });
+    s.setSetting("cram_disabled", "true");
+    const restored = temp.dir();
+    await s.backup(join(restored, DB_FILE));
+    s.put("b@alice", "2", {}); // the live store keeps working
+    const copy = temp.open(restored);
+    expect(copy.get("a@alice")?.metadata).to.deep.equal({ m: 1 });
+    expect(copy.get("b@alice")).to.equal(undefined);
+    expect(copy.getSetting("cram_disabled")).to.equal("true");
+    expect(copy.put("c@alice", "3", {})).to.equal(1);
+  });
+
+  it("sizeOnDisk() counts the database and its WAL", () => {
+    const s = temp.open();
+    const empty = s.sizeOnDisk();
+    expect(empty).to.be.greaterThan(0);
+    s.put("a@alice", "x".repeat(100_000), {});
+    expect(s.sizeOnDisk()).to.be.greaterThan(empty + 100_000);
   });
 
   it("stores and returns a 10 MB value", () => {

@@ -69,7 +69,13 @@ describe("atserver store: across processes", () => {
       .filter((l) => l.startsWith("ack "))
       .map((l) => l.split(" ").map(Number).slice(1) as [number, number]);
     expect(acks.length).to.be.at.least(300);
-    const s = temp.open(dir);
+    const logged: string[] = [];
+    const logger = {
+      info: (_o: object, m?: string) => logged.push(`info ${m}`),
+      warn: (_o: object, m?: string) => logged.push(`warn ${m}`),
+    };
+    const s = temp.open(dir, { logger });
+    expect(logged).to.deep.equal(["warn store opened after an unclean shutdown (WAL replayed)"]);
     for (const [i, id] of acks) {
       const e = s.get(`w${i}@alice`);
       expect(e?.value, `w${i}`).to.equal(streamValue(i));

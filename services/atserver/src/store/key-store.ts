@@ -1,5 +1,7 @@
+import { existsSync, statSync } from "node:fs";
 import type { Database } from "better-sqlite3";
 import { StoreClosedError, StoreVersionError } from "./errors";
+import { dbPath } from "./layout";
 import { isLoggedKey } from "./logged-keys";
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from "./migrations";
 import { openDatabase } from "./open-database";
@@ -43,6 +45,8 @@ export class KeyStore {
   /** Opens (creating and migrating as needed) the store in `dir`. */
   static open(dir: string, opts: OpenOptions = {}): KeyStore {
     const now = opts.now ?? Date.now;
+    // A WAL left behind means the last owner did not close cleanly; SQLite replays it on open.
+    const unclean = existsSync(`${dbPath(dir)}-wal`);
     const db = openDatabase(dir, {
       synchronous: opts.synchronous ?? "full",
       cacheSizeKiB: opts.cacheSizeKiB ?? 2048,
@@ -55,7 +59,15 @@ export class KeyStore {
       const applied = migrate(db);
       if (applied.length > 0) opts.logger?.info({ dir, from: found, applied }, "store migrated");
       writeOwner(dir, now());
-      return new KeyStore(dir, db, now);
+      const store = new KeyStore(dir, db, now);
+      const info = {
+        dir,
+        schemaVersion: LATEST_SCHEMA_VERSION,
+        lastCommitId: store.lastCommitId(),
+      };
+      if (unclean) opts.logger?.warn(info, "store opened after an unclean shutdown (WAL replayed)");
+      else opts.logger?.info(info, "store opened");
+      return store;
     } catch (err) {
       db.close();
       throw err;
@@ -187,6 +199,21 @@ export class KeyStore {
     }
   }
 
+  /**
+   * Writes a consistent copy of the store to `destFile` while it stays open (no other process
+   * can read the live file). Restore by placing the copy as `store.sqlite` in a storage dir.
+   */
+  async backup(destFile: string): Promise<void> {
+    if (!this.db) throw new StoreClosedError();
+    await this.db.backup(destFile);
+  }
+
+  /** Bytes used by the database and its WAL (for `stats` and quotas). */
+  sizeOnDisk(): number {
+    this.s();
+    return fileSize(dbPath(this.dir)) + fileSize(`${dbPath(this.dir)}-wal`);
+  }
+
   /** Releases the lock. Idempotent. */
   close(): void {
     const db = this.db;
@@ -229,6 +256,10 @@ function checkKey(key: string): void {
   if (typeof key !== "string" || key.length === 0) {
     throw new TypeError("key must be a non-empty string");
   }
+}
+
+function fileSize(path: string): number {
+  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 function sqlLimit(limit: number | undefined): number {
