@@ -117,6 +117,7 @@ export interface RegistrarEnvConfig {
   directoryRedis?: { url: string; password?: string; channel?: string };
   smtp?: SmtpConfig;
   atserversHome: string;
+  atserverBin?: string;
 }
 
 /** Reads REGISTRAR_* and SMTP_* variables (see docs/registrar.md). */
@@ -167,5 +168,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
       : undefined,
     smtp,
     atserversHome: env.REGISTRAR_ATSERVERS_HOME ?? dataDir,
+    atserverBin: env.REGISTRAR_ATSERVER_BIN || undefined,
   };
 }

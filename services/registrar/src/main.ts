@@ -19,6 +19,7 @@ export async function main(_argv: string[]): Promise<void> {
     keyFile: env.keyFile,
     caFile: env.caFile,
     rootAddress: env.root,
+    atserverBin: env.atserverBin,
   });
   const records = env.directoryFile
     ? new FileRecordWriter(env.directoryFile)

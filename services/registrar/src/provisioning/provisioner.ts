@@ -157,17 +157,16 @@ export class Provisioner {
 
   private async allocate(rec: AtSignRecord, swarm: SwarmPorts): Promise<AtSignRecord | undefined> {
     const skip = new Set<number>();
-    let current: AtSignRecord | undefined = rec;
-    for (let i = 0; i < 64 && current; i++) {
-      current = this.o.store.allocate(current, swarm, skip);
-      if (!current) return undefined;
-      const usable = this.o.orchestrator.portUsable
-        ? await this.o.orchestrator.portUsable(swarm.name, current.port!)
-        : true;
-      if (usable) return current;
-      skip.add(current.port!);
+    for (let i = 0; i < 256; i++) {
+      const port = this.o.store.firstFreePort(swarm, skip);
+      if (port === undefined) break;
+      skip.add(port);
+      const { portUsable } = this.o.orchestrator;
+      if (portUsable && !(await portUsable.call(this.o.orchestrator, swarm.name, port))) continue;
+      const r = this.o.store.allocate(rec, swarm, port);
+      if (r !== "taken") return r;
     }
-    throw new Error(`no usable port in swarm ${swarm.name}`);
+    throw new Error(`no free port in swarm ${swarm.name}`);
   }
 
   private writeSecretFile(rec: AtSignRecord): string {

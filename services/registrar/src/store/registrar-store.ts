@@ -40,6 +40,8 @@ function toRecord(r: Row): AtSignRecord {
   };
 }
 
+class PortTakenError extends Error {}
+
 export interface SwarmPorts {
   name: string;
   host: string;
@@ -193,41 +195,46 @@ export class RegistrarStore {
       .run(error.slice(0, 500), Date.now(), atsign);
   }
 
+  /** The lowest port of `swarm` no placement holds, skipping `skip`; undefined if none. */
+  firstFreePort(swarm: SwarmPorts, skip: ReadonlySet<number> = new Set()): number | undefined {
+    const used = new Set(
+      (
+        this.db.prepare("SELECT port FROM placements WHERE swarm = ?").all(swarm.name) as {
+          port: number;
+        }[]
+      ).map((r) => r.port),
+    );
+    for (let p = swarm.minPort; p <= swarm.maxPort; p++) {
+      if (!used.has(p) && !skip.has(p)) return p;
+    }
+    return undefined;
+  }
+
   /**
-   * Atomically allocates a (swarm, port) for `rec` (replacing any placement it held) and
-   * moves it to `allocated`. Ports in `skip` are passed over (found busy by the caller).
-   * Returns undefined if the atSign moved on meanwhile; throws if no port is free.
+   * Atomically gives `rec` the placement (swarm, port), replacing any it held, and moves it
+   * to `allocated`. Returns "taken" if another atSign holds that port (the PRIMARY KEY
+   * (swarm, port) makes a double allocation impossible even across processes), or
+   * undefined if the atSign moved on meanwhile.
    */
-  allocate(
-    rec: AtSignRecord,
-    swarm: SwarmPorts,
-    skip: ReadonlySet<number> = new Set(),
-  ): AtSignRecord | undefined {
+  allocate(rec: AtSignRecord, swarm: SwarmPorts, port: number): AtSignRecord | "taken" | undefined {
+    try {
+      return this.allocateTx(rec, swarm, port);
+    } catch (err) {
+      if (err instanceof PortTakenError) return "taken";
+      throw err;
+    }
+  }
+
+  private allocateTx(rec: AtSignRecord, swarm: SwarmPorts, port: number): AtSignRecord | undefined {
     return this.db.transaction(() => {
       const current = this.get(rec.atsign);
       if (!current || current.state !== rec.state || current.generation !== rec.generation)
         return undefined;
       this.db.prepare("DELETE FROM placements WHERE atsign = ?").run(rec.atsign);
-      const used = new Set(
-        (
-          this.db.prepare("SELECT port FROM placements WHERE swarm = ?").all(swarm.name) as {
-            port: number;
-          }[]
-        ).map((r) => r.port),
-      );
-      let port: number | undefined;
-      for (let p = swarm.minPort; p <= swarm.maxPort; p++) {
-        if (!used.has(p) && !skip.has(p)) {
-          port = p;
-          break;
-        }
-      }
-      if (port === undefined) throw new Error(`no free port left in swarm ${swarm.name}`);
-      // The PRIMARY KEY (swarm, port) makes a double allocation impossible even if two
-      // registrars race on the same database.
-      this.db
-        .prepare("INSERT INTO placements (swarm, port, atsign) VALUES (?, ?, ?)")
+      const inserted = this.db
+        .prepare("INSERT OR IGNORE INTO placements (swarm, port, atsign) VALUES (?, ?, ?)")
         .run(swarm.name, port, rec.atsign);
+      if (inserted.changes !== 1) throw new PortTakenError();
       this.db
         .prepare(
           `UPDATE atsigns SET state = 'allocated', swarm = ?, port = ?, host = ?, move_to = NULL,
