@@ -1,0 +1,164 @@
+// One client connection over any Duplex (the TLS listener is a thin adapter): greeting,
+// line framing, commands processed strictly in order, one write per response, the 10 MB
+// line limit, and idle bookkeeping.
+import type { Duplex } from "node:stream";
+import { BufferLimitError, errorLine } from "@atplatform/protocol";
+import type { Logger } from "../logger";
+import type { Dispatcher } from "./dispatch";
+import { Session } from "./session";
+
+/** Reference limit: 10 240 000 bytes including the newline. */
+export const MAX_COMMAND_BYTES = 10_240_000;
+/** Stop reading while this many commands wait, so a flood cannot grow memory. */
+const MAX_QUEUED = 256;
+const NL = 0x0a;
+
+export interface ConnectionOptions {
+  maxCommandBytes?: number;
+  log: Logger;
+  now(): number;
+}
+
+export class Connection {
+  readonly session: Session;
+  /** Last time the server wrote to this connection (the reference's idle clock). */
+  lastWriteAt: number;
+  readonly createdAt: number;
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private queue: string[] = [];
+  private busy = false;
+  private closed = false;
+  private readonly closeHandlers: Array<() => void> = [];
+  private readonly maxBytes: number;
+
+  constructor(
+    private readonly stream: Duplex,
+    private readonly dispatcher: Dispatcher,
+    atSign: string,
+    remote: string,
+    private readonly opts: ConnectionOptions,
+  ) {
+    this.session = new Session(atSign, remote);
+    this.createdAt = this.lastWriteAt = opts.now();
+    this.maxBytes = opts.maxCommandBytes ?? MAX_COMMAND_BYTES;
+  }
+
+  /** Sends the greeting and starts reading. */
+  start(): void {
+    this.stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.stream.on("end", () => this.close());
+    this.stream.on("close", () => this.close());
+    this.stream.on("error", (err) => {
+      this.opts.log.debug({ err: err.message, session: this.session.id }, "connection error");
+      this.close();
+    });
+    this.write("@");
+  }
+
+  onClose(fn: () => void): void {
+    this.closeHandlers.push(fn);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get isMonitor(): boolean {
+    return this.session.monitor !== undefined;
+  }
+
+  /** One write: the whole response goes out as a single chunk. */
+  write(text: string): void {
+    if (this.closed) return;
+    this.lastWriteAt = this.opts.now();
+    this.stream.write(text);
+  }
+
+  /** Ends the connection (after flushing what was written). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.parts = [];
+    this.stream.end();
+    // A peer that never reads must not keep the socket alive.
+    const t = setTimeout(() => this.stream.destroy(), 2000);
+    t.unref();
+    for (const fn of this.closeHandlers.splice(0)) fn();
+  }
+
+  /** Idle-limit check on incoming data: a connection past its limit is closed without a reply. */
+  idleCheck?: () => boolean;
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    if (this.idleCheck && !this.idleCheck()) {
+      this.close();
+      return;
+    }
+    let start = 0;
+    for (let i = chunk.indexOf(NL); i >= 0; i = chunk.indexOf(NL, start)) {
+      const piece = chunk.subarray(start, i);
+      if (this.partBytes + piece.length + 1 > this.maxBytes) return this.overflow();
+      this.parts.push(piece);
+      const line = Buffer.concat(this.parts).toString("utf8").replace(/\r+$/, "");
+      this.parts = [];
+      this.partBytes = 0;
+      this.queue.push(line);
+      start = i + 1;
+    }
+    if (start < chunk.length) {
+      const rest = chunk.subarray(start);
+      this.partBytes += rest.length;
+      if (this.partBytes >= this.maxBytes) return this.overflow();
+      // Copy: the chunk's memory may be a slice of a larger pooled buffer.
+      this.parts.push(Buffer.from(rest));
+    }
+    if (this.queue.length >= MAX_QUEUED) this.stream.pause();
+    void this.drain();
+  }
+
+  /** A client that does not read its answers stops being read from. */
+  private waitForDrain(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.stream.off("drain", done);
+        this.stream.off("close", done);
+        resolve();
+      };
+      this.stream.on("drain", done);
+      this.stream.on("close", done);
+    });
+  }
+
+  private overflow(): void {
+    const err = new BufferLimitError("Buffer limit exceeded");
+    this.write(
+      `${errorLine(err, { authenticated: this.session.isOwner, json: this.session.jsonErrors })}\n`,
+    );
+    this.close();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (!this.closed && this.queue.length > 0) {
+        const line = this.queue.shift()!;
+        if (this.queue.length < MAX_QUEUED / 2 && this.stream.isPaused()) this.stream.resume();
+        const out = await this.dispatcher.run(this.session, line);
+        if (this.closed) return;
+        if (out.raw !== undefined) this.write(out.raw);
+        else if (out.line !== undefined) {
+          // Monitor connections get no prompt: it would corrupt the next notification line.
+          this.write(this.isMonitor ? `${out.line}\n` : `${out.line}\n${this.session.prompt}`);
+        }
+        if (out.close) this.close();
+        else if (this.stream.writableNeedDrain) await this.waitForDrain();
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}

@@ -1,0 +1,88 @@
+// Turns one command line into one response: dispatch by prefix, grammar, access check,
+// handler, and errors translated to the wire here and only here.
+import {
+  AtError,
+  AuthFailedError,
+  DataStoreError,
+  errorLine,
+  InternalServerException,
+  InvalidSyntaxError,
+  normalizeCommand,
+  parseCommand,
+} from "@atplatform/protocol";
+import type { ServerContext } from "../context";
+import type { Session } from "./session";
+import { allowed, type VerbHandler } from "./verb";
+import { runBatch } from "../verbs/batch";
+
+/** What the connection writes: `line` gets the prompt appended, `raw` is written as is. */
+export interface Outcome {
+  line?: string;
+  raw?: string;
+  close?: boolean;
+}
+
+/** Result of one command inside a batch. */
+export type CommandResult = { data: string } | { error: AtError };
+
+export class Dispatcher {
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly handlers: Readonly<Record<string, VerbHandler>>,
+  ) {}
+
+  async run(session: Session, raw: string): Promise<Outcome> {
+    if (raw === "@exit") return { close: true };
+    const r = await this.execute(session, raw, false);
+    if ("error" in r) {
+      const line = errorLine(r.error, { authenticated: session.isOwner, json: session.jsonErrors });
+      return { line, close: r.error.closeConnection };
+    }
+    return r.outcome;
+  }
+
+  /** Runs one command and reports data or error (used directly by `batch`). */
+  async execute(
+    session: Session,
+    raw: string,
+    inBatch: boolean,
+  ): Promise<{ outcome: Outcome } | { error: AtError }> {
+    try {
+      const line = normalizeCommand(raw);
+      const parsed = parseCommand(line);
+      if (!parsed) throw new InvalidSyntaxError("invalid command");
+      const handler = this.handlers[parsed.verb];
+      if (!handler) throw new InvalidSyntaxError(`${parsed.verb} is not supported`);
+      if (inBatch && (parsed.verb === "batch" || parsed.verb === "monitor")) {
+        throw new InvalidSyntaxError(`${parsed.verb} cannot be batched`);
+      }
+      if (!allowed(handler.access, session)) {
+        throw new AuthFailedError("Command cannot be executed without auth");
+      }
+      this.ctx.log.verbs.debug({ verb: parsed.verb, session: session.id }, "command");
+      if (parsed.verb === "batch") {
+        const json = await runBatch(parsed.params.json as string, (l) =>
+          this.execute(session, l, true),
+        );
+        return { outcome: { line: `data:${json}` } };
+      }
+      const result = await handler.handle(this.ctx, session, parsed.params);
+      if (typeof result === "string") return { outcome: { line: `data:${result}` } };
+      if ("raw" in result) return { outcome: { raw: result.raw } };
+      return { outcome: {} };
+    } catch (err) {
+      return { error: this.toAtError(err, session) };
+    }
+  }
+
+  private toAtError(err: unknown, session: Session): AtError {
+    if (err instanceof AtError) return err;
+    const e = err as Error;
+    if (e?.name === "SqliteError" || e?.name === "StoreClosedError") {
+      this.ctx.log.store.error({ err: e, session: session.id }, "storage failure");
+      return new DataStoreError("storage failure");
+    }
+    this.ctx.log.verbs.error({ err: e, session: session.id }, "unexpected error in verb");
+    return new InternalServerException("internal error");
+  }
+}

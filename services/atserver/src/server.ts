@@ -1,0 +1,221 @@
+// AtServer: one atSign's server as a library (create → start → stop). The protocol engine
+// takes any Duplex (`handle`); the TLS listener only adapts sockets to it.
+import { EventEmitter } from "node:events";
+import { generateKeyPair } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { errorLine, InboundLimitError } from "@atplatform/protocol";
+import { readCramSecret, type AtServerConfig } from "./config";
+import type { CommitEvent, Peers, ServerContext } from "./context";
+import { KeyService } from "./data/key-service";
+import { Connection } from "./engine/connection";
+import { ConnectionPool } from "./engine/connection-pool";
+import type { Dispatcher } from "./engine/dispatch";
+import { MonitorHub } from "./engine/monitors";
+import { createLoggers, type Logger, type Loggers } from "./logger";
+import { RuntimeSettings } from "./runtime-settings";
+import { KeyStore } from "./store";
+import { TlsListener } from "./tls-listener";
+import { createDispatcher } from "./verbs";
+import { SERVER_VERSION } from "./version";
+
+export interface AtServerOptions {
+  /** Root pino logger (default: stderr at cfg.logLevel). */
+  logger?: Logger;
+  now?: () => number;
+  /** Cross-server operations (federation); absent = this server talks to no one. */
+  peers?: Peers;
+}
+
+const SIGNING_FLAG = "privatekey:signing_keypair_generated";
+
+export class AtServer {
+  readonly ctx: ServerContext;
+  readonly pool: ConnectionPool;
+  readonly monitors: MonitorHub;
+  readonly log: Loggers;
+  private readonly dispatcher: Dispatcher;
+  private listener?: TlsListener;
+  private timers: NodeJS.Timeout[] = [];
+  private boundPort?: number;
+  private stopping?: Promise<void>;
+
+  private constructor(
+    readonly config: AtServerConfig,
+    private readonly store: KeyStore,
+    log: Loggers,
+    opts: AtServerOptions,
+  ) {
+    this.log = log;
+    const now = opts.now ?? Date.now;
+    const runtime = new RuntimeSettings(config);
+    this.pool = new ConnectionPool(
+      {
+        cap: () => runtime.int("inboundMaxLimit"),
+        unauthIdleMs: config.unauthIdleMs,
+        authIdleMs: config.authIdleMs,
+      },
+      now,
+    );
+    this.monitors = new MonitorHub(this.pool);
+    const events = new EventEmitter();
+    this.ctx = {
+      atSign: config.atSign,
+      config,
+      keys: new KeyService(store, config.atSign, now),
+      log,
+      now,
+      startedAt: now(),
+      version: SERVER_VERSION,
+      runtime,
+      connections: { inbound: () => this.pool.size, outbound: () => 0 },
+      events,
+      facts: {},
+      peers: opts.peers,
+    };
+    events.on("commit", (e: CommitEvent) => {
+      if (e.commitId >= 0) this.monitors.pushStats(config.atSign, e.commitId, e.operation, now());
+    });
+    this.dispatcher = createDispatcher(this.ctx);
+  }
+
+  /** Opens the store (exclusively: throws StoreLockedError if another process has it). */
+  static create(config: AtServerConfig, opts: AtServerOptions = {}): AtServer {
+    const log = createLoggers(config.logLevel, config.atSign, opts.logger);
+    mkdirSync(config.storage, { recursive: true });
+    const store = KeyStore.open(config.storage, { now: opts.now, logger: log.store });
+    try {
+      const server = new AtServer(config, store, log, opts);
+      const secret = readCramSecret(config);
+      if (secret !== undefined && server.ctx.keys.importCramSecret(secret)) {
+        log.server.info("CRAM secret imported from the secret file");
+      }
+      return server;
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+  }
+
+  get port(): number {
+    if (this.boundPort === undefined) throw new Error("not started");
+    return this.boundPort;
+  }
+
+  /** Serves one client over any Duplex stream. */
+  handle(stream: Duplex, remote = "local"): Connection | undefined {
+    const conn = new Connection(stream, this.dispatcher, this.config.atSign, remote, {
+      log: this.log.conn,
+      now: this.ctx.now,
+    });
+    if (!this.pool.admit(conn)) {
+      const err = new InboundLimitError("Inbound connection limit exceeded");
+      stream.end(`${errorLine(err, { authenticated: false })}\n`);
+      this.log.conn.warn({ remote, cap: this.pool.size }, "inbound connection limit reached");
+      return undefined;
+    }
+    conn.start();
+    return conn;
+  }
+
+  async start(): Promise<void> {
+    this.listener = new TlsListener(
+      { cert: this.config.cert, key: this.config.key, ca: this.config.ca },
+      this.log.tls,
+      (socket: TLSSocket) => this.onSocket(socket),
+    );
+    this.boundPort = await this.listener.listen(this.config.port, this.config.host);
+    this.listener.watch(this.config.certPollMs);
+    this.every(this.config.expirySweepMs, () => this.sweep());
+    this.every(10_000, () => this.pool.reap());
+    if (this.config.statsNotificationMs > 0) {
+      this.every(this.config.statsNotificationMs, () => {
+        if (this.monitors.count === 0) return;
+        const id = this.store.lastCommitId();
+        this.monitors.pushStats(this.config.atSign, id, "update", this.ctx.now());
+      });
+    }
+    this.log.server.info({ port: this.boundPort, host: this.config.host }, "atServer listening");
+    void this.ensureSigningKeys();
+  }
+
+  /** Reloads the TLS certificate now (also happens on file change and on the `restart` file). */
+  reloadCertificate(): boolean {
+    return this.listener?.reload() ?? false;
+  }
+
+  sweep(): number {
+    try {
+      const n = this.store.sweepExpired();
+      if (n > 0) this.log.jobs.info({ removed: n }, "expired keys swept");
+      return n;
+    } catch (err) {
+      this.log.jobs.error({ err }, "expiry sweep failed");
+      return 0;
+    }
+  }
+
+  /** Stops accepting, closes connections (giving them `shutdownGraceMs`), closes the store. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    const closed = this.listener?.close();
+    this.pool.closeAll();
+    const grace = new Promise<void>((r) => setTimeout(r, this.config.shutdownGraceMs).unref());
+    await Promise.race([closed, grace]);
+    this.store.close();
+    this.log.server.info("atServer stopped");
+  }
+
+  private onSocket(socket: TLSSocket): void {
+    socket.setNoDelay(true);
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const conn = this.handle(socket, remote);
+    if (conn) {
+      const peer = socket.getPeerCertificate();
+      if (peer && Object.keys(peer).length > 0) {
+        conn.session.peerCertificate = {
+          subject: JSON.stringify(peer.subject),
+          subjectAltName: peer.subjectaltname,
+        };
+      }
+    }
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /** RSA signing key pair, created once in the background (pol proofs, notify:all). */
+  private async ensureSigningKeys(): Promise<void> {
+    if (this.store.peek(SIGNING_FLAG)) return;
+    try {
+      const pair = await new Promise<{ publicKey: Buffer; privateKey: Buffer }>((resolve, reject) =>
+        generateKeyPair(
+          "rsa",
+          {
+            modulusLength: 2048,
+            publicExponent: 65537,
+            publicKeyEncoding: { format: "der", type: "spki" },
+            privateKeyEncoding: { format: "der", type: "pkcs8" },
+          },
+          (err, publicKey, privateKey) => (err ? reject(err) : resolve({ publicKey, privateKey })),
+        ),
+      );
+      if (!this.store.isOpen) return;
+      const a = this.config.atSign;
+      this.ctx.keys.putInternal(`public:signing_publickey${a}`, pair.publicKey.toString("base64"));
+      this.ctx.keys.putInternal(`${a}:signing_privatekey${a}`, pair.privateKey.toString("base64"));
+      this.ctx.keys.putInternal(SIGNING_FLAG, "true");
+    } catch (err) {
+      this.log.server.error({ err }, "could not create the signing key pair");
+    }
+  }
+}

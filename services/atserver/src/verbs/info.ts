@@ -1,0 +1,33 @@
+// info, info:brief (the health probe) and noop (Part B §3.21, §3.22).
+import { IllegalArgumentsError, type InfoParams, type NoopParams } from "@atplatform/protocol";
+import type { VerbHandler } from "../engine/verb";
+
+function uptimeWords(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 3600)} hours ${Math.floor((s % 3600) / 60)} minutes ${s % 60} seconds`;
+}
+
+export const info: VerbHandler<InfoParams> = {
+  access: ["U"],
+  handle(ctx, _s, p) {
+    const up = ctx.now() - ctx.startedAt;
+    if (p.brief) return JSON.stringify({ version: ctx.version, uptimeAsMillis: up });
+    return JSON.stringify({ version: ctx.version, uptimeAsWords: uptimeWords(up) });
+  },
+};
+
+const NOOP_MAX_MS = 5000;
+
+export const noop: VerbHandler<NoopParams> = {
+  access: ["U"],
+  async handle(_ctx, _s, p) {
+    const ms = Number(p.ms);
+    if (ms > NOOP_MAX_MS) {
+      throw new IllegalArgumentsError(
+        `noop:<durationInMillis> where the duration maximum is ${NOOP_MAX_MS} milliseconds`,
+      );
+    }
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    return "ok";
+  },
+};

@@ -1,0 +1,116 @@
+// stats (Part B §3.19): a list of {"id","name","value"} joined by ", ".
+import { readdirSync, statSync, statfsSync } from "node:fs";
+import { join } from "node:path";
+import { formatDate, type StatsParams } from "@atplatform/protocol";
+import type { ServerContext } from "../context";
+import type { VerbHandler } from "../engine/verb";
+import { safeRegex } from "../safe-regex";
+
+const NAMES: Record<number, string> = {
+  1: "activeInboundConnections",
+  2: "activeOutboundConnections",
+  3: "lastCommitID",
+  4: "secondaryStorageSize",
+  5: "topAtSigns",
+  6: "topKeys",
+  7: "secondaryServerVersion",
+  8: "LastLoggedInDatetime",
+  9: "diskSize",
+  10: "LastPkam",
+  11: "NotificationCount",
+  12: "CommitLogCompactionStats",
+  13: "AccessLogCompactionStats",
+  14: "NotificationCompactionStats",
+  15: "LatestCommitEntryOfEachKey",
+};
+
+function storageSize(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    try {
+      total += statSync(join(dir, name)).size;
+    } catch {
+      // a file removed while we looked
+    }
+  }
+  return total;
+}
+
+function lastCommitId(ctx: ServerContext, regex?: RegExp): string {
+  if (!regex) {
+    const id = ctx.keys.store.lastCommitId();
+    return id < 0 ? "null" : String(id);
+  }
+  let max = -1;
+  for (const key of ctx.keys.store.keys({ regex })) {
+    const id = ctx.keys.store.peek(key)?.commitId ?? -1;
+    if (id > max) max = id;
+  }
+  return max < 0 ? "null" : String(max);
+}
+
+function latestCommitOfEachKey(ctx: ServerContext, regex?: RegExp): string {
+  const out: Record<string, [number, string]> = {};
+  for (const key of ctx.keys.store.keys({ regex })) {
+    const id = ctx.keys.store.peek(key)?.commitId ?? -1;
+    if (id >= 0) out[key] = [id, "*"];
+  }
+  return JSON.stringify(out);
+}
+
+function value(ctx: ServerContext, id: number, regex?: RegExp): unknown {
+  switch (id) {
+    case 1:
+      return ctx.connections.inbound();
+    case 2:
+      return ctx.connections.outbound();
+    case 3:
+      return lastCommitId(ctx, regex);
+    case 4:
+      return storageSize(ctx.config.storage);
+    case 5:
+    case 6:
+      return "{}";
+    case 7:
+      return ctx.version;
+    case 8:
+      return ctx.facts.lastLoggedInAt ? formatDate(ctx.facts.lastLoggedInAt) : "null";
+    case 9: {
+      const fs = statfsSync(ctx.config.storage);
+      return fs.blocks * fs.bsize;
+    }
+    case 10:
+      return ctx.facts.lastPkamAt ? formatDate(ctx.facts.lastPkamAt) : "null";
+    case 11:
+      return JSON.stringify({
+        total: 0,
+        type: { sent: 0, received: 0 },
+        status: { delivered: 0, failed: 0, queued: 0 },
+        operations: { update: 0, delete: 0 },
+        messageType: { key: 0, text: 0 },
+        createdOn: ctx.startedAt,
+      });
+    case 12:
+    case 13:
+    case 14:
+      return "{}";
+    case 15:
+      return latestCommitOfEachKey(ctx, regex);
+    default:
+      return null;
+  }
+}
+
+export const stats: VerbHandler<StatsParams> = {
+  access: ["A"],
+  handle(ctx, _s, p) {
+    const ids = p.ids ? p.ids.split(",").map(Number) : Object.keys(NAMES).map(Number);
+    const regex = p.regex !== undefined ? safeRegex(p.regex) : undefined;
+    const items = ids
+      .filter((id) => NAMES[id] !== undefined)
+      .map((id) =>
+        JSON.stringify({ id: String(id), name: NAMES[id], value: value(ctx, id, regex) }),
+      );
+    return ` [${items.join(", ")}]`;
+  },
+};

@@ -1,0 +1,52 @@
+// update and update:meta (Part B §3.5, §3.6).
+import {
+  InvalidKeyError,
+  parseKey,
+  type UpdateMetaParams,
+  type UpdateParams,
+} from "@atplatform/protocol";
+import type { ServerContext } from "../context";
+import type { VerbHandler } from "../engine/verb";
+import { keyOf, requireOwnOwner } from "./key-args";
+
+const WRITABLE = new Set(["selfKey", "sharedKey", "publicKey", "reservedKey"]);
+
+function writableKey(ctx: ServerContext, p: UpdateParams | UpdateMetaParams, verb: string): string {
+  requireOwnOwner(p.owner, ctx.atSign, verb);
+  const key = keyOf(p, ctx.atSign);
+  const parsed = parseKey(key);
+  if (!WRITABLE.has(parsed.type) || key === "privatekey:at_secret") {
+    throw new InvalidKeyError(`You may not update keys of type KeyType.${parsed.type}`);
+  }
+  return key;
+}
+
+export function emitCommit(
+  ctx: ServerContext,
+  key: string,
+  operation: "update" | "delete",
+  commitId: number,
+  value: string | null,
+): void {
+  ctx.events.emit("commit", { key, operation, commitId, value });
+}
+
+export const update: VerbHandler<UpdateParams> = {
+  access: ["A"],
+  handle(ctx, _s, p) {
+    const key = writableKey(ctx, p, "update");
+    const id = ctx.keys.put(key, p.value, p.metadata ?? {});
+    emitCommit(ctx, key, "update", id, p.value);
+    return String(id);
+  },
+};
+
+export const updateMeta: VerbHandler<UpdateMetaParams> = {
+  access: ["A"],
+  handle(ctx, _s, p) {
+    const key = writableKey(ctx, p, "update:meta");
+    const id = ctx.keys.putMeta(key, p.metadata ?? {});
+    emitCommit(ctx, key, "update", id, null);
+    return String(id);
+  },
+};

@@ -1,0 +1,164 @@
+// Starting atServers for tests: in-process (AtServer) or as real `atserver` child processes.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { AtClient } from "@atplatform/protocol";
+import { AtServer, resolveConfig, type AtServerConfig } from "@atplatform/atserver";
+import { freePort } from "../support/ports";
+import { testTls, type TestTls } from "../support/test-ca";
+
+export const BIN = join(__dirname, "..", "..", "services", "atserver", "bin", "atserver.js");
+export const SECRET =
+  "b26455a907582760ebf35bc4847de549bc41c24b25c8b1c58d5964f7b4f8a43bc55b0e9a601c9a9657d9a8b8bbc32f88b4e38ffaf03c8710cd9a6a4a7d59c7d";
+
+export function tempDir(prefix = "atserver-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface Started {
+  server: AtServer;
+  port: number;
+  tls: TestTls;
+  dir: string;
+  client(opts?: { atSign?: string }): Promise<AtClient>;
+  /** A client that did CRAM. */
+  owner(): Promise<AtClient>;
+  stop(): Promise<void>;
+}
+
+/** An in-process AtServer for @alice on a free loopback port with its own temp storage. */
+export async function startServer(
+  overrides: Partial<AtServerConfig> = {},
+  atSign = "@alice",
+): Promise<Started> {
+  const tls = await testTls();
+  const dir = tempDir();
+  const secretFile = join(dir, "secret");
+  writeFileSync(secretFile, SECRET);
+  const cfg = {
+    ...resolveConfig(
+      {
+        atSign,
+        port: "0",
+        host: "127.0.0.1",
+        cert: tls.files.cert,
+        key: tls.files.key,
+        storage: join(dir, "store"),
+        cramSecretFile: secretFile,
+      },
+      {},
+    ),
+    ...overrides,
+  };
+  const server = AtServer.create(cfg, { logger: pino({ level: "silent" }) });
+  await server.start();
+  const clients: AtClient[] = [];
+  const client = async (opts: { atSign?: string } = {}) => {
+    const c = await AtClient.connect({
+      host: "127.0.0.1",
+      port: server.port,
+      ca: tls.ca,
+      atSign: opts.atSign ?? atSign,
+      timeoutMs: 5000,
+    });
+    clients.push(c);
+    return c;
+  };
+  return {
+    server,
+    port: server.port,
+    tls,
+    dir,
+    client,
+    async owner() {
+      const c = await client();
+      await c.cram(SECRET);
+      return c;
+    },
+    async stop() {
+      for (const c of clients) c.destroy();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A real `atserver` child process. */
+export class AtServerProcess {
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly port: number,
+  ) {
+    proc.stderr!.setEncoding("utf8");
+    proc.stderr!.on("data", (d: string) => this.stderr.push(d));
+    this.exited = new Promise((resolve) => proc.on("exit", (code) => resolve(code)));
+  }
+
+  static async start(opts: {
+    storage: string;
+    secretFile?: string;
+    port?: number;
+    extraArgs?: string[];
+    env?: NodeJS.ProcessEnv;
+    atSign?: string;
+  }): Promise<AtServerProcess> {
+    const tls = await testTls();
+    const port = opts.port ?? (await freePort());
+    const args = [
+      BIN,
+      "-a",
+      opts.atSign ?? "@alice",
+      "-p",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      "--cert",
+      tls.files.cert,
+      "--key",
+      tls.files.key,
+      "--storage",
+      opts.storage,
+      ...(opts.secretFile ? ["--cram-secret-file", opts.secretFile] : []),
+      ...(opts.extraArgs ?? []),
+    ];
+    const proc = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...opts.env },
+    });
+    return new AtServerProcess(proc, port);
+  }
+
+  /** Polls with `info:brief` until the server answers. */
+  async ready(timeoutMs = 15_000): Promise<void> {
+    const tls = await testTls();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.proc.exitCode !== null)
+        throw new Error(`atserver exited ${this.proc.exitCode}: ${this.stderr.join("")}`);
+      try {
+        const c = await AtClient.connect({
+          host: "127.0.0.1",
+          port: this.port,
+          ca: tls.ca,
+          timeoutMs: 2000,
+        });
+        await c.execute("info:brief");
+        c.destroy();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline)
+          throw new Error(`atserver not ready: ${this.stderr.join("")}`, { cause: err });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    return this.exited;
+  }
+}
