@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import pino from "pino";
 import { AtClient } from "@atplatform/protocol";
 import { AtServer, resolveConfig, type AtServerConfig } from "@atplatform/atserver";
@@ -32,6 +33,7 @@ export interface Started {
 export async function startServer(
   overrides: Partial<AtServerConfig> = {},
   atSign = "@alice",
+  opts: { now?: () => number } = {},
 ): Promise<Started> {
   const tls = await testTls();
   const dir = tempDir();
@@ -52,7 +54,7 @@ export async function startServer(
     ),
     ...overrides,
   };
-  const server = AtServer.create(cfg, { logger: pino({ level: "silent" }) });
+  const server = AtServer.create(cfg, { logger: pino({ level: "silent" }), now: opts.now });
   await server.start();
   const clients: AtClient[] = [];
   const client = async (opts: { atSign?: string } = {}) => {
@@ -160,5 +162,75 @@ export class AtServerProcess {
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
     return this.exited;
+  }
+}
+
+/** A raw TLS connection that records every chunk, for framing tests. */
+export class RawConn {
+  readonly chunks: string[] = [];
+  private waiters: Array<() => void> = [];
+  closed = false;
+  private constructor(readonly socket: TLSSocket) {
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => {
+      this.chunks.push(d);
+      this.wake();
+    });
+    socket.on("close", () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on("error", () => undefined);
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  static async open(port: number, ca: string): Promise<RawConn> {
+    const socket = tlsConnect({ host: "127.0.0.1", port, ca });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("secureConnect", () => resolve());
+      socket.once("error", reject);
+    });
+    return new RawConn(socket);
+  }
+
+  get text(): string {
+    return this.chunks.join("");
+  }
+
+  /** Waits until the received text satisfies `pred`. */
+  async until(pred: (text: string) => boolean, timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred(this.text)) {
+      if (this.closed) throw new Error(`closed; got ${JSON.stringify(this.text.slice(-300))}`);
+      if (Date.now() > deadline)
+        throw new Error(`timeout; got ${JSON.stringify(this.text.slice(-300))}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+    return this.text;
+  }
+
+  async waitClosed(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error("still open");
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+
+  write(text: string | Buffer): void {
+    this.socket.write(text);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
   }
 }
