@@ -1,7 +1,7 @@
 // Storage-engine ceiling for the atServer: puts/s and gets/s straight on KeyStore with
 // synchronous=FULL (the default) and NORMAL, a raw better-sqlite3 insert and a bare
 // write+fsync loop on the same disk as baselines, and the memory of a process holding
-// 10,000 and 100,000 keys. Run: npx tsx bench/atserver-store.ts
+// 100, 10,000 and 100,000 keys. Run: npx tsx bench/atserver-store.ts
 import { spawnSync } from "node:child_process";
 import {
   closeSync,
@@ -18,7 +18,10 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { KeyStore, dbPath, type SynchronousMode } from "../services/atserver/src/store";
 
-const PHASE_MS = 1500;
+const PHASE_MS = 500;
+// The machine is shared and fsync latency drifts, so the write figures are medians of
+// interleaved rounds rather than one long run each.
+const ROUNDS = 3;
 const VALUE = "v".repeat(120);
 const META = {
   createdBy: "@alice",
@@ -115,6 +118,11 @@ interface Mem {
   heapKiB: number;
 }
 
+function anonNow(): number {
+  const rollup = readFileSync("/proc/self/smaps_rollup", "utf8");
+  return Number(/^Anonymous:\s+(\d+)/m.exec(rollup)![1]);
+}
+
 function mem(): Mem {
   (globalThis as { gc?: () => void }).gc?.();
   const rollup = readFileSync("/proc/self/smaps_rollup", "utf8");
@@ -138,28 +146,51 @@ function memChild(dir: string, keys: number): void {
   const before = mem();
   const store = KeyStore.open(dir);
   let c = 0;
+  let peakAnonKiB = anonNow();
   for (const k of store.keys()) {
     if (store.get(k)) c++;
+    if (c % 500 === 0) peakAnonKiB = Math.max(peakAnonKiB, anonNow());
   }
   if (c !== keys) throw new Error(`count ${c}`);
-  const after = mem();
+  peakAnonKiB = Math.max(peakAnonKiB, anonNow());
+  const after = { ...mem(), peakAnonKiB };
   store.close();
   process.stdout.write(JSON.stringify({ bare, before, after }));
+}
+
+// Fixture only: rows exactly as put() writes them (an entry plus its commit), inserted in one
+// transaction because 100,000 single-write transactions would take most of the time budget.
+function populate(dir: string, keys: number): void {
+  KeyStore.open(dir).close();
+  const db = new Database(dbPath(dir));
+  const meta = JSON.stringify(META);
+  const entry = db.prepare(
+    "INSERT INTO entries (key, value, metadata, expires_at, available_at, commit_id) VALUES (?, ?, ?, NULL, NULL, ?)",
+  );
+  const commit = db.prepare(
+    "INSERT INTO commit_log (id, key, operation, at) VALUES (?, ?, 'update', ?)",
+  );
+  db.transaction(() => {
+    for (let i = 0; i < keys; i++) {
+      entry.run(keyOf(i), VALUE, meta, i);
+      commit.run(i, keyOf(i), Date.now());
+    }
+    db.prepare("UPDATE commit_sequence SET last_id = ?").run(keys - 1);
+  })();
+  db.close();
 }
 
 interface MemResult {
   bare: Mem;
   before: Mem;
-  after: Mem;
+  after: Mem & { peakAnonKiB: number };
   fileMiB: number;
 }
 
 function memory(keys: number): MemResult {
   const dir = tmp();
   try {
-    const s = KeyStore.open(dir, { synchronous: "normal" });
-    for (let i = 0; i < keys; i++) s.put(keyOf(i), VALUE, META);
-    s.close();
+    populate(dir, keys);
     const fileMiB = statSync(dbPath(dir)).size / 1048576;
     const r = spawnSync(
       process.execPath,
@@ -173,33 +204,63 @@ function memory(keys: number): MemResult {
   }
 }
 
+function median(xs: number[]): number {
+  const a = [...xs].sort((x, y) => x - y);
+  return a[Math.floor(a.length / 2)];
+}
+
 function main(): void {
   if (process.argv[2] === "mem-child") return memChild(process.argv[3], Number(process.argv[4]));
   const f = (n: number) => Math.round(n).toLocaleString("en-US");
-  const fsync = benchFsync();
-  const raw = benchRawInsert("WAL");
-  const rawRollback = benchRawInsert("TRUNCATE");
-  const full = benchStore("full");
-  const normal = benchStore("normal");
-  console.log(`phase length ${PHASE_MS} ms, value ${VALUE.length} B + metadata JSON`);
-  console.log(`baseline write(120 B)+fsync loop:                         ${f(fsync)} /s`);
-  console.log(`baseline raw better-sqlite3 insert, WAL, FULL:              ${f(raw)} /s`);
-  console.log(`baseline raw better-sqlite3 insert, rollback journal, FULL: ${f(rawRollback)} /s`);
+  const r = {
+    fsync: [] as number[],
+    rawWal: [] as number[],
+    rawRollback: [] as number[],
+    fullPuts: [] as number[],
+    fullGets: [] as number[],
+    fullScan: [] as number[],
+    normalPuts: [] as number[],
+    normalGets: [] as number[],
+    normalScan: [] as number[],
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    r.fsync.push(benchFsync());
+    r.rawWal.push(benchRawInsert("WAL"));
+    r.rawRollback.push(benchRawInsert("TRUNCATE"));
+    const full = benchStore("full");
+    r.fullPuts.push(full.puts);
+    r.fullGets.push(full.gets);
+    r.fullScan.push(full.scan);
+    const normal = benchStore("normal");
+    r.normalPuts.push(normal.puts);
+    r.normalGets.push(normal.gets);
+    r.normalScan.push(normal.scan);
+  }
+  const m = (xs: number[]) => `${f(median(xs))} (${xs.map(f).join(" / ")})`;
   console.log(
-    `KeyStore synchronous=FULL   puts ${f(full.puts)} /s, gets ${f(full.gets)} /s, keys() ${f(full.scan)} keys/s`,
+    `median of ${ROUNDS} interleaved rounds of ${PHASE_MS} ms phases (each round's value in brackets)`,
   );
+  console.log(`value ${VALUE.length} B + ${JSON.stringify(META).length} B metadata JSON`);
+  console.log(`baseline write(120 B)+fsync loop:                 ${m(r.fsync)} /s`);
+  console.log(`baseline raw better-sqlite3 insert, WAL, FULL:    ${m(r.rawWal)} /s`);
+  console.log(`baseline raw insert, rollback journal, FULL:      ${m(r.rawRollback)} /s`);
+  console.log(`KeyStore synchronous=FULL   put:    ${m(r.fullPuts)} /s`);
+  console.log(`KeyStore synchronous=NORMAL put:    ${m(r.normalPuts)} /s`);
+  console.log(`KeyStore synchronous=FULL   get:    ${m(r.fullGets)} /s`);
+  console.log(`KeyStore synchronous=NORMAL get:    ${m(r.normalGets)} /s`);
   console.log(
-    `KeyStore synchronous=NORMAL puts ${f(normal.puts)} /s, gets ${f(normal.gets)} /s, keys() ${f(normal.scan)} keys/s`,
+    `KeyStore keys() (FULL / NORMAL):    ${f(median(r.fullScan))} / ${f(median(r.normalScan))} keys/s`,
   );
-  for (const n of [10_000, 100_000]) {
-    const m = memory(n);
+  for (const n of [100, 10_000, 100_000]) {
+    const mm = memory(n);
     const mb = (k: number) => (k / 1024).toFixed(1);
     console.log(
-      `memory, ${f(n)} keys (file ${m.fileMiB.toFixed(1)} MiB; open + keys() + get() of each): ` +
-        `anonymous ${mb(m.bare.anonKiB)} bare node+tsx, ${mb(m.before.anonKiB)} with SQLite loaded, ` +
-        `${mb(m.after.anonKiB)} store open (+${mb(m.after.anonKiB - m.before.anonKiB)}); ` +
-        `RSS ${mb(m.bare.rssKiB)} / ${mb(m.before.rssKiB)} / ${mb(m.after.rssKiB)} MiB; ` +
-        `JS heap ${mb(m.before.heapKiB)} -> ${mb(m.after.heapKiB)} MiB`,
+      `memory, ${f(n)} keys (file ${mm.fileMiB.toFixed(1)} MiB; open + keys() + get() of each): ` +
+        `anonymous ${mb(mm.bare.anonKiB)} bare node+tsx, ${mb(mm.before.anonKiB)} with SQLite loaded, ` +
+        `${mb(mm.after.anonKiB)} store open (+${mb(mm.after.anonKiB - mm.before.anonKiB)}), ` +
+        `peak during the scan ${mb(mm.after.peakAnonKiB)} (+${mb(mm.after.peakAnonKiB - mm.before.anonKiB)}); ` +
+        `RSS ${mb(mm.bare.rssKiB)} / ${mb(mm.before.rssKiB)} / ${mb(mm.after.rssKiB)} MiB; ` +
+        `JS heap ${mb(mm.before.heapKiB)} -> ${mb(mm.after.heapKiB)} MiB`,
     );
   }
 }
