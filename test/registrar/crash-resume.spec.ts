@@ -7,7 +7,7 @@ import type { DirectoryServer } from "@atplatform/directory";
 import { rootResolver, shardedPath } from "@atplatform/registrar";
 import { freePort } from "../support/ports";
 import { testTls } from "../support/test-ca";
-import { ADMIN_KEY, api, processesWith, startDirectory, STUB_ATSERVER } from "./harness";
+import { ADMIN_KEY, api, processesWith, startDirectory } from "./harness";
 
 const BIN = resolve(__dirname, "../../services/registrar/bin/registrar.js");
 
@@ -57,7 +57,6 @@ describe("registrar killed mid-provisioning (real child process, SIGKILL)", func
         REGISTRAR_CERT_FILE: tls.files.cert,
         REGISTRAR_KEY_FILE: tls.files.key,
         REGISTRAR_DIRECTORY_FILE: join(home, "records.txt"),
-        REGISTRAR_ATSERVER_BIN: STUB_ATSERVER,
         REGISTRAR_SWARMS: `local=127.0.0.1:${base}-${base + 50}`,
         REGISTRAR_ACTIVATION_WAIT_MS: "1000",
         ...extra,

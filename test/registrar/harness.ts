@@ -3,7 +3,7 @@
 import "./quiet";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { DirectoryServer, FileRecordWriter } from "@atplatform/directory";
 import {
   infoBriefProbe,
@@ -18,7 +18,6 @@ import { testTls } from "../support/test-ca";
 
 export const API_KEY = "test-api-key-0123456789abcdef";
 export const ADMIN_KEY = "test-admin-key-0123456789abcdef";
-export const STUB_ATSERVER = resolve(__dirname, "fixtures/stub-atserver.js");
 
 /** Captures mail so tests can read one-time codes. */
 export class CapturingMailer implements Mailer {
@@ -82,7 +81,7 @@ export async function startHarness(
     keyFile: tls.files.key,
     caFile: tls.files.ca,
     rootAddress: `127.0.0.1:${rootPort}`,
-    atserverBin: opts.atserverBin ?? STUB_ATSERVER,
+    atserverBin: opts.atserverBin,
     env: { LOG_LEVEL: "warn" },
   });
   const mailer = new CapturingMailer();

@@ -21,6 +21,8 @@ export interface LocalOrchestratorConfig {
   certFile: string;
   keyFile: string;
   caFile?: string;
+  /** Address the atServers bind (default 127.0.0.1). */
+  bindHost?: string;
   /** The atDirectory the atServers use for lookups, `host:port`. */
   rootAddress: string;
   /** The atServer entry point (default: the workspace's services/atserver/bin/atserver.js). */
@@ -134,7 +136,7 @@ export class LocalOrchestrator implements Orchestrator {
     return new Promise((resolvePort) => {
       const srv = createServer();
       srv.once("error", () => resolvePort(false));
-      srv.listen(port, "127.0.0.1", () => srv.close(() => resolvePort(true)));
+      srv.listen(port, this.cfg.bindHost ?? "127.0.0.1", () => srv.close(() => resolvePort(true)));
     });
   }
 
@@ -174,6 +176,8 @@ export class LocalOrchestrator implements Orchestrator {
       withAt(atsign),
       "-p",
       String(m.placement.port),
+      "--host",
+      this.cfg.bindHost ?? "127.0.0.1",
       "--cert",
       this.cfg.certFile,
       "--key",

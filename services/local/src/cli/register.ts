@@ -1,0 +1,121 @@
+// `register` (registrar API, Part C) and `onboard` (CRAM, then PKAM keys and .atKeys).
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { generateAesKey, generateRsaKeyPair, writeAtKeys, type AtKeys } from "@atplatform/protocol";
+import { atSignArg, flag, UsageError, type Args } from "./args";
+import { connectTo, keysFile, type CliContext } from "./context";
+
+async function call(ctx: CliContext, method: string, path: string, body?: unknown): Promise<any> {
+  if (!ctx.registrarUrl)
+    throw new UsageError("no registrar URL: run `npm start` or pass --registrar");
+  if (!ctx.apiKey) throw new UsageError("no API key: set REGISTRAR_API_KEY or pass --api-key");
+  const res = await fetch(ctx.registrarUrl + path, {
+    method,
+    headers: { "Content-Type": "application/json", Authorization: ctx.apiKey },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`registrar answered ${res.status}: ${text.slice(0, 200)}`);
+  }
+  if (!res.ok) throw new Error(`registrar answered ${res.status}: ${json.message ?? text}`);
+  return json;
+}
+
+function secretOf(cramkey: string): string {
+  return cramkey.slice(cramkey.indexOf(":") + 1);
+}
+
+/** `register [@name] [--email E [--otp CODE]] [--no-onboard]` */
+export async function register(ctx: CliContext, args: Args): Promise<void> {
+  const wanted = args.positional[0] ? atSignArg(args.positional[0], "atSign") : "";
+  const email = flag(args, "email");
+  let atSign: string;
+  let cramkey: string;
+  if (email) {
+    atSign = wanted || (await call(ctx, "GET", "/api/app/v2/get-free-atsign")).data.atsign;
+    await call(ctx, "POST", "/api/app/v2/register-person", { email, atsign: atSign });
+    let otp = flag(args, "otp");
+    if (!otp) {
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      otp = (await rl.question(`One-time code sent to ${email}: `)).trim();
+      rl.close();
+    }
+    let r = await call(ctx, "POST", "/api/app/v2/validate-person", {
+      email,
+      atsign: atSign,
+      otp,
+      confirmation: false,
+    });
+    if (r.newAtsign === atSign)
+      r = await call(ctx, "POST", "/api/app/v2/validate-person", {
+        email,
+        atsign: atSign,
+        otp,
+        confirmation: true,
+      });
+    if (r.message !== "Verified") throw new Error(`registrar: ${r.message}`);
+    cramkey = r.cramkey;
+  } else {
+    const q = new URLSearchParams({ atSign: wanted, ActivationKey: "" });
+    const got = (await call(ctx, "GET", `/api/app/v3/get-atsign?${q}`)).value;
+    atSign = got.atSign;
+    const act = await call(ctx, "POST", "/api/app/v3/activate-atsign", {
+      atSign: got.atSign,
+      ActivationKey: got.ActivationKey,
+    });
+    cramkey = act.cramkey;
+  }
+  ctx.out(`registered ${atSign}`);
+  if (args.flags["no-onboard"]) {
+    ctx.out(`activation secret: ${cramkey}`);
+    ctx.out(`next: npx atplatform onboard ${atSign} --cram ${secretOf(cramkey)}`);
+    return;
+  }
+  await onboardWith(ctx, atSign, secretOf(cramkey));
+}
+
+/** `onboard @alice --cram SECRET` (or `--cramkey @alice:SECRET`) */
+export async function onboard(ctx: CliContext, args: Args): Promise<void> {
+  const atSign = atSignArg(args.positional[0], "atSign");
+  const cramkey = flag(args, "cramkey");
+  const secret = flag(args, "cram") ?? (cramkey ? secretOf(cramkey) : undefined);
+  if (!secret) throw new UsageError("onboard needs --cram SECRET (or --cramkey @alice:SECRET)");
+  await onboardWith(ctx, atSign, secret);
+}
+
+/** Part C 1.6 step by step, on one connection. */
+export async function onboardWith(
+  ctx: CliContext,
+  atSign: string,
+  secret: string,
+): Promise<string> {
+  const client = await connectTo(ctx, atSign);
+  try {
+    await client.cram(secret);
+    const pkam = generateRsaKeyPair();
+    const enc = generateRsaKeyPair();
+    const keys: AtKeys = {
+      selfEncryptionKey: generateAesKey(),
+      pkamPublicKey: pkam.publicKey,
+      pkamPrivateKey: pkam.privateKey,
+      encryptPublicKey: enc.publicKey,
+      encryptPrivateKey: enc.privateKey,
+    };
+    const file = keysFile(ctx, atSign);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeAtKeys(file, keys);
+    await client.execute(`update:privatekey:at_pkam_publickey ${keys.pkamPublicKey}`);
+    await client.pkam(keys.pkamPrivateKey);
+    await client.execute(`update:public:publickey${atSign} ${keys.encryptPublicKey}`);
+    await client.execute("delete:privatekey:at_secret");
+    ctx.out(`onboarded ${atSign}; keys written to ${file}`);
+    return file;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,92 @@
+// The local platform's configuration: environment variables only (see docs/local.md).
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+export class LocalConfigError extends Error {
+  override name = "LocalConfigError";
+}
+
+export interface LocalConfig {
+  /** Data directory: CA, certificates, directory records, registrar state, atServers. */
+  home: string;
+  rootPort: number;
+  registrarPort: number;
+  /** The name or address clients dial; goes into the certificate and the directory. */
+  host: string;
+  /** Address the root and the registrar listen on. */
+  bindHost: string;
+  apiKey?: string;
+  atserverPorts: { min: number; max: number };
+  smtp?: {
+    host: string;
+    port: number;
+    secure: boolean;
+    user?: string;
+    pass?: string;
+    from: string;
+  };
+}
+
+export const LOCAL_DEFAULTS = {
+  rootPort: 6464,
+  registrarPort: 6480,
+  host: "127.0.0.1",
+  bindHost: "127.0.0.1",
+  atserverPorts: { min: 25000, max: 25999 },
+};
+
+export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.ATPLATFORM_HOME || join(homedir(), ".atplatform"));
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const v = env[name];
+  if (v === undefined || v === "") return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 65535)
+    throw new LocalConfigError(`${name} must be a port number (1-65535), got "${v}"`);
+  return Number(v);
+}
+
+export function localConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const host = env.ATPLATFORM_HOST || LOCAL_DEFAULTS.host;
+  if (!/^[A-Za-z0-9.-]+$/.test(host))
+    throw new LocalConfigError(`ATPLATFORM_HOST must be a DNS name or IPv4 address, got "${host}"`);
+  let atserverPorts = LOCAL_DEFAULTS.atserverPorts;
+  if (env.ATPLATFORM_ATSERVER_PORTS) {
+    const m = /^(\d+)-(\d+)$/.exec(env.ATPLATFORM_ATSERVER_PORTS);
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2]) || Number(m[2]) > 65535)
+      throw new LocalConfigError("ATPLATFORM_ATSERVER_PORTS must look like 25000-25999");
+    atserverPorts = { min: Number(m[1]), max: Number(m[2]) };
+  }
+  const apiKey = env.REGISTRAR_API_KEY || undefined;
+  if (apiKey !== undefined && apiKey.length < 16)
+    throw new LocalConfigError("REGISTRAR_API_KEY must be at least 16 characters");
+  return {
+    home: defaultHome(env),
+    rootPort: port(env, "ROOT_PORT", LOCAL_DEFAULTS.rootPort),
+    registrarPort: port(env, "REGISTRAR_PORT", LOCAL_DEFAULTS.registrarPort),
+    host,
+    bindHost: env.ATPLATFORM_BIND || LOCAL_DEFAULTS.bindHost,
+    apiKey,
+    atserverPorts,
+    smtp: env.SMTP_HOST
+      ? {
+          host: env.SMTP_HOST,
+          port: port(env, "SMTP_PORT", 587),
+          secure: env.SMTP_SECURE === "true",
+          user: env.SMTP_USER || undefined,
+          pass: env.SMTP_PASS || undefined,
+          from: env.SMTP_FROM || "atPlatform registrar <no-reply@localhost>",
+        }
+      : undefined,
+  };
+}
+
+/** What a running platform writes to $ATPLATFORM_HOME/platform.json for the CLI. */
+export interface PlatformInfo {
+  root: string;
+  registrarUrl: string;
+  caFile: string;
+  home: string;
+  apiKeyFile: string;
+}

@@ -1,0 +1,195 @@
+// `npm start`: the atDirectory, the registrar and every atServer it provisions, on one
+// machine, with nothing else installed.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DirectoryServer, FileRecordWriter } from "@atplatform/directory";
+import {
+  infoBriefProbe,
+  LocalOrchestrator,
+  LogMailer,
+  Registrar,
+  rootResolver,
+  SmtpMailer,
+} from "@atplatform/registrar";
+import type { LocalConfig, PlatformInfo } from "./config";
+import { ensureLocalTls, type LocalTls } from "./tls-setup";
+
+export interface PlatformOptions {
+  /** Where human-readable lines go (banner, one-time codes). Default stdout. */
+  print?: (line: string) => void;
+  /** Override the atServer entry point (tests). */
+  atserverBin?: string;
+}
+
+export class LocalPlatform {
+  private directory?: DirectoryServer;
+  private registrar?: Registrar;
+  private readonly print: (line: string) => void;
+  info?: PlatformInfo;
+  apiKey = "";
+  apiKeyGenerated = false;
+  tls?: LocalTls;
+
+  constructor(
+    readonly config: LocalConfig,
+    private readonly opts: PlatformOptions = {},
+  ) {
+    this.print = opts.print ?? ((l) => process.stdout.write(`${l}\n`));
+  }
+
+  private get pidFile(): string {
+    return join(this.config.home, "platform.pid");
+  }
+
+  async start(): Promise<void> {
+    const { home, host } = this.config;
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    this.takeLock();
+    try {
+      await this.startServices(home, host);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  private async startServices(home: string, host: string): Promise<void> {
+    const tls = await ensureLocalTls(home, host);
+    this.tls = tls;
+    this.resolveApiKey();
+
+    const records = join(home, "directory", "records.txt");
+    mkdirSync(join(home, "directory"), { recursive: true });
+    if (!existsSync(records)) writeFileSync(records, "");
+    this.directory = await DirectoryServer.create({
+      host: this.config.bindHost,
+      port: this.config.rootPort,
+      httpPort: -1,
+      cert: tls.certFile,
+      key: tls.keyFile,
+      records,
+      watchIntervalMs: 250,
+      // One machine, one client address: the per-IP anti-enumeration budget would only
+      // get in the way of the CLI and the registrar's own checks.
+      ipMissBudget: 0,
+      throttleDelayMs: 0,
+      logLevel: (process.env.LOG_LEVEL as "info") ?? "warn",
+    });
+    const dirAddr = await this.directory.start();
+    const root = `${host}:${dirAddr.port}`;
+
+    const lookup = rootResolver({ host: "127.0.0.1", port: dirAddr.port, ca: tls.ca });
+    const orchestrator = new LocalOrchestrator({
+      home,
+      certFile: tls.certFile,
+      keyFile: tls.keyFile,
+      caFile: tls.caFile,
+      rootAddress: root,
+      bindHost: this.config.bindHost,
+      atserverBin: this.opts.atserverBin,
+    });
+    const c = this.config;
+    this.registrar = await Registrar.create(
+      {
+        dataDir: join(home, "registrar"),
+        apiKey: this.apiKey,
+        bindHost: c.bindHost,
+        port: c.registrarPort,
+        swarms: [
+          { name: "local", host, minPort: c.atserverPorts.min, maxPort: c.atserverPorts.max },
+        ],
+      },
+      {
+        orchestrator,
+        records: new FileRecordWriter(records),
+        healthProbe: infoBriefProbe({ ca: tls.ca }),
+        rootResolver: lookup,
+        mailer: c.smtp
+          ? new SmtpMailer(c.smtp)
+          : new LogMailer((line) => this.print(`[registrar] ${line}`)),
+      },
+    );
+    await this.registrar.start();
+
+    const apiKeyFile = join(home, "api-key");
+    this.info = { root, registrarUrl: this.registrar.url, caFile: tls.caFile, home, apiKeyFile };
+    writeFileSync(join(home, "platform.json"), JSON.stringify(this.info, null, 2) + "\n");
+    this.banner();
+  }
+
+  private resolveApiKey(): void {
+    const file = join(this.config.home, "api-key");
+    if (this.config.apiKey) {
+      this.apiKey = this.config.apiKey;
+    } else if (existsSync(file)) {
+      this.apiKey = readFileSync(file, "utf8").trim();
+    } else {
+      this.apiKey = randomBytes(24).toString("base64url");
+      this.apiKeyGenerated = true;
+    }
+    writeFileSync(file, `${this.apiKey}\n`, { mode: 0o600 });
+  }
+
+  private banner(): void {
+    const i = this.info!;
+    const active = this.registrar!.store.list({ states: ["active"] }).length;
+    this.print("");
+    this.print("atPlatform is running.");
+    this.print(`  Root (atDirectory):  ${i.root}`);
+    this.print(`  Registrar:           ${i.registrarUrl}`);
+    this.print(`  CA file to trust:    ${i.caFile}`);
+    this.print(`  Data directory:      ${i.home}`);
+    this.print(
+      `  Registrar API key:   ${this.apiKey}` +
+        (this.config.apiKey
+          ? " (from REGISTRAR_API_KEY)"
+          : this.apiKeyGenerated
+            ? " (generated; set REGISTRAR_API_KEY to choose one)"
+            : ` (kept in ${i.apiKeyFile})`),
+    );
+    this.print(
+      `  Admin pages:         ${i.registrarUrl}/admin (any user name, the API key as password)`,
+    );
+    this.print(`  atSigns active:      ${active}`);
+    this.print("Press Ctrl-C to stop.");
+    this.print("");
+  }
+
+  /** Stops the registrar (and with it every atServer), then the directory. */
+  async stop(): Promise<void> {
+    const registrar = this.registrar;
+    const directory = this.directory;
+    this.registrar = undefined;
+    this.directory = undefined;
+    if (registrar) await registrar.stop();
+    if (directory) await directory.stop();
+    this.releaseLock();
+  }
+
+  private takeLock(): void {
+    if (existsSync(this.pidFile)) {
+      const pid = Number(readFileSync(this.pidFile, "utf8").trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+        throw new Error(`another atPlatform (pid ${pid}) is using ${this.config.home}`);
+    }
+    writeFileSync(this.pidFile, `${process.pid}\n`);
+  }
+
+  private releaseLock(): void {
+    try {
+      if (readFileSync(this.pidFile, "utf8").trim() === String(process.pid)) rmSync(this.pidFile);
+    } catch {
+      /* not ours or gone */
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
