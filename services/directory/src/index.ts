@@ -10,7 +10,7 @@ export { FileDirectoryStore } from "./store/file-store";
 export { MemoryDirectoryStore } from "./store/memory-store";
 export { CachingStore } from "./store/caching-store";
 export { UpstreamStore } from "./store/upstream-store";
-export type { DirectoryStore } from "./store/types";
+export type { DirectoryStore, LookupResult } from "./store/types";
 export { DirectorySession, MAX_LINE_BYTES } from "./session";
 export { parseRecords, formatRecords, recordKey } from "./records";
 export { DirectoryMetrics } from "./metrics";

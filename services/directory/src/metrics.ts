@@ -24,6 +24,12 @@ export class Counter implements Metric {
     const key = labelText(labels);
     this.values.set(key, (this.values.get(key) ?? 0) + by);
   }
+  /** A pre-bound incrementer for a hot path (no label formatting per call). */
+  bind(labels: Labels): () => void {
+    const key = labelText(labels);
+    if (!this.values.has(key)) this.values.set(key, 0);
+    return () => this.values.set(key, this.values.get(key)! + 1);
+  }
   get(labels: Labels = {}): number {
     return this.values.get(labelText(labels)) ?? 0;
   }
@@ -63,11 +69,21 @@ export class Histogram implements Metric {
   observe(value: number): void {
     this.sum += value;
     this.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) this.counts[i]!++;
+    // Per-bucket counts here; cumulative only when rendered.
+    for (let i = 0; i < this.buckets.length; i++) {
+      if (value <= this.buckets[i]!) {
+        this.counts[i]!++;
+        return;
+      }
+    }
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`));
+    let cumulative = 0;
+    this.buckets.forEach((b, i) => {
+      cumulative += this.counts[i]!;
+      lines.push(`${this.name}_bucket{le="${b}"} ${cumulative}`);
+    });
     lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`);
     lines.push(`${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
     return lines.join("\n");
@@ -96,10 +112,13 @@ export class DirectoryMetrics {
   readonly cache = new Counter("atdirectory_cache_total", "Cache results (hit, miss, stale).");
   readonly reloads = new Counter("atdirectory_reloads_total", "File reloads, by kind and result.");
   private readonly extra: Metric[] = [];
+  /** Hot-path incrementers. */
+  readonly found = this.lookups.bind({ result: "found" });
+  readonly unknown = this.lookups.bind({ result: "unknown" });
 
   constructor(openConnections: () => number) {
     // Export the common series at zero so dashboards and rate() see them from the start.
-    for (const result of ["found", "unknown", "invalid", "unavailable", "throttled", "too_long"]) {
+    for (const result of ["invalid", "unavailable", "throttled", "too_long"]) {
       this.lookups.inc({ result }, 0);
     }
     this.extra.push(

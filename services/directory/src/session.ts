@@ -103,15 +103,16 @@ export class DirectorySession {
         this.enqueue(TOO_LONG);
         return;
       }
-      this.enqueue(Buffer.from(body));
+      this.queue.push(body);
     }
     // Room for a CR that may still be followed by LF.
     if (buf.length > MAX_LINE_BYTES + 1) {
       this.enqueue(TOO_LONG);
       return;
     }
-    this.pending = Buffer.from(buf);
+    this.pending = buf;
     if (this.queue.length >= MAX_QUEUED_LINES) this.stream.pause();
+    if (!this.processing && this.queue.length > 0) this.pump();
   }
 
   private enqueue(item: Buffer | typeof TOO_LONG): void {
@@ -122,11 +123,17 @@ export class DirectorySession {
       this.stream.pause();
       this.draining = true;
     }
-    if (!this.processing) void this.pump();
+    if (!this.processing) this.pump();
   }
 
-  private async pump(): Promise<void> {
+  /**
+   * Answers queued lines in order. Synchronous while answers are (file store, cache
+   * hits); when one needs to wait (Redis, throttle delay, backpressure) the loop
+   * continues from its promise, so order is kept either way.
+   */
+  private pump(): void {
     this.processing = true;
+    let waiting = false;
     try {
       while (!this.closed && this.queue.length > 0) {
         const item = this.queue.shift()!;
@@ -135,22 +142,51 @@ export class DirectorySession {
           this.destroy("line too long");
           return;
         }
-        const keepGoing = await this.answer(item);
-        if (!keepGoing) return;
-        if (!this.draining && this.queue.length < MAX_QUEUED_LINES / 2) this.stream.resume();
+        const result = this.answer(item);
+        if (result === false) return;
+        if (result !== true) {
+          waiting = true;
+          result.then(
+            (keepGoing) => {
+              this.processing = false;
+              if (keepGoing) this.afterAnswer();
+            },
+            (err: unknown) => {
+              this.processing = false;
+              this.fail(err);
+            },
+          );
+          return;
+        }
+        if (this.queue.length < MAX_QUEUED_LINES / 2 && !this.draining && this.stream.isPaused()) {
+          this.stream.resume();
+        }
       }
     } catch (err) {
-      this.ctx.log.error({ err, ip: this.remoteIp }, "unexpected error answering a lookup");
-      this.destroy("internal error");
+      this.fail(err);
     } finally {
-      this.processing = false;
+      if (!waiting) this.processing = false;
     }
-    if (this.draining && !this.closed && this.queue.length === 0) this.end();
+    if (!waiting && this.draining && !this.closed && this.queue.length === 0) this.end();
   }
 
-  /** Answers one line; false when the connection was closed. */
-  private async answer(raw: Buffer): Promise<boolean> {
-    const started = process.hrtime.bigint();
+  private afterAnswer(): void {
+    if (this.closed) return;
+    if (this.queue.length < MAX_QUEUED_LINES / 2 && !this.draining && this.stream.isPaused()) {
+      this.stream.resume();
+    }
+    if (this.queue.length > 0) this.pump();
+    else if (this.draining) this.end();
+  }
+
+  private fail(err: unknown): void {
+    this.ctx.log.error({ err, ip: this.remoteIp }, "unexpected error answering a lookup");
+    this.destroy("internal error");
+  }
+
+  /** Answers one line: true to go on, false when closed, a promise when it must wait. */
+  private answer(raw: Buffer): boolean | Promise<boolean> {
+    const started = performance.now();
     this.ctx.onActivity(this);
     let text: string;
     try {
@@ -165,29 +201,43 @@ export class DirectorySession {
       return false;
     }
     if (CONTROL.test(key)) return this.unknown("invalid", started);
-    let value: string | null;
+    let value: string | null | Promise<string | null>;
     try {
-      value = await this.ctx.store.lookup(key);
+      value = this.ctx.store.lookup(key);
     } catch (err) {
-      if (this.closed) return false;
-      this.ctx.metrics.lookups.inc({ result: "unavailable" });
-      const unavailable = err instanceof StoreUnavailableError;
-      this.ctx.log[unavailable ? "warn" : "error"](
-        { err: (err as Error).message, ip: this.remoteIp },
-        "store unavailable; closing the connection instead of answering",
-      );
-      this.destroy("store unavailable");
-      return false;
+      return this.unavailable(err);
     }
+    if (value !== null && typeof value === "object") {
+      return value.then(
+        (v) => this.respond(v, started),
+        (err: unknown) => this.unavailable(err),
+      );
+    }
+    return this.respond(value, started);
+  }
+
+  private respond(value: string | null, started: number): boolean | Promise<boolean> {
     if (this.closed) return false;
     if (value === null) return this.unknown("unknown", started);
-    this.ctx.metrics.lookups.inc({ result: "found" });
+    this.ctx.metrics.found();
     this.observe(started);
     return this.write(`${value}\r\n${PROMPT}`);
   }
 
+  private unavailable(err: unknown): false {
+    if (this.closed) return false;
+    this.ctx.metrics.lookups.inc({ result: "unavailable" });
+    const expected = err instanceof StoreUnavailableError;
+    this.ctx.log[expected ? "warn" : "error"](
+      { err: (err as Error).message, ip: this.remoteIp },
+      "store unavailable; closing the connection instead of answering",
+    );
+    this.destroy("store unavailable");
+    return false;
+  }
+
   /** The anti-enumeration rules for an unknown answer. */
-  private async unknown(result: string, started: bigint): Promise<boolean> {
+  private unknown(result: string, started: number): boolean | Promise<boolean> {
     this.misses++;
     if (!this.ctx.ipBudget.take(this.remoteIp)) {
       this.ctx.metrics.lookups.inc({ result: "throttled" });
@@ -196,33 +246,41 @@ export class DirectorySession {
       return false;
     }
     this.observe(started);
-    if (this.misses >= 2) {
-      await this.sleep(this.ctx.throttleDelayMs);
+    if (this.misses < 2) return this.answerNull(result);
+    return this.sleep(this.ctx.throttleDelayMs).then(() => {
       if (this.closed) return false;
       if (this.misses >= this.ctx.throttleCloseAfter) {
         this.ctx.metrics.lookups.inc({ result: "throttled" });
         this.destroy("too many unknown lookups");
         return false;
       }
-    }
-    this.ctx.metrics.lookups.inc({ result });
+      return this.answerNull(result);
+    });
+  }
+
+  private answerNull(result: string): boolean | Promise<boolean> {
+    if (result === "unknown") this.ctx.metrics.unknown();
+    else this.ctx.metrics.lookups.inc({ result });
     return this.write(`null\r\n${PROMPT}`);
   }
 
-  private observe(started: bigint): void {
-    this.ctx.metrics.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  private observe(started: number): void {
+    this.ctx.metrics.latency.observe((performance.now() - started) / 1000);
   }
 
-  private async write(data: string): Promise<boolean> {
+  /** One write per answer; waits for 'drain' (a slow reader) before the next answer. */
+  private write(data: string): boolean | Promise<boolean> {
     if (this.closed) return false;
-    if (!this.stream.write(data)) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        this.stream.once("drain", () => resolve());
-      });
-      this.wake = undefined;
-    }
-    return !this.closed;
+    if (this.stream.write(data)) return true;
+    return new Promise<boolean>((resolve) => {
+      const done = () => {
+        this.wake = undefined;
+        this.stream.off("drain", done);
+        resolve(!this.closed);
+      };
+      this.wake = done;
+      this.stream.once("drain", done);
+    });
   }
 
   private sleep(ms: number): Promise<void> {

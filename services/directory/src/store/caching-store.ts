@@ -8,7 +8,7 @@
 //   invalidation can never be undone by a slow, older read.
 import { StoreUnavailableError } from "../errors";
 import type { DirectoryMetrics } from "../metrics";
-import type { DirectoryStore } from "./types";
+import type { DirectoryStore, LookupResult } from "./types";
 
 export interface CachingStoreOptions {
   /** Label for metrics ("redis", "upstream"). */
@@ -37,10 +37,15 @@ export class CachingStore implements DirectoryStore {
   private validEpoch = 0;
   private readonly now: () => number;
   private readonly maxEntries: number;
+  private readonly hit: () => void;
+  private readonly miss: () => void;
 
   constructor(private readonly opts: CachingStoreOptions) {
     this.now = opts.now ?? Date.now;
     this.maxEntries = opts.maxEntries ?? 200_000;
+    const noop = () => undefined;
+    this.hit = opts.metrics?.cache.bind({ cache: opts.name, result: "hit" }) ?? noop;
+    this.miss = opts.metrics?.cache.bind({ cache: opts.name, result: "miss" }) ?? noop;
   }
 
   setInner(inner: DirectoryStore): void {
@@ -51,22 +56,18 @@ export class CachingStore implements DirectoryStore {
     return this.entries.size;
   }
 
-  async lookup(atsign: string): Promise<string | null> {
+  lookup(atsign: string): LookupResult {
     const entry = this.entries.get(atsign);
     if (entry && entry.expires > this.now() && entry.epoch >= this.validEpoch) {
-      this.count("hit");
+      this.hit();
       return entry.value;
     }
     const shared = this.inflight.get(atsign);
     if (shared) return shared;
-    this.count("miss");
-    const fetch = this.fetch(atsign, entry);
+    this.miss();
+    const fetch = this.fetch(atsign, entry).finally(() => this.inflight.delete(atsign));
     this.inflight.set(atsign, fetch);
-    try {
-      return await fetch;
-    } finally {
-      this.inflight.delete(atsign);
-    }
+    return fetch;
   }
 
   private async fetch(atsign: string, previous: Entry | undefined): Promise<string | null> {

@@ -1,4 +1,4 @@
-import type { DirectoryStore } from "./types";
+import type { DirectoryStore, LookupResult } from "./types";
 
 /**
  * Upstream mode: the local store first; an atSign it does not know is asked of the
@@ -10,10 +10,11 @@ export class FallbackStore implements DirectoryStore {
     private readonly fallback: DirectoryStore,
   ) {}
 
-  async lookup(atsign: string): Promise<string | null> {
-    const local = await this.primary.lookup(atsign);
-    if (local !== null) return local;
-    return this.fallback.lookup(atsign);
+  lookup(atsign: string): LookupResult {
+    const local = this.primary.lookup(atsign);
+    if (local === null) return this.fallback.lookup(atsign);
+    if (typeof local === "string") return local;
+    return local.then((v) => (v === null ? this.fallback.lookup(atsign) : v));
   }
 
   ready(): boolean {

@@ -34,8 +34,8 @@ export class FileDirectoryStore implements DirectoryStore {
     return this.records.size;
   }
 
-  lookup(atsign: string): Promise<string | null> {
-    return Promise.resolve(this.records.get(atsign) ?? null);
+  lookup(atsign: string): string | null {
+    return this.records.get(atsign) ?? null;
   }
 
   ready(): boolean {

@@ -16,8 +16,8 @@ export class MemoryDirectoryStore implements DirectoryStore {
     this.records.delete(atsign);
   }
 
-  lookup(atsign: string): Promise<string | null> {
-    return Promise.resolve(this.records.get(atsign) ?? null);
+  lookup(atsign: string): string | null {
+    return this.records.get(atsign) ?? null;
   }
 
   ready(): boolean {

@@ -69,7 +69,12 @@ export class RedisDirectoryStore implements DirectoryStore {
       connectTimeout: Math.max(1000, opts.commandTimeoutMs * 4),
       retryStrategy: (times) => (this.closing ? null : backoff(times)),
     };
-    this.client = new Redis({ ...base, commandTimeout: opts.commandTimeoutMs });
+    // Auto-pipelining batches the GETs of one event-loop tick into one write.
+    this.client = new Redis({
+      ...base,
+      commandTimeout: opts.commandTimeoutMs,
+      enableAutoPipelining: true,
+    });
     // The subscriber queues its SUBSCRIBE until the first connection succeeds.
     this.subscriber = new Redis({
       ...base,

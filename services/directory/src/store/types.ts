@@ -1,3 +1,6 @@
+/** An answer now (file store, cache hit) or later (Redis, upstream). */
+export type LookupResult = string | null | Promise<string | null>;
+
 /**
  * Where atSigns are looked up. Keys arrive lower-cased, without any normalisation
  * beyond that (the wire contract looks `@alice` up literally).
@@ -5,9 +8,10 @@
 export interface DirectoryStore {
   /**
    * `host:port`, or `null` when the store is sure the atSign is unknown. Throws
-   * StoreUnavailableError when it cannot tell: the caller must then not answer `null`.
+   * StoreUnavailableError (or rejects with it) when it cannot tell: the caller must then
+   * not answer `null`. Answers synchronously when it can: the hot path stays sync.
    */
-  lookup(atsign: string): Promise<string | null>;
+  lookup(atsign: string): LookupResult;
   /** True when lookups can currently be answered (drives /readyz). */
   ready(): boolean;
   start(): Promise<void>;

@@ -1,0 +1,203 @@
+// Benchmark load generator (a separate process, so the client does not share the
+// server's event loop). Prints one JSON line with the results.
+//   mode "persistent": `concurrency` connections, each sending one lookup at a time
+//   mode "new": every lookup on a new TLS connection (full handshake, greeting, lookup,
+//               `@exit`), `concurrency` at a time - how most clients use the root
+// Closed loop (as fast as possible) unless `rate` is given: then lookups are started
+// on a fixed schedule (open loop) and latency counts from the scheduled time.
+// Usage: tsx bench/directory-load.ts '<json options>'
+import { connect, createSecureContext, type TLSSocket } from "node:tls";
+
+interface Options {
+  port: number;
+  ca: string;
+  mode: "persistent" | "new";
+  concurrency: number;
+  seconds: number;
+  warmupSeconds: number;
+  records: number;
+  rate?: number;
+}
+
+const opts = JSON.parse(process.argv[2]!) as Options;
+// One context for all connections: building it per connection (parsing the CA each
+// time) would make the client, not the server, the bottleneck.
+const secureContext = createSecureContext({ ca: opts.ca });
+const latencies: number[] = [];
+let errors = 0;
+let measuring = false;
+let stopping = false;
+
+const name = () => `user${Math.floor(Math.random() * opts.records)}`;
+
+function record(startNs: bigint): void {
+  if (measuring) latencies.push(Number(process.hrtime.bigint() - startNs) / 1e6);
+}
+
+function open(): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({
+      host: "127.0.0.1",
+      port: opts.port,
+      secureContext,
+      servername: "localhost",
+    });
+    s.setNoDelay(true);
+    s.once("error", reject);
+    s.once("data", (d: Buffer) => {
+      if (d.toString() === "@") resolve(s);
+      else reject(new Error(`bad greeting ${JSON.stringify(d.toString())}`));
+    });
+  });
+}
+
+function ask(s: TLSSocket, atsign: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      if (buf.endsWith("\r\n@")) {
+        s.off("data", onData);
+        s.off("close", onClose);
+        resolve(buf);
+      }
+    };
+    const onClose = () => reject(new Error("closed"));
+    s.on("data", onData);
+    s.once("close", onClose);
+    s.write(`${atsign}\n`);
+  });
+}
+
+async function oneNewConnection(startNs: bigint): Promise<void> {
+  let s: TLSSocket | undefined;
+  try {
+    s = await open();
+    const answer = await ask(s, name());
+    if (answer.startsWith("null")) throw new Error("unexpected null");
+    s.end("@exit\n");
+    record(startNs);
+  } catch {
+    errors++;
+  } finally {
+    s?.destroy();
+  }
+}
+
+async function closedLoop(): Promise<void> {
+  if (opts.mode === "new") {
+    await Promise.all(
+      Array.from({ length: opts.concurrency }, async () => {
+        while (!stopping) await oneNewConnection(process.hrtime.bigint());
+      }),
+    );
+    return;
+  }
+  const sockets = await Promise.all(Array.from({ length: opts.concurrency }, () => open()));
+  await Promise.all(
+    sockets.map(async (s) => {
+      while (!stopping) {
+        const t = process.hrtime.bigint();
+        try {
+          const a = await ask(s, name());
+          if (a.startsWith("null")) throw new Error("unexpected null");
+          record(t);
+        } catch {
+          errors++;
+          return;
+        }
+      }
+    }),
+  );
+  for (const s of sockets) s.destroy();
+}
+
+async function openLoop(rate: number): Promise<void> {
+  const intervalNs = BigInt(Math.round(1e9 / rate));
+  const t0 = process.hrtime.bigint();
+  let n = 0n;
+  const inflight = new Set<Promise<void>>();
+  const free: TLSSocket[] =
+    opts.mode === "persistent"
+      ? await Promise.all(Array.from({ length: opts.concurrency }, () => open()))
+      : [];
+  const waiting: bigint[] = [];
+  const runPersistent = async (s: TLSSocket, scheduled: bigint) => {
+    let t: bigint | undefined = scheduled;
+    while (t !== undefined) {
+      try {
+        await ask(s, name());
+        record(t);
+      } catch {
+        errors++;
+      }
+      t = waiting.shift();
+    }
+    free.push(s);
+  };
+  while (!stopping) {
+    const now = process.hrtime.bigint();
+    while (t0 + n * intervalNs <= now) {
+      const scheduled = t0 + n * intervalNs;
+      n++;
+      let p: Promise<void>;
+      if (opts.mode === "new") p = oneNewConnection(scheduled);
+      else {
+        const s = free.pop();
+        if (!s) {
+          waiting.push(scheduled);
+          continue;
+        }
+        p = runPersistent(s, scheduled);
+      }
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inflight);
+  for (const s of free) s.destroy();
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main(): Promise<void> {
+  const run = opts.rate ? openLoop(opts.rate) : closedLoop();
+  // The markers let the orchestrator sample server and client CPU over the window.
+  setTimeout(() => {
+    measuring = true;
+    process.stdout.write("START\n");
+  }, opts.warmupSeconds * 1000);
+  const measured = new Promise<number>((resolve) =>
+    setTimeout(
+      () => {
+        measuring = false;
+        stopping = true;
+        process.stdout.write("STOP\n");
+        resolve(opts.seconds);
+      },
+      (opts.warmupSeconds + opts.seconds) * 1000,
+    ),
+  );
+  const seconds = await measured;
+  await run;
+  latencies.sort((a, b) => a - b);
+  process.stdout.write(
+    JSON.stringify({
+      count: latencies.length,
+      rps: latencies.length / seconds,
+      p50: pct(latencies, 50),
+      p99: pct(latencies, 99),
+      max: latencies.at(-1) ?? NaN,
+      errors,
+    }) + "\n",
+  );
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  process.exit(1);
+});
