@@ -63,12 +63,12 @@ describe("atserver store: across processes", () => {
   it("every acknowledged write survives kill -9 in the middle of a stream", async () => {
     const dir = temp.dir();
     const c = child("write-stream", dir);
-    await c.waitFor((l) => l.length >= 300);
+    await c.waitFor((l) => l.length >= 150);
     await c.kill("SIGKILL");
     const acks = c.lines
       .filter((l) => l.startsWith("ack "))
       .map((l) => l.split(" ").map(Number).slice(1) as [number, number]);
-    expect(acks.length).to.be.at.least(300);
+    expect(acks.length).to.be.at.least(150);
     const logged: string[] = [];
     const logger = {
       info: (_o: object, m?: string) => logged.push(`info ${m}`),

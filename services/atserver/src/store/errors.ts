@@ -26,6 +26,19 @@ export class StoreVersionError extends Error {
   }
 }
 
+/** The database could not be opened for another reason than the lock (path, permissions). */
+export class StoreOpenError extends Error {
+  override name = "StoreOpenError";
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(`cannot open store ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+  }
+}
+
 /** A method was called after close(). */
 export class StoreClosedError extends Error {
   override name = "StoreClosedError";

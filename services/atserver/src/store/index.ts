@@ -1,5 +1,11 @@
 export { KeyStore } from "./key-store";
-export { StoreClosedError, StoreLockedError, StoreVersionError, type StoreOwner } from "./errors";
+export {
+  StoreClosedError,
+  StoreLockedError,
+  StoreOpenError,
+  StoreVersionError,
+  type StoreOwner,
+} from "./errors";
 export { isLoggedKey } from "./logged-keys";
 export { DB_FILE, OWNER_FILE, dbPath } from "./layout";
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, migrate, schemaVersion } from "./migrations";

@@ -8,6 +8,7 @@ import { openDatabase } from "./open-database";
 import { removeOwner, writeOwner } from "./owner-file";
 import { isLive, toCommit, toCommitWithEntry, toEntry } from "./rows";
 import { prepareStatements, type Statements } from "./statements";
+import { checkKey, checkMetadata, checkTime, checkValue, sqlLimit } from "./validate";
 import type {
   CommitEntry,
   CommitOperation,
@@ -94,6 +95,9 @@ export class KeyStore {
     opts: PutOptions = {},
   ): number {
     checkKey(key);
+    checkValue(value);
+    checkMetadata(metadata);
+    checkTimes(opts);
     const meta = JSON.stringify(metadata);
     return this.write(() => {
       const commitId = this.commit(key, "update", opts.skipCommit);
@@ -120,6 +124,8 @@ export class KeyStore {
     opts: PutOptions = {},
   ): number | undefined {
     checkKey(key);
+    checkMetadata(metadata);
+    checkTimes(opts);
     const meta = JSON.stringify(metadata);
     return this.write(() => {
       const row = this.s().getEntry.get(key);
@@ -166,9 +172,20 @@ export class KeyStore {
     return this.s().commitsSince.all(id, sqlLimit(limit)).map(toCommit);
   }
 
-  /** As commitsSince, each with the key's current row (null for deletes or vanished keys). */
-  commitsWithEntriesSince(id: number, limit?: number): CommitWithEntry[] {
-    return this.s().commitsWithEntriesSince.all(id, sqlLimit(limit)).map(toCommitWithEntry);
+  /**
+   * As commitsSince, each with the key's current row (null for deletes or vanished keys).
+   * `maxChars` stops once the keys, values and metadata read add up to that many characters
+   * (at least one commit is always returned), so a page of 10 MB values cannot exhaust memory.
+   */
+  commitsWithEntriesSince(id: number, limit?: number, maxChars = Infinity): CommitWithEntry[] {
+    const out: CommitWithEntry[] = [];
+    let chars = 0;
+    for (const row of this.s().commitsWithEntriesSince.iterate(id, sqlLimit(limit))) {
+      out.push(toCommitWithEntry(row));
+      chars += row.key.length + (row.value?.length ?? 0) + (row.metadata?.length ?? 0);
+      if (chars >= maxChars) break;
+    }
+    return out;
   }
 
   /** The newest commit id ever handed out, or -1 if none. */
@@ -184,19 +201,35 @@ export class KeyStore {
     this.s().setSetting.run(name, value);
   }
 
-  /** Deletes every entry expired by now, logging the deletes. Returns how many. */
-  sweepExpired(): number {
+  /**
+   * Deletes entries expired by now, logging the deletes, in transactions of at most 500 rows.
+   * `maxRows` bounds the work of one call (a timer can sweep a large backlog over several
+   * ticks instead of blocking the event loop). Returns how many were deleted.
+   */
+  sweepExpired(maxRows = Infinity): number {
     let total = 0;
-    for (;;) {
+    while (total < maxRows) {
       const now = this.now();
+      const want = Math.min(SWEEP_BATCH, maxRows - total);
       const n = this.write(() => {
-        const batch = this.s().expiredKeys.all(now, SWEEP_BATCH);
+        const batch = this.s().expiredKeys.all(now, want);
         for (const { key } of batch) this.deleteRow(key, false);
         return batch.length;
       });
       total += n;
-      if (n < SWEEP_BATCH) return total;
+      if (n < want) break;
     }
+    return total;
+  }
+
+  /**
+   * Drops delete records (tombstones) older than `before` (epoch ms) from the commit log.
+   * Off by default: a client that last synced before `before` will not learn of those
+   * deletes. For stores where short-lived keys leave many tombstones. Returns how many.
+   */
+  pruneTombstones(before: number): number {
+    checkTime("before", before);
+    return this.write(() => this.s().pruneTombstones.run(before).changes);
   }
 
   /**
@@ -252,20 +285,13 @@ export class KeyStore {
   }
 }
 
-function checkKey(key: string): void {
-  if (typeof key !== "string" || key.length === 0) {
-    throw new TypeError("key must be a non-empty string");
-  }
+function checkTimes(opts: PutOptions): void {
+  checkTime("expiresAt", opts.expiresAt);
+  checkTime("availableAt", opts.availableAt);
 }
 
 function fileSize(path: string): number {
   return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
-}
-
-function sqlLimit(limit: number | undefined): number {
-  if (limit === undefined) return -1;
-  if (!Number.isInteger(limit) || limit < 0) throw new RangeError("limit must be an integer >= 0");
-  return limit;
 }
 
 // A global or sticky regex keeps lastIndex between test() calls; matching each key on its own

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import Database from "better-sqlite3";
-import { StoreLockedError } from "./errors";
+import { StoreLockedError, StoreOpenError } from "./errors";
 import { dbPath } from "./layout";
 import { readOwner } from "./owner-file";
 import type { SynchronousMode } from "./types";
@@ -17,17 +17,21 @@ export interface DatabaseSettings {
  * (shared memory does not work on NFS).
  */
 export function openDatabase(dir: string, settings: DatabaseSettings): Database.Database {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = dbPath(dir);
-  // timeout 0: a held lock fails at once instead of waiting.
-  const db = new Database(path, { timeout: 0 });
+  let db: Database.Database;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // timeout 0: a held lock fails at once instead of waiting.
+    db = new Database(dbPath(dir), { timeout: 0 });
+  } catch (err) {
+    throw new StoreOpenError(dir, err);
+  }
   try {
     db.pragma("locking_mode = EXCLUSIVE");
     const mode = db.pragma("journal_mode = WAL", { simple: true });
     if (mode !== "wal") throw new Error(`store ${dir}: could not enable WAL (got ${String(mode)})`);
     // Take the exclusive lock now (a write transaction) rather than at the first write.
     db.exec("BEGIN IMMEDIATE; COMMIT");
-    chmodSync(path, 0o600);
+    chmodSync(dbPath(dir), 0o600);
     db.pragma(`synchronous = ${settings.synchronous === "full" ? "FULL" : "NORMAL"}`);
     db.pragma(`cache_size = ${-Math.max(64, Math.floor(settings.cacheSizeKiB))}`);
     db.pragma("mmap_size = 0");
@@ -40,7 +44,7 @@ export function openDatabase(dir: string, settings: DatabaseSettings): Database.
   } catch (err) {
     db.close();
     if (isBusy(err)) throw new StoreLockedError(dir, readOwner(dir), { cause: err });
-    throw err;
+    throw new StoreOpenError(dir, err);
   }
 }
 

@@ -60,6 +60,9 @@ export function prepareStatements(db: Database) {
     expiredKeys: db.prepare(
       `SELECT key FROM entries WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`,
     ) as Statement<[number, number], { key: string }>,
+    pruneTombstones: db.prepare(
+      `DELETE FROM commit_log WHERE operation = 'delete' AND at < ?`,
+    ) as Statement<[number]>,
     getSetting: db.prepare(`SELECT value FROM settings WHERE name = ?`) as Statement<
       [string],
       { value: string }
