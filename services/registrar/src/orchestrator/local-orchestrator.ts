@@ -182,6 +182,11 @@ export class LocalOrchestrator implements Orchestrator {
       this.cfg.certFile,
       "--key",
       this.cfg.keyFile,
+      // The same certificate (it carries clientAuth) identifies the atServer to its peers.
+      "--client-cert",
+      this.cfg.certFile,
+      "--client-key",
+      this.cfg.keyFile,
       "--storage",
       storage,
       "--cram-secret-file",

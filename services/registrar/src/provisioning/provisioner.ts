@@ -46,18 +46,24 @@ export class Provisioner {
     this.events.setMaxListeners(0);
   }
 
-  /** Resumes every atSign with pending work and makes sure active ones are running. */
+  /**
+   * Resumes every atSign with pending work, and (re)starts the atServers of active ones,
+   * resolving once those answer `info:brief` (or failed to within the health timeout).
+   */
   async resumeAll(): Promise<void> {
     for (const rec of this.o.store.list({ states: PENDING_STATES })) void this.drive(rec.atsign);
-    for (const rec of this.o.store.list({ states: ["active"] })) {
-      const placement = this.placementOf(rec);
-      if (!placement) continue;
-      try {
-        await this.o.orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
-      } catch (err) {
-        log.error({ atsign: rec.atsign, err }, "could not restart atServer");
-      }
-    }
+    await Promise.all(
+      this.o.store.list({ states: ["active"] }).map(async (rec) => {
+        const placement = this.placementOf(rec);
+        if (!placement) return;
+        try {
+          await this.o.orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
+          await this.waitHealthy(rec.atsign, placement);
+        } catch (err) {
+          log.error({ atsign: rec.atsign, err }, "atServer did not come back");
+        }
+      }),
+    );
   }
 
   /** Starts (or joins) the worker for `atsign`; resolves when it has nothing left to do. */

@@ -1,0 +1,160 @@
+// End to end from a fresh data directory: `npm start` as a child process, the CLI as
+// separate processes, Ctrl-C (SIGINT to the process group, as a terminal sends it).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { expect } from "chai";
+import { freePort } from "../support/ports";
+
+const REPO = resolve(__dirname, "../..");
+const CLI = join(REPO, "services/local/bin/atplatform.js");
+
+function atServerPids(home: string): number[] {
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  const pids: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, "utf8");
+      if (cmd.includes("atserver.js") && cmd.includes(home)) pids.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+describe("local platform end to end (npm start + atplatform CLI)", function () {
+  this.timeout(60_000);
+  let home: string;
+  let keys: string;
+  let env: NodeJS.ProcessEnv;
+  let platform: ChildProcess | undefined;
+  let output = "";
+
+  async function startPlatform(): Promise<void> {
+    output = "";
+    platform = spawn("npm", ["start", "--silent"], { cwd: REPO, env, detached: true });
+    platform.stdout!.on("data", (d) => (output += d));
+    platform.stderr!.on("data", (d) => (output += d));
+    const deadline = Date.now() + 30_000;
+    while (!output.includes("Press Ctrl-C to stop.")) {
+      if (platform.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * Ctrl-C: SIGINT to the whole process group. npm re-raises the signal once its script
+   * has exited, so success is the platform's own "stopped." line.
+   */
+  async function interrupt(): Promise<string> {
+    const p = platform!;
+    const exited = new Promise<void>((r) => p.once("exit", () => r()));
+    process.kill(-p.pid!, "SIGINT");
+    await exited;
+    platform = undefined;
+    return output;
+  }
+
+  function cli(...args: string[]): { code: number | null; out: string } {
+    const r = spawnSync(process.execPath, [CLI, ...args, "--keys", keys], {
+      env,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    return { code: r.status, out: `${r.stdout}${r.stderr}` };
+  }
+
+  before(async () => {
+    home = mkdtempSync(join(tmpdir(), "atp-local-"));
+    keys = join(home, "keys");
+    const base = await freePort();
+    env = {
+      ...process.env,
+      ATPLATFORM_HOME: join(home, "data"),
+      ROOT_PORT: String(await freePort()),
+      REGISTRAR_PORT: String(await freePort()),
+      ATPLATFORM_ATSERVER_PORTS: `${base}-${base + 20}`,
+      REGISTRAR_API_KEY: "local-e2e-api-key-0123456789",
+      LOG_LEVEL: "warn",
+    };
+  });
+  after(async () => {
+    if (platform?.pid && platform.exitCode === null) {
+      try {
+        process.kill(-platform.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    for (const pid of atServerPids(home)) process.kill(pid, "SIGKILL");
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("first run creates the CA and prints root, registrar, CA file, data dir and API key", async () => {
+    await startPlatform();
+    const data = env.ATPLATFORM_HOME!;
+    expect(output).to.contain(`Root (atDirectory):  127.0.0.1:${env.ROOT_PORT}`);
+    expect(output).to.contain(`Registrar:           http://127.0.0.1:${env.REGISTRAR_PORT}`);
+    expect(output).to.contain(`CA file to trust:    ${join(data, "ca.pem")}`);
+    expect(output).to.contain(`Data directory:      ${data}`);
+    expect(output).to.contain("local-e2e-api-key-0123456789 (from REGISTRAR_API_KEY)");
+    expect(readFileSync(join(data, "ca.pem"), "utf8")).to.contain("BEGIN CERTIFICATE");
+    expect(statSync(join(data, "ca-key.pem")).mode & 0o777).to.equal(0o600);
+    const status = cli("status");
+    expect(status.code, status.out).to.equal(0);
+    expect(status.out).to.contain("answering");
+  });
+
+  it("registers and onboards two atSigns with the CLI (.atKeys written)", () => {
+    for (const who of ["@e2ealice", "@e2ebob"]) {
+      const r = cli("register", who);
+      expect(r.code, r.out).to.equal(0);
+      expect(r.out).to.contain(`registered ${who}`);
+      expect(r.out).to.contain(`onboarded ${who}`);
+      const file = join(keys, `${who}_key.atKeys`);
+      const json = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+      expect(Object.keys(json).sort()).to.deep.equal([
+        "aesEncryptPrivateKey",
+        "aesEncryptPublicKey",
+        "aesPkamPrivateKey",
+        "aesPkamPublicKey",
+        "selfEncryptionKey",
+      ]);
+      expect(statSync(file).mode & 0o777).to.equal(0o600);
+    }
+    const look = cli("lookup", "@e2ealice");
+    expect(look.out.trim()).to.match(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it("put, get, scan and delete on one's own atServer", () => {
+    expect(cli("put", "@e2ealice", "greeting", "hello", "world").code).to.equal(0);
+    expect(cli("get", "@e2ealice", "greeting").out.trim()).to.equal("hello world");
+    expect(cli("put", "@e2ealice", "card", "alice's card", "--public").code).to.equal(0);
+    expect(cli("get", "@e2ealice", "card", "--public").out.trim()).to.equal("alice's card");
+    const scan = cli("scan", "@e2ealice");
+    expect(scan.out.split("\n")).to.include.members(["greeting@e2ealice", "public:card@e2ealice"]);
+    expect(cli("delete", "@e2ealice", "greeting").code).to.equal(0);
+    const gone = cli("get", "@e2ealice", "greeting");
+    expect(gone.code).to.equal(1);
+    expect(gone.out).to.contain("does not exist");
+  });
+
+  it("Ctrl-C stops everything; the next start keeps every atSign and its data", async () => {
+    const before = atServerPids(home);
+    expect(before).to.have.length(2);
+    expect(await interrupt()).to.match(/SIGINT: stopping the atPlatform…\nstopped\.\n/);
+    expect(atServerPids(home)).to.have.length(0);
+    expect(existsSync(join(env.ATPLATFORM_HOME!, "platform.pid"))).to.equal(false);
+
+    await startPlatform();
+    expect(output).to.contain("atSigns active:      2");
+    expect(atServerPids(home)).to.have.length(2);
+    expect(cli("get", "@e2ealice", "card", "--public").out.trim()).to.equal("alice's card");
+    expect(await interrupt()).to.contain("stopped.");
+    expect(atServerPids(home)).to.have.length(0);
+  });
+});
