@@ -131,7 +131,6 @@ export class UpstreamStore implements DirectoryStore {
       conn?.close();
       this.conn = undefined;
       this.healthy = false;
-      opts.metrics?.storeErrors.inc({ source: "upstream" });
       opts.log.warn({ err: (err as Error).message, upstream: opts.address }, "upstream failed");
       throw new StoreUnavailableError(`upstream ${opts.address}: ${(err as Error).message}`, {
         cause: err,
