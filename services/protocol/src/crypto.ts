@@ -189,8 +189,14 @@ export function rsaEncrypt(plainText: string, publicKey: string): string {
 }
 
 export function rsaDecrypt(cipherBase64: string, privateKey: string): string {
-  return privateDecrypt(
-    { key: privateKeyFrom(privateKey), padding: constants.RSA_PKCS1_PADDING },
+  // Node refuses PKCS#1 v1.5 decryption (CVE-2023-46809), so unpad by hand. This is for
+  // clients reading their own shared keys, never for a server answering oracle queries.
+  const key = privateKeyFrom(privateKey);
+  const raw = privateDecrypt(
+    { key, padding: constants.RSA_NO_PADDING },
     Buffer.from(cipherBase64, "base64"),
-  ).toString("utf8");
+  );
+  const sep = raw.indexOf(0, 2);
+  if (raw[0] !== 0 || raw[1] !== 2 || sep < 10) throw new Error("RSA decryption failed");
+  return raw.subarray(sep + 1).toString("utf8");
 }
