@@ -51,6 +51,16 @@ describe("atserver store: across processes", () => {
     expect(s.lastCommitId()).to.equal(-1);
   });
 
+  it("two processes racing to create the same store: exactly one wins", async () => {
+    const dir = temp.dir();
+    const a = child("hold", dir);
+    const b = child("hold", dir);
+    const settled = (l: string[]) => l.includes("ready") || l.includes("locked");
+    await Promise.all([a.waitFor(settled), b.waitFor(settled)]);
+    const outcomes = [a.lines[0], b.lines[0]].sort();
+    expect(outcomes).to.deep.equal(["locked", "ready"]);
+  });
+
   it("a store closed cleanly by another process can be opened", async () => {
     const dir = temp.dir();
     const c = child("hold", dir);
@@ -89,5 +99,7 @@ describe("atserver store: across processes", () => {
       if (e) expect(e.value).to.equal(streamValue(i));
     }
     expect(s.lastCommitId()).to.be.at.least(acks[acks.length - 1][1]);
+    const inLog = new Set(s.commitsSince(-1).map((c) => c.id));
+    for (const [, id] of acks) expect(inLog.has(id), `commit ${id}`).to.equal(true);
   });
 });
