@@ -221,6 +221,31 @@ describe("atserver: update / llookup / metadata / delete / scan / lookup (Part B
     });
   });
 
+  describe("expiry sweep", () => {
+    it("expired keys are removed in the background (then AT0015) and the removal is a commit", async () => {
+      let skew2 = 0;
+      const swept = await startServer({ expirySweepMs: 50 }, "@alice", {
+        now: () => Date.now() + skew2,
+      });
+      try {
+        const o = await swept.owner();
+        const before = Number(await o.execute("update:ttl:1000:public:sweep.me@alice x"));
+        expect(await o.execute("llookup:public:sweep.me@alice")).to.equal("x");
+        skew2 += 1001;
+        await waitFor(async () =>
+          (await o.send("llookup:public:sweep.me@alice")).startsWith("error:AT0015"),
+        );
+        const entries = JSON.parse(await o.execute(`sync:from:${before}:limit:5`)) as Array<{
+          atKey: string;
+        }>;
+        const removal = entries.find((e) => e.atKey === "public:sweep.me@alice");
+        expect(removal).to.deep.include({ value: null, metadata: null, operation: "-" });
+      } finally {
+        await swept.stop();
+      }
+    });
+  });
+
   describe("delete", () => {
     it("delete a public key → data:<int>, gone from scan; an emoji key too; absent key and 3× delete → data:\\d+", async () => {
       await c.execute("update:public:del1@alice v");
