@@ -15,3 +15,6 @@ export const redisAuth = platform.redisAuth;
 export const redisCa = platform.redisCa;
 export const registryUrl = platform.registryUrl;
 export const rootCaPem = platform.rootCaPem;
+export const nfsServer = platform.nfsServer;
+export const swarms = platform.swarms;
+export const atServerCaPem = platform.atServerCaPem;

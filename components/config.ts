@@ -30,6 +30,32 @@ export interface DirectoryConfig {
   memory: string;
 }
 
+export type FilestoreTier = "BASIC_HDD" | "BASIC_SSD" | "ZONAL" | "REGIONAL" | "ENTERPRISE";
+
+export interface FilestoreConfig {
+  tier: FilestoreTier;
+  capacityGb: number;
+  /** Daily backups are kept this many days (0 turns the backup job off). */
+  backupKeepDays: number;
+}
+
+export interface SwarmConfig {
+  /** Short DNS-safe name; the swarm's domain is <name>.<domain>. */
+  name: string;
+  /** atServer ports the swarm publishes, inclusive. */
+  firstPort: number;
+  lastPort: number;
+  managerMachineType: string;
+  workerMachineType: string;
+  /** Worker count bounds for the autoscaler (whole region). */
+  minWorkers: number;
+  maxWorkers: number;
+}
+
+/** Swarm wildcard certificates: signed by the stack's private CA, or issued by ACME (DNS-01) on the swarm. */
+export type SwarmTlsConfig =
+  { mode: "private-ca" } | { mode: "acme"; email: string; directoryUrl: string };
+
 /** Root-name TLS: a private CA made by the stack (dev), or a certificate from secret config. */
 export type RootTlsConfig =
   | { mode: "private-ca" }
@@ -50,6 +76,9 @@ export interface PlatformConfig {
   redis: RedisConfig;
   directory: DirectoryConfig;
   rootTls: RootTlsConfig;
+  filestore: FilestoreConfig;
+  swarms: SwarmConfig[];
+  swarmTls: SwarmTlsConfig;
 }
 
 export class ConfigError extends Error {
@@ -79,6 +108,11 @@ const PLAIN_KEYS = [
   "redis",
   "directory",
   "rootTls",
+  "filestore",
+  "swarms",
+  "swarmTls",
+  "acmeEmail",
+  "acmeDirectoryUrl",
 ];
 const SECRET_KEYS = ["rootTlsCert", "rootTlsKey"];
 
@@ -168,6 +202,47 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     };
   }
 
+  const fsObj = r.object("atplatform:filestore");
+  const filestore: FilestoreConfig = {
+    tier: fsObj.oneOf("tier", FILESTORE_TIERS, prod ? "REGIONAL" : "BASIC_HDD"),
+    capacityGb: fsObj.int("capacityGb", 1024, { min: 1024, max: 102400 }),
+    backupKeepDays: fsObj.int("backupKeepDays", prod ? 30 : 7, { min: 0, max: 365 }),
+  };
+  if (
+    prod &&
+    (filestore.tier === "BASIC_HDD" || filestore.tier === "BASIC_SSD" || filestore.tier === "ZONAL")
+  )
+    throw new ConfigError(
+      "atplatform:filestore.tier",
+      "prod needs REGIONAL or ENTERPRISE (a zonal share is a single point of failure)",
+    );
+
+  const swarms = r.objectList("atplatform:swarms").map((o) => swarmConfig(o));
+  const names = swarms.map((s) => s.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new ConfigError("atplatform:swarms", `swarm name "${dup}" is used twice`);
+
+  const tlsMode = r.oneOf(
+    "atplatform:swarmTls",
+    ["private-ca", "acme"] as const,
+    prod ? "acme" : "private-ca",
+  );
+  const swarmTls: SwarmTlsConfig =
+    tlsMode === "acme"
+      ? {
+          mode: "acme",
+          email: r.string("atplatform:acmeEmail", {
+            pattern: /^[^@\s'"]+@[^@\s'"]+\.[a-z]{2,}$/,
+            hint: "an e-mail address",
+          }),
+          directoryUrl: r.string(
+            "atplatform:acmeDirectoryUrl",
+            { pattern: /^https:\/\/[^\s'"]+$/ },
+            "https://acme-v02.api.letsencrypt.org/directory",
+          ),
+        }
+      : { mode: "private-ca" };
+
   return Object.freeze({
     project,
     region,
@@ -181,7 +256,38 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     redis,
     directory,
     rootTls,
+    filestore,
+    swarms,
+    swarmTls,
   });
+}
+
+const FILESTORE_TIERS = ["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"] as const;
+/** Ports the swarm itself uses on every node; an atServer range must not include them. */
+export const SWARM_RESERVED_PORTS = [2375, 2376, 2377, 4789, 7946, 9100];
+
+function swarmConfig(o: ObjectReader): SwarmConfig {
+  const name = o.string("name", undefined, /^[a-z][a-z0-9]{2,11}$/);
+  const range = o.string("ports", undefined, /^\d{4,5}-\d{4,5}$/);
+  const [firstPort, lastPort] = range.split("-").map(Number) as [number, number];
+  const portsKey = `${o.key}.ports`;
+  if (firstPort < 1024 || lastPort > 65535 || firstPort > lastPort)
+    throw new ConfigError(portsKey, `"${range}" must be an ascending range within 1024-65535`);
+  const clash = SWARM_RESERVED_PORTS.find((p) => p >= firstPort && p <= lastPort);
+  if (clash !== undefined)
+    throw new ConfigError(portsKey, `"${range}" includes ${clash}, which the swarm itself uses`);
+  const s: SwarmConfig = {
+    name,
+    firstPort,
+    lastPort,
+    managerMachineType: o.string("managerMachineType", "e2-small", /^[a-z0-9]+-[a-z0-9-]+$/),
+    workerMachineType: o.string("workerMachineType", "e2-standard-2", /^[a-z0-9]+-[a-z0-9-]+$/),
+    minWorkers: o.int("minWorkers", 1, { min: 1, max: 500 }),
+    maxWorkers: o.int("maxWorkers", 3, { min: 1, max: 1000 }),
+  };
+  if (s.maxWorkers < s.minWorkers)
+    throw new ConfigError(`${o.key}.maxWorkers`, "is below minWorkers");
+  return s;
 }
 
 const DAYS = [
@@ -288,6 +394,20 @@ class Reader {
     });
   }
 
+  /** A list of objects; each item's fields are checked like an object key's. */
+  objectList(key: string): ObjectReader[] {
+    const full = this.prefix + key;
+    const v = this.value(key);
+    if (v === undefined) return [];
+    const parsed = typeof v === "string" ? parseJson(full, v) : v;
+    if (!Array.isArray(parsed)) throw new ConfigError(full, "must be a list");
+    return parsed.map((item, i) => {
+      if (typeof item !== "object" || item === null || Array.isArray(item))
+        throw new ConfigError(`${full}[${i}]`, "must be an object");
+      return new ObjectReader(`${full}[${i}]`, item as Record<string, unknown>);
+    });
+  }
+
   object(key: string): ObjectReader {
     const full = this.prefix + key;
     const v = this.value(key);
@@ -307,7 +427,7 @@ class ObjectReader {
   ) {}
 
   private get(field: string): unknown {
-    const known = OBJECT_FIELDS[this.key.split(":")[1] ?? ""];
+    const known = OBJECT_FIELDS[(this.key.split(":")[1] ?? "").replace(/\[\d+\]$/, "")];
     for (const f of Object.keys(this.obj))
       if (known && !known.includes(f))
         throw new ConfigError(`${this.key}.${f}`, "is not a known field");
@@ -358,6 +478,8 @@ const OBJECT_FIELDS: Record<string, string[]> = {
   registrarCluster: CLUSTER_FIELDS,
   redis: ["memorySizeGb", "replicaCount", "version", "maintenanceDay", "maintenanceHour"],
   directory: ["image", "minReplicas", "maxReplicas", "cpu", "memory"],
+  filestore: ["tier", "capacityGb", "backupKeepDays"],
+  swarms: ["name", "ports", "managerMachineType", "workerMachineType", "minWorkers", "maxWorkers"],
 };
 
 function parseJson(key: string, text: string): unknown {

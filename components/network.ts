@@ -162,6 +162,5 @@ export class Network extends pulumi.ComponentResource {
 export const NODE_TAGS = {
   directory: "atp-directory-node",
   registrar: "atp-registrar-node",
-  swarmManager: "atp-swarm-manager",
-  swarmWorker: "atp-swarm-worker",
 } as const;
+// Swarm VMs are tagged per swarm (atp-swarm-<name>-manager|worker) by SwarmCluster.

@@ -7,10 +7,13 @@ import { DirectoryStore } from "./directory-store";
 import { DnsZone } from "./dns-zone";
 import { GkeCluster } from "./gke-cluster";
 import { ImageRegistry } from "./image-registry";
-import { Network, NODE_TAGS } from "./network";
+import * as gcp from "@pulumi/gcp";
+import { ADDRESS_PLAN, Network, NODE_TAGS } from "./network";
+import { NfsShare } from "./nfs-share";
 import { LeafCertificate, PrivateCa } from "./private-ca";
 import { ProjectServices } from "./project-services";
 import { RegistrarAccess } from "./registrar-access";
+import { SwarmCluster } from "./swarm-cluster";
 
 export interface PlatformOutputs {
   /** `root.<domain>:64`, what clients configure as their root. */
@@ -26,6 +29,15 @@ export interface PlatformOutputs {
   registryUrl: pulumi.Output<string>;
   /** The dev private CA that signs root.<domain> (clients must trust it); undefined in prod. */
   rootCaPem: pulumi.Output<string> | undefined;
+  /** Filestore mount address and share. */
+  nfsServer: pulumi.Output<string>;
+  /** Per swarm: its domain, public IP (atServer ports) and Docker endpoint (internal). */
+  swarms: Record<
+    string,
+    { domain: string; publicIp: pulumi.Output<string>; dockerHost: pulumi.Output<string> }
+  >;
+  /** The private CA of the swarms' wildcard certificates (private-ca mode); undefined otherwise. */
+  atServerCaPem: pulumi.Output<string> | undefined;
 }
 
 export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
@@ -140,11 +152,84 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     labels,
   });
 
-  new RegistrarAccess("registrar", {
+  const registrar = new RegistrarAccess("registrar", {
     provider: registrarCluster.provider,
     redisPrimary: store.primary,
     redisAuth: store.authString,
     redisCa: store.serverCa,
+  });
+
+  // The atServer tier: one Filestore share for every swarm, then each swarm.
+  const nfs = new NfsShare(
+    "atservers",
+    {
+      project: cfg.project,
+      region: cfg.region,
+      zones: cfg.zones,
+      network: net.vpc.id,
+      reservedRange: net.serviceRange.name,
+      serviceConnection: net.serviceConnection,
+      clientRanges: [ADDRESS_PLAN.swarm.nodes],
+      settings: cfg.filestore,
+      deletionProtection: cfg.deletionProtection,
+      labels,
+    },
+    after,
+  );
+  const atServerCa =
+    cfg.swarmTls.mode === "private-ca" && cfg.swarms.length > 0
+      ? new PrivateCa("atserver-ca", { commonName: `atplatform ${cfg.env} atServer CA` })
+      : undefined;
+  const acmeDnsList =
+    cfg.swarmTls.mode === "acme" && cfg.swarms.length > 0
+      ? new gcp.projects.IAMCustomRole("acme-dns-list", {
+          project: cfg.project,
+          roleId: "atplatformDnsZoneList",
+          title: "atplatform ACME: find the DNS zone",
+          permissions: ["dns.managedZones.list"],
+        }).name
+      : undefined;
+  const swarms: PlatformOutputs["swarms"] = {};
+  cfg.swarms.forEach((settings, i) => {
+    const backupOwner = i === 0 && cfg.filestore.backupKeepDays > 0;
+    const swarm = new SwarmCluster(
+      settings.name,
+      {
+        project: cfg.project,
+        region: cfg.region,
+        zones: cfg.zones,
+        network: net.vpc.id,
+        subnet: net.swarmSubnet,
+        domain: cfg.domain,
+        zoneName: zone.zoneName,
+        settings,
+        nfs: { server: nfs.server, share: nfs.share },
+        tls: cfg.swarmTls,
+        wildcardCa: atServerCa,
+        acmeDnsListRole: acmeDnsList,
+        registrar: {
+          provider: registrar.provider,
+          namespace: registrar.namespace,
+          sourceRanges: [ADDRESS_PLAN.registrar.nodes, ADDRESS_PLAN.registrar.pods],
+        },
+        registry: registry.repository,
+        backup: backupOwner
+          ? {
+              instance: nfs.instance.name,
+              location: nfs.location,
+              keepDays: cfg.filestore.backupKeepDays,
+            }
+          : undefined,
+        labels,
+      },
+      after,
+    );
+    if (backupOwner) nfs.grantBackups("atservers", cfg.project, swarm.managerAccount.member);
+    swarms[settings.name] = {
+      domain: swarm.swarmDomain,
+      publicIp: swarm.publicIp,
+      dockerHost: swarm.dockerHost,
+    };
   });
 
   return {
@@ -159,5 +244,8 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     redisCa: store.serverCa,
     registryUrl: registry.url,
     rootCaPem,
+    nfsServer: nfs.server,
+    swarms,
+    atServerCaPem: atServerCa?.certPem,
   };
 }

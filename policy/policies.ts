@@ -6,8 +6,8 @@ import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/p
 
 /** The atProtocol root port, the one port the directory exposes to the world. */
 const ROOT_PORT = "64";
-/** Network tags of the swarm VMs; only they may expose an atServer port range to the world. */
-const SWARM_TAGS = ["atp-swarm-manager", "atp-swarm-worker"];
+/** Swarm workers (tag atp-swarm-<name>-worker) alone may expose an atServer port range to the world. */
+const SWARM_WORKER_TAG = /^atp-swarm-[a-z0-9]+-worker$/;
 
 export const policies: ResourceValidationPolicy[] = [
   {
@@ -88,7 +88,7 @@ export const policies: ResourceValidationPolicy[] = [
       if (!(f.sourceRanges ?? []).includes("0.0.0.0/0")) return;
       const swarmOnly =
         (f.targetTags ?? []).length > 0 &&
-        (f.targetTags ?? []).every((t) => SWARM_TAGS.includes(t));
+        (f.targetTags ?? []).every((t) => SWARM_WORKER_TAG.test(t));
       for (const allow of f.allows ?? []) {
         const ports = allow.ports ?? [];
         if (allow.protocol !== "tcp" || ports.length === 0) {

@@ -47,6 +47,14 @@ const FAKE_KEY =
 const fakeCert = (cn: string) =>
   `-----BEGIN CERTIFICATE-----\n${Buffer.from(cn).toString("base64")}\n-----END CERTIFICATE-----\n`;
 
+/** A stable fake address per resource name: the directory's LB is 34.1.2.3. */
+function fakeAddress(name: string, internal: boolean): string {
+  if (!internal && name === "atdirectory-ip") return "34.1.2.3";
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 200;
+  return internal ? `10.12.0.${h + 10}` : `34.2.${h}.1`;
+}
+
 /** Outputs the cloud would compute, by type token. Only what the program reads. */
 function computed(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
   switch (type) {
@@ -78,7 +86,12 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
         name: `projects/test-proj/serviceAccounts/${inputs.accountId}`,
       };
     case "gcp:compute/address:Address":
-      return { address: inputs.addressType === "INTERNAL" ? "10.12.0.100" : "34.1.2.3" };
+      return {
+        address: fakeAddress(name, inputs.addressType === "INTERNAL"),
+        selfLink: `addresses/${name}`,
+      };
+    case "gcp:projects/iAMCustomRole:IAMCustomRole":
+      return { name: `projects/test-proj/roles/${inputs.roleId}` };
     case "gcp:compute/globalAddress:GlobalAddress":
       return { name };
     case "gcp:dns/managedZone:ManagedZone":

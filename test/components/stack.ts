@@ -46,23 +46,66 @@ export interface BuiltStack {
 const built = new Map<string, Promise<BuiltStack>>();
 let queue: Promise<unknown> = Promise.resolve();
 
-/** The recorded stack for `env` ("dev" | "prod"); `preview` mimics a first `pulumi preview`. */
+/** Stacks built through index.ts (the program Pulumi runs); a module loads once per process. */
+const VIA_INDEX = "prod";
+
+/**
+ * The recorded stack for `env` ("dev" | "prod"); `preview` mimics a first `pulumi preview`.
+ * The prod stack is built by loading index.ts with the stack file's config, so the real
+ * entry point (loadConfig → createPlatform → exports) is what the prod assertions see.
+ */
 export function buildStack(env: string, opts: { preview?: boolean } = {}): Promise<BuiltStack> {
   const key = `${env}|${opts.preview ? "preview" : "up"}`;
   let p = built.get(key);
   if (!p) {
     // Mocks are process-global: builds run one after another.
-    p = queue.then(async () => {
-      const rec = await useMocks({ preview: opts.preview });
-      const cfg = parseConfig(stackConfig(env), stackSecrets());
-      const out = createPlatform(cfg);
-      await settle();
-      return { cfg, rec, out };
-    });
+    p = queue.then(() =>
+      withoutSourceMaps(async () => {
+        const rec = await useMocks({ preview: opts.preview });
+        const cfg = parseConfig(stackConfig(env), stackSecrets());
+        let out: PlatformOutputs;
+        if (env === VIA_INDEX && !opts.preview) {
+          pulumi.runtime.setAllConfig(pulumiConfig(env), Object.keys(stackSecrets()));
+          try {
+            out = require("../../index") as PlatformOutputs;
+            await settle();
+          } finally {
+            pulumi.runtime.setAllConfig({});
+          }
+        } else {
+          out = createPlatform(cfg);
+          await settle();
+        }
+        return { cfg, rec, out };
+      }),
+    );
     queue = p.catch(() => undefined);
     built.set(key, p);
   }
   return p;
+}
+
+/**
+ * The Pulumi SDK reads `new Error().stack` for every promise and resource; with source maps
+ * on (tsx turns them on) that dominates a build's CPU time. Builds run with them off.
+ */
+async function withoutSourceMaps<T>(fn: () => Promise<T>): Promise<T> {
+  const before = process.sourceMapsEnabled;
+  process.setSourceMapsEnabled(false);
+  try {
+    return await fn();
+  } finally {
+    process.setSourceMapsEnabled(before);
+  }
+}
+
+/** The flat config map `pulumi up` would hand the program for `env`, secrets included. */
+export function pulumiConfig(env: string): Record<string, string> {
+  const all: Record<string, string> = {};
+  for (const [k, v] of Object.entries(stackConfig(env))) if (v !== undefined) all[k] = v;
+  all["atplatform:rootTlsCert"] = TEST_PEM_CERT;
+  all["atplatform:rootTlsKey"] = TEST_PEM_KEY;
+  return all;
 }
 
 /** Runs `fn` with the process's mocks to itself (after any build in flight). */

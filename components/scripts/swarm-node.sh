@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# atplatform swarm node: startup script of every swarm VM (GCE runs it at every boot) and,
+# installed as /usr/local/sbin/atplatform-swarm, the periodic maintenance job of managers.
+#
+#   boot      install Docker + NFS client, mount the atServer share, configure the Docker
+#             daemon (managers: TLS Engine API), form or join the swarm, install the timer
+#   maintain  manager 0 only: publish the swarm's wildcard certificate as Docker secrets and
+#             move services onto it, renew it by ACME (acme mode), prune departed workers,
+#             take the daily Filestore backup (backup owner only)
+#
+# Join tokens live only in Secret Manager: they are read into shell variables, passed to
+# `docker swarm join`, and never printed or written to disk.
+#
+# The variables below are rendered per swarm and role by components/swarm-script.ts.
+# @@ATP_VARS@@
+set -euo pipefail
+
+# Test hooks: a sandbox prefix for every file this script writes, and retry pacing.
+ATP_ROOT="${ATP_ROOT:-}"
+ATP_RETRIES="${ATP_RETRIES:-90}"
+ATP_RETRY_DELAY="${ATP_RETRY_DELAY:-10}"
+
+readonly DOCKER_TLS_DIR="/etc/docker/tls"
+readonly SELF="/usr/local/sbin/atplatform-swarm"
+
+log() { printf 'atplatform-swarm[%s]: %s\n' "${ATP_ROLE}" "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+# --- Secret Manager -------------------------------------------------------------------
+# secret_get NAME: prints the latest version; exit 3 when the secret has no version yet.
+secret_get() {
+  local out err rc=0
+  err="$(mktemp)"
+  out="$(gcloud secrets versions access latest --secret="$1" --project="${ATP_PROJECT}" 2>"${err}")" || rc=$?
+  if [[ ${rc} -ne 0 ]]; then
+    if grep -q "NOT_FOUND" "${err}"; then rc=3; fi
+    rm -f "${err}"
+    return "${rc}"
+  fi
+  rm -f "${err}"
+  printf '%s' "${out}"
+}
+
+# secret_put NAME VALUE: adds a version (the value goes through stdin, never argv).
+secret_put() {
+  printf '%s' "$2" | gcloud secrets versions add "$1" --project="${ATP_PROJECT}" --data-file=- >/dev/null
+}
+
+# secret_to_file NAME PATH MODE: writes the latest version to PATH (atomically).
+secret_to_file() {
+  local tmp
+  tmp="$(mktemp "${ATP_ROOT}$2.XXXXXX")"
+  chmod "$3" "${tmp}"
+  secret_get "$1" >"${tmp}" || {
+    rm -f "${tmp}"
+    return 1
+  }
+  mv -f "${tmp}" "${ATP_ROOT}$2"
+}
+
+valid_token() { [[ "$1" =~ ^SWMTKN-1-[a-z0-9]+-[a-z0-9]+$ ]]; }
+
+# retry CMD...: runs CMD until it succeeds, ATP_RETRIES times, ATP_RETRY_DELAY apart.
+retry() {
+  local i
+  for ((i = 1; i <= ATP_RETRIES; i++)); do
+    if "$@"; then return 0; fi
+    sleep "${ATP_RETRY_DELAY}"
+  done
+  return 1
+}
+
+# --- identity -------------------------------------------------------------------------
+my_ip() {
+  curl -fsS -H "Metadata-Flavor: Google" \
+    "http://metadata.google.internal/computeMetadata/v1/instance/network-interfaces/0/ip"
+}
+
+# Managers are named <swarm>-mgr-<n> (pinned by per-instance configs); manager 0 bootstraps.
+manager_index() {
+  local name
+  name="$(hostname)"
+  if [[ "${name}" =~ -mgr-([0-9]+)$ ]]; then printf '%s' "${BASH_REMATCH[1]}"; else printf -- '-1'; fi
+}
+
+# --- packages -------------------------------------------------------------------------
+install_packages() {
+  if command -v docker >/dev/null && command -v mount.nfs >/dev/null; then return 0; fi
+  export DEBIAN_FRONTEND=noninteractive
+  retry apt-get update -qq || die "apt-get update failed"
+  local pkgs=(docker.io nfs-common jq)
+  if [[ "${ATP_ROLE}" == manager && "${ATP_TLS_MODE}" == acme ]]; then
+    pkgs+=(certbot python3-certbot-dns-google)
+  fi
+  retry apt-get install -y -qq --no-install-recommends "${pkgs[@]}" || die "apt-get install failed"
+  # Memory metrics for the workers' autoscaler come from the Ops Agent.
+  if [[ "${ATP_ROLE}" == worker ]] && ! systemctl is-active --quiet google-cloud-ops-agent; then
+    if ! { curl -fsSL -o /tmp/add-ops-agent.sh https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh &&
+      bash /tmp/add-ops-agent.sh --also-install; }; then
+      log "ops agent install failed; memory autoscaling degraded"
+    fi
+  fi
+}
+
+# --- storage --------------------------------------------------------------------------
+fstab_line() {
+  printf '%s:/%s %s nfs vers=3,hard,noatime,timeo=600,retrans=3,_netdev,nofail 0 0' \
+    "${ATP_NFS_SERVER}" "${ATP_NFS_SHARE}" "${ATP_NFS_MOUNT}"
+}
+
+# Exactly one fstab entry for the mount point (a changed server replaces the old line).
+mount_storage() {
+  local fstab="${ATP_ROOT}/etc/fstab" line tmp
+  line="$(fstab_line)"
+  mkdir -p "${ATP_ROOT}${ATP_NFS_MOUNT}" "$(dirname "${fstab}")"
+  touch "${fstab}"
+  if ! grep -qxF "${line}" "${fstab}"; then
+    tmp="$(mktemp)"
+    awk -v mp="${ATP_NFS_MOUNT}" '$2 != mp' "${fstab}" >"${tmp}"
+    printf '%s\n' "${line}" >>"${tmp}"
+    cat "${tmp}" >"${fstab}"
+    rm -f "${tmp}"
+    if mountpoint -q "${ATP_NFS_MOUNT}"; then umount "${ATP_NFS_MOUNT}" || true; fi
+  fi
+  if ! mountpoint -q "${ATP_NFS_MOUNT}"; then
+    retry mount "${ATP_NFS_MOUNT}" || die "cannot mount ${ATP_NFS_SERVER}:/${ATP_NFS_SHARE}"
+  fi
+  # atServer storage is sharded below here by the orchestrator; uid 1024 is the atServer user.
+  mkdir -p "${ATP_ROOT}${ATP_NFS_MOUNT}/atservers"
+  chown 1024:1024 "${ATP_ROOT}${ATP_NFS_MOUNT}/atservers" 2>/dev/null || true
+}
+
+# --- Docker daemon --------------------------------------------------------------------
+configure_docker() {
+  local etc="${ATP_ROOT}/etc/docker" unit="${ATP_ROOT}/etc/systemd/system/docker.service.d"
+  mkdir -p "${etc}" "${unit}"
+  local daemon
+  if [[ "${ATP_ROLE}" == manager ]]; then
+    mkdir -p "${ATP_ROOT}${DOCKER_TLS_DIR}"
+    chmod 0700 "${ATP_ROOT}${DOCKER_TLS_DIR}"
+    retry secret_to_file "${ATP_DOCKER_SECRET_PREFIX}-ca" "${DOCKER_TLS_DIR}/ca.pem" 0644 || die "no Docker CA"
+    retry secret_to_file "${ATP_DOCKER_SECRET_PREFIX}-cert" "${DOCKER_TLS_DIR}/cert.pem" 0644 || die "no Docker cert"
+    retry secret_to_file "${ATP_DOCKER_SECRET_PREFIX}-key" "${DOCKER_TLS_DIR}/key.pem" 0600 || die "no Docker key"
+    daemon="$(
+      cat <<EOF
+{
+  "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"],
+  "tls": true,
+  "tlsverify": true,
+  "tlscacert": "${DOCKER_TLS_DIR}/ca.pem",
+  "tlscert": "${DOCKER_TLS_DIR}/cert.pem",
+  "tlskey": "${DOCKER_TLS_DIR}/key.pem",
+  "log-driver": "local",
+  "live-restore": false
+}
+EOF
+    )"
+  else
+    daemon='{ "hosts": ["unix:///var/run/docker.sock"], "log-driver": "local", "live-restore": false }'
+  fi
+  local changed=0
+  if [[ "$(cat "${etc}/daemon.json" 2>/dev/null)" != "${daemon}" ]]; then
+    printf '%s' "${daemon}" >"${etc}/daemon.json"
+    changed=1
+  fi
+  # The packaged unit passes -H fd://, which conflicts with "hosts" in daemon.json.
+  local dropin=$'[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock'
+  if [[ "$(cat "${unit}/atplatform.conf" 2>/dev/null)" != "${dropin}" ]]; then
+    printf '%s' "${dropin}" >"${unit}/atplatform.conf"
+    changed=1
+  fi
+  if [[ ${changed} -eq 1 ]]; then
+    systemctl daemon-reload
+    systemctl restart docker
+  fi
+  systemctl enable --now docker >/dev/null
+}
+
+# --- swarm membership -----------------------------------------------------------------
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || printf 'unknown'; }
+
+# read_token manager|worker: the join token into the global TOKEN (never printed).
+TOKEN=""
+read_token() {
+  local rc=0
+  TOKEN="$(secret_get "${ATP_SWARM}-$1-token")" || rc=$?
+  if [[ ${rc} -ne 0 ]]; then
+    TOKEN=""
+    return "${rc}"
+  fi
+  valid_token "${TOKEN}" || die "the $1 join token in Secret Manager is malformed; refusing to use it"
+}
+
+init_swarm() {
+  local ip="$1"
+  log "initialising swarm ${ATP_SWARM} on ${ip}"
+  docker swarm init --advertise-addr "${ip}" --listen-addr "${ip}:2377" >/dev/null
+  store_tokens
+}
+
+store_tokens() {
+  local t
+  t="$(docker swarm join-token -q manager)"
+  secret_put "${ATP_SWARM}-manager-token" "${t}"
+  t="$(docker swarm join-token -q worker)"
+  secret_put "${ATP_SWARM}-worker-token" "${t}"
+  log "join tokens stored in Secret Manager"
+}
+
+# try_join ROLE MYIP: one attempt to join through each manager (except this VM).
+try_join() {
+  local role="$1" ip="$2" m
+  read_token "${role}" || return 1
+  for m in ${ATP_MANAGER_IPS}; do
+    [[ "${m}" == "${ip}" ]] && continue
+    if docker swarm join --token "${TOKEN}" --advertise-addr "${ip}" "${m}:2377" >/dev/null 2>&1; then
+      TOKEN=""
+      log "joined swarm ${ATP_SWARM} as ${role} through ${m}"
+      return 0
+    fi
+  done
+  TOKEN=""
+  return 1
+}
+
+# A recreated manager keeps its name; its previous incarnation is left in the node list as
+# "down". Remove that entry so the swarm does not count it towards quorum.
+remove_stale_self() {
+  local name id status self
+  name="$(hostname)"
+  while read -r id status self; do
+    [[ "${self}" == "true" || "${status}" != "Down" ]] && continue
+    log "removing stale swarm entry ${id} of ${name}"
+    docker node demote "${id}" >/dev/null 2>&1 || true
+    docker node rm --force "${id}" >/dev/null
+  done < <(docker node ls --filter "name=${name}" --format '{{.ID}} {{.Status}} {{.Self}}')
+}
+
+join_swarm() {
+  local ip state
+  ip="$(my_ip)"
+  state="$(swarm_state)"
+  local bootstrap=0 rc=0
+  if [[ "${ATP_ROLE}" == manager && "$(manager_index)" == 0 ]]; then
+    bootstrap=1
+    read_token manager || rc=$?
+    TOKEN=""
+    [[ ${rc} -eq 0 || ${rc} -eq 3 ]] || die "cannot read the manager join token"
+  fi
+  if [[ "${state}" == active ]]; then
+    log "already in swarm ${ATP_SWARM}"
+    # Initialised earlier but stopped before the tokens were stored: store them now.
+    if [[ ${bootstrap} -eq 1 && ${rc} -eq 3 ]]; then store_tokens; fi
+    return 0
+  fi
+  if [[ ${bootstrap} -eq 1 && ${rc} -eq 3 ]]; then
+    init_swarm "${ip}"
+    return 0
+  fi
+  retry try_join "${ATP_ROLE}" "${ip}" || die "could not join swarm ${ATP_SWARM}"
+  if [[ "${ATP_ROLE}" == manager ]]; then remove_stale_self; fi
+}
+
+# --- maintenance (manager 0) ----------------------------------------------------------
+# Publishes the current wildcard certificate as a pair of Docker secrets named after its
+# hash, then moves every atServer service that still uses an older pair onto it.
+tls_sync() {
+  local cert key hash
+  cert="$(secret_get "${ATP_TLS_SECRET_PREFIX}-cert")" || {
+    log "no wildcard certificate yet"
+    return 0
+  }
+  key="$(secret_get "${ATP_TLS_SECRET_PREFIX}-key")" || die "wildcard key missing"
+  hash="$(printf '%s' "${cert}" | sha256sum | cut -c1-12)"
+  local crt_name="atserver-tls-crt-${hash}" key_name="atserver-tls-key-${hash}"
+  if ! docker secret inspect "${crt_name}" >/dev/null 2>&1; then
+    printf '%s\n' "${cert}" | docker secret create --label atplatform.tls=wildcard "${crt_name}" - >/dev/null
+    printf '%s\n' "${key}" | docker secret create --label atplatform.tls=wildcard "${key_name}" - >/dev/null
+    log "published wildcard certificate ${hash}"
+  fi
+  key=""
+  local svc old
+  while read -r svc; do
+    [[ -z "${svc}" ]] && continue
+    old="$(docker service inspect --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}} {{end}}' "${svc}")"
+    local args=() s
+    for s in ${old}; do
+      if [[ "${s}" == atserver-tls-crt-* && "${s}" != "${crt_name}" ]]; then
+        args+=(--secret-rm "${s}" --secret-add "source=${crt_name},target=atserver-tls.crt,uid=1024,mode=0444")
+      elif [[ "${s}" == atserver-tls-key-* && "${s}" != "${key_name}" ]]; then
+        args+=(--secret-rm "${s}" --secret-add "source=${key_name},target=atserver-tls.key,uid=1024,mode=0400")
+      fi
+    done
+    if [[ ${#args[@]} -gt 0 ]]; then
+      docker service update --detach --quiet "${args[@]}" "${svc}" >/dev/null
+      log "moved ${svc} to certificate ${hash}"
+    fi
+  done < <(docker service ls --filter label=atplatform.atsign --format '{{.Name}}')
+  # Pairs no service uses any more are removed (docker refuses to remove ones in use).
+  local name
+  while read -r name; do
+    [[ "${name}" == "${crt_name}" || "${name}" == "${key_name}" || -z "${name}" ]] && continue
+    docker secret rm "${name}" >/dev/null 2>&1 || true
+  done < <(docker secret ls --filter label=atplatform.tls=wildcard --format '{{.Name}}')
+}
+
+# ACME DNS-01 via Cloud DNS; certbot renews only within 30 days of expiry, and its deploy
+# hook stores the new certificate in Secret Manager, from where tls_sync publishes it.
+acme_renew() {
+  [[ "${ATP_TLS_MODE}" == acme ]] || return 0
+  certbot certonly --non-interactive --agree-tos --email "${ATP_ACME_EMAIL}" \
+    --server "${ATP_ACME_SERVER}" --dns-google --dns-google-propagation-seconds 90 \
+    --cert-name "${ATP_SWARM}" -d "*.${ATP_SWARM_DOMAIN}" -d "${ATP_SWARM_DOMAIN}" \
+    --keep-until-expiring --deploy-hook "${SELF} publish-cert" >/dev/null
+}
+
+publish_cert() {
+  local dir="${RENEWED_LINEAGE:?certbot sets RENEWED_LINEAGE}"
+  gcloud secrets versions add "${ATP_TLS_SECRET_PREFIX}-cert" --project="${ATP_PROJECT}" \
+    --data-file="${dir}/fullchain.pem" >/dev/null
+  gcloud secrets versions add "${ATP_TLS_SECRET_PREFIX}-key" --project="${ATP_PROJECT}" \
+    --data-file="${dir}/privkey.pem" >/dev/null
+  log "renewed certificate stored in Secret Manager"
+}
+
+# Workers removed by the autoscaler stay "down" in the node list; forget them.
+prune_workers() {
+  local id status
+  while read -r id status; do
+    if [[ "${status}" == "Down" ]]; then docker node rm "${id}" >/dev/null 2>&1 || true; fi
+  done < <(docker node ls --filter role=worker --format '{{.ID}} {{.Status}}')
+}
+
+# Daily backup of the atServer share, named by date; backups older than the retention go.
+backup_storage() {
+  [[ -n "${ATP_BACKUP_INSTANCE}" ]] || return 0
+  local today name cutoff b
+  today="$(date -u +%Y%m%d)"
+  name="atservers-${today}"
+  if ! gcloud filestore backups describe "${name}" --region="${ATP_REGION}" --project="${ATP_PROJECT}" >/dev/null 2>&1; then
+    gcloud filestore backups create "${name}" --region="${ATP_REGION}" --project="${ATP_PROJECT}" \
+      --instance="${ATP_BACKUP_INSTANCE}" --instance-location="${ATP_BACKUP_LOCATION}" \
+      --file-share="${ATP_NFS_SHARE}" --async >/dev/null
+    log "backup ${name} started"
+  fi
+  cutoff="$(date -u -d "${ATP_BACKUP_KEEP_DAYS} days ago" +%Y%m%d)"
+  while read -r b; do
+    b="${b##*/}"
+    [[ "${b}" =~ ^atservers-([0-9]{8})$ ]] || continue
+    if [[ "${BASH_REMATCH[1]}" < "${cutoff}" ]]; then
+      gcloud filestore backups delete "${b}" --region="${ATP_REGION}" --project="${ATP_PROJECT}" --quiet --async >/dev/null
+      log "backup ${b} expired"
+    fi
+  done < <(gcloud filestore backups list --region="${ATP_REGION}" --project="${ATP_PROJECT}" --format='value(name)')
+}
+
+maintain() {
+  [[ "${ATP_ROLE}" == manager && "$(manager_index)" == 0 ]] || return 0
+  [[ "$(swarm_state)" == active ]] || {
+    log "not in the swarm yet"
+    return 0
+  }
+  acme_renew || log "ACME renewal failed; will retry"
+  tls_sync
+  prune_workers
+  backup_storage || log "backup failed; will retry"
+}
+
+install_timer() {
+  [[ "${ATP_ROLE}" == manager ]] || return 0
+  local sd="${ATP_ROOT}/etc/systemd/system"
+  mkdir -p "${sd}" "$(dirname "${ATP_ROOT}${SELF}")"
+  install -m 0755 "$0" "${ATP_ROOT}${SELF}"
+  printf '[Unit]\nDescription=atplatform swarm maintenance\n[Service]\nType=oneshot\nExecStart=%s maintain\n' \
+    "${SELF}" >"${sd}/atplatform-swarm.service"
+  printf '[Unit]\nDescription=atplatform swarm maintenance\n[Timer]\nOnBootSec=2min\nOnUnitActiveSec=15min\nRandomizedDelaySec=60\n[Install]\nWantedBy=timers.target\n' \
+    >"${sd}/atplatform-swarm.timer"
+  systemctl daemon-reload
+  systemctl enable --now atplatform-swarm.timer >/dev/null
+}
+
+boot() {
+  install_packages
+  mount_storage
+  configure_docker
+  join_swarm
+  install_timer
+  log "ready"
+}
+
+main() {
+  case "${1:-boot}" in
+    boot) boot ;;
+    maintain) maintain ;;
+    publish-cert) publish_cert ;;
+    *) die "unknown command $1" ;;
+  esac
+}
+
+if [[ "${ATP_SOURCE_ONLY:-0}" != 1 ]]; then main "$@"; fi

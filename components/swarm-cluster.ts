@@ -1,0 +1,385 @@
+// One Docker Swarm for atServers: three managers (one per zone, pinned names, IPs and boot
+// disks through a stateful regional MIG) and autoscaled, auto-healed workers, all without
+// public IPs and started by the rendered scripts/swarm-node.sh. Secrets, load balancers,
+// DNS and firewall come from SwarmSecrets and SwarmNetwork; the registrar's cluster gets
+// the Docker endpoint and client certificate as a Kubernetes Secret.
+import * as gcp from "@pulumi/gcp";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { SwarmConfig, SwarmTlsConfig } from "./config";
+import type { PrivateCa } from "./private-ca";
+import {
+  DOCKER_API_PORT,
+  SWARM_GOSSIP_PORT,
+  SWARM_MANAGER_PORT,
+  SwarmNetwork,
+} from "./swarm-network";
+import { renderSwarmScript, STORAGE_MOUNT, type SwarmScriptVars } from "./swarm-script";
+import { SwarmSecrets } from "./swarm-secrets";
+
+export const SWARM_IMAGE = "debian-cloud/debian-12";
+export const MANAGER_COUNT = 3;
+
+export interface SwarmClusterArgs {
+  project: string;
+  region: string;
+  zones: string[];
+  network: pulumi.Input<string>;
+  subnet: gcp.compute.Subnetwork;
+  domain: string;
+  zoneName: pulumi.Input<string>;
+  settings: SwarmConfig;
+  nfs: { server: pulumi.Input<string>; share: string };
+  tls: SwarmTlsConfig;
+  /** Signs the wildcard certificate in private-ca mode. */
+  wildcardCa?: PrivateCa;
+  /** ACME mode: lets the managers answer DNS-01 challenges in the platform zone. */
+  acmeDnsListRole?: pulumi.Input<string>;
+  registrar: { provider: k8s.Provider; namespace: pulumi.Input<string>; sourceRanges: string[] };
+  /** Repository the VMs pull images from. */
+  registry: gcp.artifactregistry.Repository;
+  /** Set on the swarm whose manager 0 runs the Filestore backup job. */
+  backup?: { instance: pulumi.Input<string>; location: string; keepDays: number };
+  labels: Record<string, string>;
+}
+
+export class SwarmCluster extends pulumi.ComponentResource {
+  readonly managers: gcp.compute.RegionInstanceGroupManager;
+  readonly workers: gcp.compute.RegionInstanceGroupManager;
+  readonly managerAccount: gcp.serviceaccount.Account;
+  readonly dockerHost: pulumi.Output<string>;
+  readonly publicIp: pulumi.Output<string>;
+  readonly swarmDomain: string;
+
+  constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("atplatform:swarm:SwarmCluster", name, {}, opts);
+    if (args.zones.length < MANAGER_COUNT)
+      throw new pulumi.ResourceError(`${name}: three zones are needed for three managers`, this);
+    const parent = { parent: this };
+    const s = args.settings;
+    this.swarmDomain = `${name}.${args.domain}`;
+    const managerTag = `atp-swarm-${name}-manager`;
+    const workerTag = `atp-swarm-${name}-worker`;
+    const zones = args.zones.slice(0, MANAGER_COUNT);
+    const labels = { ...args.labels, swarm: name };
+
+    const internal = (n: string) =>
+      new gcp.compute.Address(
+        n,
+        { region: args.region, subnetwork: args.subnet.id, addressType: "INTERNAL", labels },
+        parent,
+      );
+    const managerAddresses = [...Array(MANAGER_COUNT).keys()].map((i) =>
+      internal(`${name}-mgr-${i}`),
+    );
+    const dockerAddress = internal(`${name}-docker`);
+    const publicAddress = new gcp.compute.Address(
+      `${name}-lb-ip`,
+      { region: args.region, addressType: "EXTERNAL", networkTier: "PREMIUM", labels },
+      parent,
+    );
+    this.publicIp = publicAddress.address;
+
+    const secrets = new SwarmSecrets(
+      name,
+      {
+        project: args.project,
+        swarmDomain: this.swarmDomain,
+        dockerIps: [...managerAddresses.map((a) => a.address), dockerAddress.address],
+        wildcardCa: args.tls.mode === "private-ca" ? args.wildcardCa : undefined,
+        labels,
+      },
+      parent,
+    );
+    this.managerAccount = secrets.managerAccount;
+    for (const [who, sa] of [
+      ["managers", secrets.managerAccount],
+      ["workers", secrets.workerAccount],
+    ] as const) {
+      new gcp.artifactregistry.RepositoryIamMember(
+        `${name}-${who}-pull`,
+        {
+          repository: args.registry.name,
+          location: args.region,
+          role: "roles/artifactregistry.reader",
+          member: sa.member,
+        },
+        parent,
+      );
+    }
+    if (args.tls.mode === "acme") {
+      new gcp.dns.DnsManagedZoneIamMember(
+        `${name}-acme-dns`,
+        {
+          managedZone: args.zoneName,
+          role: "roles/dns.admin",
+          member: secrets.managerAccount.member,
+        },
+        parent,
+      );
+      if (args.acmeDnsListRole)
+        new gcp.projects.IAMMember(
+          `${name}-acme-dns-list`,
+          {
+            project: args.project,
+            role: args.acmeDnsListRole,
+            member: secrets.managerAccount.member,
+          },
+          parent,
+        );
+    }
+
+    const script = (role: "manager" | "worker") =>
+      pulumi
+        .all([
+          pulumi.output(managerAddresses.map((a) => a.address)),
+          args.nfs.server,
+          args.backup?.instance ?? "",
+        ])
+        .apply(([ips, server, backupInstance]) => {
+          const vars: SwarmScriptVars = {
+            swarm: name,
+            role,
+            project: args.project,
+            region: args.region,
+            swarmDomain: this.swarmDomain,
+            managerIps: ips,
+            nfsServer: server,
+            nfsShare: args.nfs.share,
+            dockerSecretPrefix: secrets.dockerSecretPrefix,
+            tlsSecretPrefix: secrets.tlsSecretPrefix,
+            tlsMode: args.tls.mode,
+            acmeEmail: args.tls.mode === "acme" ? args.tls.email : undefined,
+            acmeServer: args.tls.mode === "acme" ? args.tls.directoryUrl : undefined,
+            backup:
+              role === "manager" && args.backup
+                ? {
+                    instance: backupInstance,
+                    location: args.backup.location,
+                    keepDays: args.backup.keepDays,
+                  }
+                : undefined,
+          };
+          return renderSwarmScript(vars);
+        });
+
+    const template = (
+      role: "manager" | "worker",
+      machineType: string,
+      sa: gcp.serviceaccount.Account,
+      tag: string,
+    ) =>
+      new gcp.compute.InstanceTemplate(
+        `${name}-${role}`,
+        {
+          namePrefix: `${name}-${role}-`,
+          machineType,
+          disks: [
+            {
+              boot: true,
+              autoDelete: true,
+              deviceName: "boot",
+              sourceImage: SWARM_IMAGE,
+              diskSizeGb: 30,
+              diskType: "pd-balanced",
+            },
+          ],
+          // No accessConfigs: no public IP. Egress goes through Cloud NAT.
+          networkInterfaces: [{ subnetwork: args.subnet.id }],
+          serviceAccount: {
+            email: sa.email,
+            scopes: ["https://www.googleapis.com/auth/cloud-platform"],
+          },
+          metadata: {
+            "startup-script": script(role),
+            "enable-oslogin": "TRUE",
+            "block-project-ssh-keys": "TRUE",
+          },
+          tags: [tag],
+          shieldedInstanceConfig: {
+            enableSecureBoot: true,
+            enableVtpm: true,
+            enableIntegrityMonitoring: true,
+          },
+          labels: { ...labels, role },
+        },
+        { parent: this },
+      );
+    const managerTemplate = template(
+      "manager",
+      s.managerMachineType,
+      secrets.managerAccount,
+      managerTag,
+    );
+    const workerTemplate = template(
+      "worker",
+      s.workerMachineType,
+      secrets.workerAccount,
+      workerTag,
+    );
+
+    const hc = (role: string, port: number) =>
+      new gcp.compute.HealthCheck(
+        `${name}-${role}-hc`,
+        {
+          tcpHealthCheck: { port },
+          checkIntervalSec: 15,
+          timeoutSec: 5,
+          healthyThreshold: 2,
+          unhealthyThreshold: 4,
+        },
+        parent,
+      );
+
+    // Managers: stateful (pinned IP + boot disk holding the Raft log), one per zone. Updates
+    // are opportunistic: an operator replaces one manager at a time so quorum is never lost.
+    this.managers = new gcp.compute.RegionInstanceGroupManager(
+      `${name}-managers`,
+      {
+        region: args.region,
+        baseInstanceName: `${name}-mgr`,
+        distributionPolicyZones: zones,
+        distributionPolicyTargetShape: "EVEN",
+        targetSize: MANAGER_COUNT,
+        versions: [{ name: "managers", instanceTemplate: managerTemplate.selfLinkUnique }],
+        statefulDisks: [{ deviceName: "boot", deleteRule: "NEVER" }],
+        statefulInternalIps: [{ interfaceName: "nic0", deleteRule: "NEVER" }],
+        autoHealingPolicies: {
+          healthCheck: hc("manager", SWARM_MANAGER_PORT).id,
+          initialDelaySec: 600,
+        },
+        updatePolicy: {
+          type: "OPPORTUNISTIC",
+          minimalAction: "REPLACE",
+          replacementMethod: "RECREATE",
+          maxSurgeFixed: 0,
+          maxUnavailableFixed: MANAGER_COUNT,
+          instanceRedistributionType: "NONE",
+        },
+        namedPorts: [{ name: "docker-api", port: DOCKER_API_PORT }],
+      },
+      parent,
+    );
+    managerAddresses.forEach(
+      (address, i) =>
+        new gcp.compute.RegionPerInstanceConfig(
+          `${name}-mgr-${i}`,
+          {
+            region: args.region,
+            regionInstanceGroupManager: this.managers.name,
+            name: `${name}-mgr-${i}`,
+            preservedState: {
+              internalIps: [
+                {
+                  interfaceName: "nic0",
+                  autoDelete: "NEVER",
+                  ipAddress: { address: address.selfLink },
+                },
+              ],
+            },
+            minimalAction: "NONE",
+            mostDisruptiveAllowedAction: "REPLACE",
+            removeInstanceStateOnDestroy: false,
+          },
+          parent,
+        ),
+    );
+
+    // Workers: stateless; the autoscaler owns the count, scale-in is slow so containers
+    // move gradually, and a worker that leaves the swarm (gossip port down) is recreated.
+    this.workers = new gcp.compute.RegionInstanceGroupManager(
+      `${name}-workers`,
+      {
+        region: args.region,
+        baseInstanceName: `${name}-wkr`,
+        distributionPolicyZones: args.zones,
+        distributionPolicyTargetShape: "EVEN",
+        versions: [{ name: "workers", instanceTemplate: workerTemplate.selfLinkUnique }],
+        autoHealingPolicies: {
+          healthCheck: hc("worker", SWARM_GOSSIP_PORT).id,
+          initialDelaySec: 600,
+        },
+        updatePolicy: {
+          type: "PROACTIVE",
+          minimalAction: "REPLACE",
+          replacementMethod: "SUBSTITUTE",
+          maxSurgeFixed: args.zones.length,
+          maxUnavailableFixed: 0,
+          instanceRedistributionType: "PROACTIVE",
+        },
+      },
+      parent,
+    );
+    new gcp.compute.RegionAutoscaler(
+      `${name}-workers`,
+      {
+        region: args.region,
+        target: this.workers.id,
+        autoscalingPolicy: {
+          minReplicas: s.minWorkers,
+          maxReplicas: s.maxWorkers,
+          cooldownPeriod: 300,
+          cpuUtilization: { target: 0.6 },
+          metrics: [
+            {
+              // From the Ops Agent the startup script installs on workers.
+              name: "agent.googleapis.com/memory/percent_used",
+              filter: 'resource.type = "gce_instance" AND metric.labels.state = "used"',
+              type: "GAUGE",
+              target: 70,
+            },
+          ],
+          scaleInControl: { maxScaledInReplicas: { fixed: 1 }, timeWindowSec: 900 },
+        },
+      },
+      parent,
+    );
+
+    const net = new SwarmNetwork(
+      name,
+      {
+        region: args.region,
+        network: args.network,
+        subnet: args.subnet.id,
+        managerTag,
+        workerTag,
+        managerGroup: this.managers.instanceGroup,
+        workerGroup: this.workers.instanceGroup,
+        dockerAddress,
+        publicAddress,
+        firstPort: s.firstPort,
+        lastPort: s.lastPort,
+        registrarRanges: args.registrar.sourceRanges,
+        zoneName: args.zoneName,
+        swarmDomain: this.swarmDomain,
+      },
+      parent,
+    );
+    this.dockerHost = net.dockerHost;
+
+    // Everything the registrar's Swarm orchestrator needs to drive this swarm.
+    new k8s.core.v1.Secret(
+      `${name}-registrar`,
+      {
+        metadata: {
+          namespace: args.registrar.namespace,
+          name: `swarm-${name}`,
+          labels: { "atplatform.io/swarm": name },
+        },
+        type: "Opaque",
+        stringData: {
+          DOCKER_HOST: this.dockerHost,
+          "ca.pem": secrets.dockerCaPem,
+          "cert.pem": secrets.clientCertPem,
+          "key.pem": pulumi.secret(secrets.clientKeyPem),
+          domain: this.swarmDomain,
+          ports: `${s.firstPort}-${s.lastPort}`,
+          storage: `${STORAGE_MOUNT}/atservers`,
+        },
+      },
+      { parent: this, provider: args.registrar.provider },
+    );
+
+    this.registerOutputs({ dockerHost: this.dockerHost, publicIp: this.publicIp });
+  }
+}

@@ -1,0 +1,170 @@
+// A swarm's identities and secrets: service accounts for managers and workers, the empty
+// join-token secrets (filled only by manager 0's startup script), the Docker Engine API's
+// own CA with a server certificate for the managers and a client certificate for the
+// registrar, and the wildcard certificate for the swarm's atServers.
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import { LeafCertificate, PrivateCa } from "./private-ca";
+
+export interface SwarmSecretsArgs {
+  project: string;
+  /** <swarm>.<domain> */
+  swarmDomain: string;
+  /** Addresses the Docker API is reached at (managers' IPs and the internal LB's). */
+  dockerIps: pulumi.Input<string>[];
+  /** Wildcard certificate: signed by this CA, or (undefined) issued by ACME on the swarm. */
+  wildcardCa?: PrivateCa;
+  labels: Record<string, string>;
+}
+
+const VM_ROLES = ["roles/logging.logWriter", "roles/monitoring.metricWriter"];
+
+export class SwarmSecrets extends pulumi.ComponentResource {
+  readonly managerAccount: gcp.serviceaccount.Account;
+  readonly workerAccount: gcp.serviceaccount.Account;
+  readonly dockerSecretPrefix: string;
+  readonly tlsSecretPrefix: string;
+  /** For the registrar: Docker API CA, client certificate and key (secret). */
+  readonly dockerCaPem: pulumi.Output<string>;
+  readonly clientCertPem: pulumi.Output<string>;
+  readonly clientKeyPem: pulumi.Output<string>;
+  /** Secret Manager secrets the wildcard certificate lives in. */
+  readonly tlsSecrets: gcp.secretmanager.Secret[];
+
+  constructor(name: string, args: SwarmSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("atplatform:swarm:SwarmSecrets", name, {}, opts);
+    const parent = { parent: this };
+    this.dockerSecretPrefix = `${name}-docker`;
+    this.tlsSecretPrefix = `${name}-tls`;
+
+    this.managerAccount = new gcp.serviceaccount.Account(
+      `${name}-managers`,
+      { accountId: `${name}-managers`, displayName: `${name} swarm managers` },
+      parent,
+    );
+    this.workerAccount = new gcp.serviceaccount.Account(
+      `${name}-workers`,
+      { accountId: `${name}-workers`, displayName: `${name} swarm workers` },
+      parent,
+    );
+    for (const [who, sa] of [
+      ["managers", this.managerAccount],
+      ["workers", this.workerAccount],
+    ] as const) {
+      for (const role of VM_ROLES)
+        new gcp.projects.IAMMember(
+          `${name}-${who}-${role.split("/")[1]}`,
+          { project: args.project, role, member: sa.member },
+          parent,
+        );
+    }
+
+    const secret = (id: string) =>
+      new gcp.secretmanager.Secret(
+        id,
+        { secretId: id, replication: { auto: {} }, labels: { ...args.labels, swarm: name } },
+        parent,
+      );
+
+    // Join tokens: created empty; only the managers' startup script adds versions.
+    const managerToken = secret(`${name}-manager-token`);
+    const workerToken = secret(`${name}-worker-token`);
+    const writer = ["roles/secretmanager.secretAccessor", "roles/secretmanager.secretVersionAdder"];
+    this.iam(`${name}-manager-token`, managerToken, "managers", writer);
+    this.iam(`${name}-worker-token`, workerToken, "managers", writer);
+    this.iam(`${name}-worker-token`, workerToken, "workers", [
+      "roles/secretmanager.secretAccessor",
+    ]);
+
+    // Docker Engine API: mutual TLS with a CA of this swarm alone.
+    const ca = new PrivateCa(`${name}-docker-ca`, { commonName: `${name} Docker API CA` }, parent);
+    const server = new LeafCertificate(
+      `${name}-docker-server`,
+      {
+        ca,
+        commonName: `docker.${args.swarmDomain}`,
+        dnsNames: [`docker.${args.swarmDomain}`],
+        ipAddresses: args.dockerIps,
+        usage: "server",
+      },
+      parent,
+    );
+    const client = new LeafCertificate(
+      `${name}-registrar-client`,
+      { ca, commonName: "registrar", usage: "client" },
+      parent,
+    );
+    const dockerFiles: [string, pulumi.Output<string>][] = [
+      ["ca", ca.certPem],
+      ["cert", server.chainPem],
+      ["key", server.keyPem],
+    ];
+    for (const [suffix, value] of dockerFiles) {
+      const s = secret(`${this.dockerSecretPrefix}-${suffix}`);
+      new gcp.secretmanager.SecretVersion(
+        `${this.dockerSecretPrefix}-${suffix}`,
+        { secret: s.id, secretData: pulumi.secret(value) },
+        parent,
+      );
+      this.iam(`${this.dockerSecretPrefix}-${suffix}`, s, "managers", [
+        "roles/secretmanager.secretAccessor",
+      ]);
+    }
+    this.dockerCaPem = ca.certPem;
+    this.clientCertPem = client.certPem;
+    this.clientKeyPem = client.keyPem;
+
+    // The atServers' wildcard certificate (*.<swarm>.<domain>), read by manager 0.
+    const tlsCert = secret(`${this.tlsSecretPrefix}-cert`);
+    const tlsKey = secret(`${this.tlsSecretPrefix}-key`);
+    this.tlsSecrets = [tlsCert, tlsKey];
+    const tlsRoles = args.wildcardCa
+      ? ["roles/secretmanager.secretAccessor"]
+      : ["roles/secretmanager.secretAccessor", "roles/secretmanager.secretVersionAdder"];
+    this.iam(`${this.tlsSecretPrefix}-cert`, tlsCert, "managers", tlsRoles);
+    this.iam(`${this.tlsSecretPrefix}-key`, tlsKey, "managers", tlsRoles);
+    if (args.wildcardCa) {
+      // 90 days, re-issued by any `pulumi up` in its last 30 days (earlyRenewalHours).
+      const wildcard = new LeafCertificate(
+        `${name}-wildcard`,
+        {
+          ca: args.wildcardCa,
+          commonName: `*.${args.swarmDomain}`,
+          dnsNames: [`*.${args.swarmDomain}`, args.swarmDomain],
+          usage: "server+client",
+          validityHours: 24 * 90,
+        },
+        parent,
+      );
+      new gcp.secretmanager.SecretVersion(
+        `${this.tlsSecretPrefix}-cert`,
+        { secret: tlsCert.id, secretData: wildcard.chainPem },
+        parent,
+      );
+      new gcp.secretmanager.SecretVersion(
+        `${this.tlsSecretPrefix}-key`,
+        { secret: tlsKey.id, secretData: pulumi.secret(wildcard.keyPem) },
+        parent,
+      );
+    }
+
+    this.registerOutputs({ manager: this.managerAccount.email, worker: this.workerAccount.email });
+  }
+
+  /** Grants `roles` on one secret to the managers' or workers' service account. */
+  private iam(
+    id: string,
+    s: gcp.secretmanager.Secret,
+    who: "managers" | "workers",
+    roles: string[],
+  ): void {
+    const account = who === "managers" ? this.managerAccount : this.workerAccount;
+    for (const role of roles) {
+      new gcp.secretmanager.SecretIamMember(
+        `${id}-${who}-${role.split(".").pop()}`,
+        { secretId: s.id, role, member: account.member },
+        { parent: this },
+      );
+    }
+  }
+}
