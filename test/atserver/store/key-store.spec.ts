@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   DB_FILE,
@@ -162,6 +162,17 @@ describe("atserver store: KeyStore basics", () => {
     expect(existsSync(join(dir, `${DB_FILE}-wal`))).to.equal(true);
     expect(existsSync(join(dir, `${DB_FILE}-shm`))).to.equal(false);
     expect(statSync(join(dir, DB_FILE)).mode & 0o077).to.equal(0);
+  });
+
+  it("a deleted secret does not remain in the database file", () => {
+    const dir = temp.dir();
+    const s = KeyStore.open(dir);
+    const secret = "cram-secret-5f2b9c0e7a1d4e3b8c6a";
+    s.put("public:a@alice", "keeps the page in use", {});
+    s.put("privatekey:at_secret", secret, {});
+    s.delete("privatekey:at_secret");
+    s.close(); // checkpoints the WAL into the file and removes the WAL
+    expect(readFileSync(join(dir, DB_FILE)).includes(secret)).to.equal(false);
   });
 
   it("a second handle in the same process is refused", () => {
