@@ -104,6 +104,31 @@ export const policies: ResourceValidationPolicy[] = [
     }),
   },
   {
+    name: "mig-auto-healing",
+    description:
+      "Every managed instance group (swarm managers and workers) heals itself through a health check.",
+    enforcementLevel: "mandatory",
+    validateResource: validateResourceOfType(
+      gcp.compute.RegionInstanceGroupManager,
+      (m, _args, report) => {
+        if (!m.autoHealingPolicies?.healthCheck) report("auto-healing health check missing");
+        if ((m.distributionPolicyZones ?? []).length < 3)
+          report("instances must spread over three zones");
+      },
+    ),
+  },
+  {
+    name: "lb-exact-ports",
+    description:
+      "External forwarding rules name their ports (no allPorts); internal ones are not globally reachable.",
+    enforcementLevel: "mandatory",
+    validateResource: validateResourceOfType(gcp.compute.ForwardingRule, (r, _args, report) => {
+      if (r.allPorts) report("allPorts forwards every port; name the range");
+      if (r.loadBalancingScheme === "INTERNAL" && r.allowGlobalAccess)
+        report("internal LB must stay regional");
+    }),
+  },
+  {
     name: "k8s-workload-hardening",
     description:
       "Deployments run as non-root with a read-only root filesystem, resource requests and both probes.",

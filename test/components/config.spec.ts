@@ -20,6 +20,13 @@ const withObj = (raw: RawConfig, key: string, patch: Record<string, unknown>): R
   [key]: JSON.stringify({ ...JSON.parse(raw[key] ?? "{}"), ...patch }),
 });
 
+const swarm0 = (raw: RawConfig): Record<string, unknown> =>
+  JSON.parse(raw["atplatform:swarms"] ?? "[]")[0];
+const withSwarm = (raw: RawConfig, patch: Record<string, unknown>): RawConfig => ({
+  ...raw,
+  "atplatform:swarms": JSON.stringify([{ ...swarm0(raw), ...patch }]),
+});
+
 describe("components: config", () => {
   it("both stack files parse, and differ where they should", () => {
     const d = parseConfig(stackConfig("dev"), stackSecrets());
@@ -106,6 +113,58 @@ describe("components: config", () => {
     ],
     ["bad rootTls", (r) => ({ ...r, "atplatform:rootTls": "acme" }), "atplatform:rootTls"],
     ["broken JSON", (r) => ({ ...r, "atplatform:redis": "{replicaCount" }), "atplatform:redis"],
+    [
+      "swarm range with a swarm port",
+      (r) => withSwarm(r, { ports: "2000-3000" }),
+      "atplatform:swarms[0].ports",
+    ],
+    [
+      "swarm range below 1024",
+      (r) => withSwarm(r, { ports: "1000-2000" }),
+      "atplatform:swarms[0].ports",
+    ],
+    [
+      "descending swarm range",
+      (r) => withSwarm(r, { ports: "30000-25000" }),
+      "atplatform:swarms[0].ports",
+    ],
+    ["bad swarm name", (r) => withSwarm(r, { name: "Swarm_1" }), "atplatform:swarms[0].name"],
+    [
+      "swarm without ports",
+      (r) => withSwarm(r, { ports: undefined }),
+      "atplatform:swarms[0].ports",
+    ],
+    [
+      "workers max below min",
+      (r) => withSwarm(r, { minWorkers: 4, maxWorkers: 2 }),
+      "atplatform:swarms[0].maxWorkers",
+    ],
+    ["typo in a swarm field", (r) => withSwarm(r, { workers: 2 }), "atplatform:swarms[0].workers"],
+    [
+      "duplicate swarm names",
+      (r) => ({ ...r, "atplatform:swarms": JSON.stringify([swarm0(r), swarm0(r)]) }),
+      "atplatform:swarms",
+    ],
+    [
+      "unknown filestore tier",
+      (r) => withObj(r, "atplatform:filestore", { tier: "PREMIUM" }),
+      "atplatform:filestore.tier",
+    ],
+    [
+      "tiny filestore",
+      (r) => withObj(r, "atplatform:filestore", { capacityGb: 100 }),
+      "atplatform:filestore.capacityGb",
+    ],
+    [
+      "acme without e-mail",
+      (r) => ({ ...r, "atplatform:swarmTls": "acme" }),
+      "atplatform:acmeEmail",
+    ],
+    [
+      "bad swarmTls",
+      (r) => ({ ...r, "atplatform:swarmTls": "letsencrypt" }),
+      "atplatform:swarmTls",
+    ],
   ];
   for (const [what, mutate, key] of cases) {
     it(`rejects ${what}, naming ${key}`, () => {
@@ -114,6 +173,11 @@ describe("components: config", () => {
       expect(e.message).to.contain(key);
     });
   }
+
+  it("prod insists on a zone-redundant Filestore tier", () => {
+    const e = failure(withObj(stackConfig("prod"), "atplatform:filestore", { tier: "BASIC_HDD" }));
+    expect(e.key).to.equal("atplatform:filestore.tier");
+  });
 
   it("prod insists on deletion protection and a single-replica-free Redis", () => {
     expect(

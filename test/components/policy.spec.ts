@@ -81,6 +81,45 @@ describe("components: policy pack (offline)", () => {
         ),
       ],
       [
+        "mig-auto-healing",
+        mutate(
+          "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager",
+          "swarm1-workers",
+          (i) => delete i.autoHealingPolicies,
+        ),
+      ],
+      [
+        "lb-exact-ports",
+        mutate("gcp:compute/forwardingRule:ForwardingRule", "swarm1-atservers", (i) => {
+          delete i.portRange;
+          i.allPorts = true;
+        }),
+      ],
+      [
+        "lb-exact-ports",
+        mutate(
+          "gcp:compute/forwardingRule:ForwardingRule",
+          "swarm1-docker",
+          (i) => (i.allowGlobalAccess = true),
+        ),
+      ],
+      [
+        "world-open-firewall",
+        mutate(
+          "gcp:compute/firewall:Firewall",
+          "swarm1-atservers",
+          (i) => (i.targetTags = ["atp-swarm-swarm1-manager"]),
+        ),
+      ],
+      [
+        "no-public-ip-on-vms",
+        mutate(
+          "gcp:compute/instanceTemplate:InstanceTemplate",
+          "swarm1-worker",
+          (i) => (i.networkInterfaces[0].accessConfigs = [{}]),
+        ),
+      ],
+      [
         "no-public-ip-on-vms",
         {
           type: "gcp:compute/instanceTemplate:InstanceTemplate",
