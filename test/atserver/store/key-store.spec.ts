@@ -116,6 +116,24 @@ describe("atserver store: KeyStore basics", () => {
     expect(n).to.equal(600);
   });
 
+  it("keys() walks many keys in order across pages, with and without a regex", () => {
+    const s = temp.open(undefined, { synchronous: "normal" });
+    const n = 5000;
+    for (let i = 0; i < n; i++) s.put(`k${String(i).padStart(5, "0")}.wavi@alice`, "v", {});
+    let count = 0;
+    let prev = "";
+    for (const k of s.keys()) {
+      expect(k > prev).to.equal(true);
+      prev = k;
+      count++;
+    }
+    expect(count).to.equal(n);
+    expect([...s.keys({ regex: /^k0{2}1\d\d\./ })]).to.have.length(100);
+    // Stopping early is fine: nothing stays open.
+    for (const _k of s.keys()) break;
+    expect(s.put("after@alice", "v", {})).to.equal(n);
+  });
+
   it("settings persist across reopen", () => {
     const dir = temp.dir();
     const s = KeyStore.open(dir);
@@ -149,7 +167,9 @@ describe("atserver store: KeyStore basics", () => {
 
   it("methods after close throw StoreClosedError", () => {
     const s = temp.open();
+    expect(s.isOpen).to.equal(true);
     s.close();
+    expect(s.isOpen).to.equal(false);
     expect(() => s.get("a@alice")).to.throw(StoreClosedError);
     expect(() => s.put("a@alice", "v", {})).to.throw(StoreClosedError);
     expect(() => [...s.keys()]).to.throw(StoreClosedError);
