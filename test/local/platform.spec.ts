@@ -130,6 +130,29 @@ describe("local platform end to end (npm start + atplatform CLI)", function () {
     expect(look.out.trim()).to.match(/^127\.0\.0\.1:\d+$/);
   });
 
+  it("registers with the email flow; the one-time code is printed in the platform's log", async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, "register", "@e2ecarol", "--email", "carol@example.com", "--keys", keys],
+      { env },
+    );
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (out += d));
+    const deadline = Date.now() + 20_000;
+    let code: string | undefined;
+    while (!code) {
+      code = /email to carol@example\.com: .*?(\d{6})/.exec(output)?.[1];
+      if (Date.now() > deadline) throw new Error(`no code in the log:\n${output}\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    while (!out.includes("One-time code")) await new Promise((r) => setTimeout(r, 50));
+    child.stdin!.write(`${code}\n`);
+    const exit = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    expect(exit, out).to.equal(0);
+    expect(out).to.contain("onboarded @e2ecarol");
+  });
+
   it("put, get, scan and delete on one's own atServer", () => {
     expect(cli("put", "@e2ealice", "greeting", "hello", "world").code).to.equal(0);
     expect(cli("get", "@e2ealice", "greeting").out.trim()).to.equal("hello world");
@@ -145,14 +168,14 @@ describe("local platform end to end (npm start + atplatform CLI)", function () {
 
   it("Ctrl-C stops everything; the next start keeps every atSign and its data", async () => {
     const before = atServerPids(home);
-    expect(before).to.have.length(2);
+    expect(before).to.have.length(3);
     expect(await interrupt()).to.match(/SIGINT: stopping the atPlatform…\nstopped\.\n/);
     expect(atServerPids(home)).to.have.length(0);
     expect(existsSync(join(env.ATPLATFORM_HOME!, "platform.pid"))).to.equal(false);
 
     await startPlatform();
-    expect(output).to.contain("atSigns active:      2");
-    expect(atServerPids(home)).to.have.length(2);
+    expect(output).to.contain("atSigns active:      3");
+    expect(atServerPids(home)).to.have.length(3);
     expect(cli("get", "@e2ealice", "card", "--public").out.trim()).to.equal("alice's card");
     expect(await interrupt()).to.contain("stopped.");
     expect(atServerPids(home)).to.have.length(0);

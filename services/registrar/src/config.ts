@@ -118,6 +118,8 @@ export interface RegistrarEnvConfig {
   smtp?: SmtpConfig;
   atserversHome: string;
   atserverBin?: string;
+  /** Which Orchestrator runs atServers: "local" (child processes) here; "swarm" comes with #7. */
+  orchestrator: "local";
 }
 
 /** Reads REGISTRAR_* and SMTP_* variables (see docs/registrar.md). */
@@ -150,6 +152,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
         from: env.SMTP_FROM ?? "atPlatform registrar <no-reply@localhost>",
       }
     : undefined;
+  const orchestrator = env.REGISTRAR_ORCHESTRATOR || "local";
+  if (orchestrator !== "local")
+    throw new ConfigError(`REGISTRAR_ORCHESTRATOR=${orchestrator} is not available (only "local")`);
   if (!env.REGISTRAR_DIRECTORY_FILE && !env.REGISTRAR_DIRECTORY_REDIS)
     throw new ConfigError("set REGISTRAR_DIRECTORY_FILE or REGISTRAR_DIRECTORY_REDIS");
   return {
@@ -169,5 +174,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
     smtp,
     atserversHome: env.REGISTRAR_ATSERVERS_HOME ?? dataDir,
     atserverBin: env.REGISTRAR_ATSERVER_BIN || undefined,
+    orchestrator,
   };
 }
