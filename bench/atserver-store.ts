@@ -13,7 +13,7 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { KeyStore, dbPath, type SynchronousMode } from "../services/atserver/src/store";
@@ -240,6 +240,8 @@ function main(): void {
   console.log(
     `median of ${ROUNDS} interleaved rounds of ${PHASE_MS} ms phases (each round's value in brackets)`,
   );
+  const load = loadavg().map((l) => l.toFixed(1));
+  console.log(`machine: ${cpus().length} cores, load average ${load.join(" ")} after the rounds`);
   console.log(`value ${VALUE.length} B + ${JSON.stringify(META).length} B metadata JSON`);
   console.log(`baseline write(120 B)+fsync loop:                 ${m(r.fsync)} /s`);
   console.log(`baseline raw better-sqlite3 insert, WAL, FULL:    ${m(r.rawWal)} /s`);
