@@ -3,7 +3,7 @@
 // environment name too. Precedence: command line > ATSERVER_* > reference name > default.
 // Validated here and nowhere else.
 import { readFileSync } from "node:fs";
-import { isValidAtSign, normalizeAtSign } from "@atplatform/protocol";
+import { isValidAtSign, normalizeAtSign } from "@atplatform/protocol/src/core";
 import { ConfigError } from "./errors";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";

@@ -4,7 +4,7 @@
 // pattern it cannot run in linear time (back-references, look-arounds) is refused. The
 // fallback flag also moves any other regex that backtracks excessively onto that engine.
 import { setFlagsFromString } from "node:v8";
-import { InvalidSyntaxError } from "@atplatform/protocol";
+import { InvalidSyntaxError } from "@atplatform/protocol/src/core";
 
 setFlagsFromString("--enable-experimental-regexp-engine");
 setFlagsFromString("--enable-experimental-regexp-engine-on-excessive-backtracks");

@@ -5,7 +5,7 @@ import { generateKeyPair } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { errorLine, InboundLimitError } from "@atplatform/protocol";
+import { errorLine, InboundLimitError } from "@atplatform/protocol/src/core";
 import { readCramSecret, type AtServerConfig } from "./config";
 import type { CommitEvent, Peers, ServerContext } from "./context";
 import { KeyService } from "./data/key-service";

@@ -1,12 +1,2 @@
 export * from "./pki";
-export * from "./errors";
-export * from "./metadata";
-export * from "./keys";
-export * from "./grammar";
-export * as verbs from "./verbs";
-export { VERBS, identifyVerb, normalizeCommand, parseCommand } from "./verbs";
-export type * from "./verbs";
-export * from "./crypto";
-export * from "./atkeys";
-export * from "./client";
-export * from "./root-client";
+export * from "./core";

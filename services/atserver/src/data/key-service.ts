@@ -5,7 +5,7 @@ import {
   isActive,
   type MetadataInput,
   type StoredMetadata,
-} from "@atplatform/protocol";
+} from "@atplatform/protocol/src/core";
 import type { KeyStore, StoredEntry } from "../store";
 
 export interface KeyRecord {

@@ -2,7 +2,7 @@
 // line framing, commands processed strictly in order, one write per response, the 10 MB
 // line limit, and idle bookkeeping.
 import type { Duplex } from "node:stream";
-import { BufferLimitError, errorLine } from "@atplatform/protocol";
+import { BufferLimitError, errorLine } from "@atplatform/protocol/src/core";
 import type { Logger } from "../logger";
 import type { Dispatcher } from "./dispatch";
 import { Session } from "./session";

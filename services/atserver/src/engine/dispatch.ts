@@ -9,7 +9,7 @@ import {
   InvalidSyntaxError,
   normalizeCommand,
   parseCommand,
-} from "@atplatform/protocol";
+} from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { Session } from "./session";
 import { allowed, type VerbHandler } from "./verb";

@@ -12,7 +12,7 @@ import {
   type CramParams,
   type FromParams,
   type PkamParams,
-} from "@atplatform/protocol";
+} from "@atplatform/protocol/src/core";
 import type { VerbHandler } from "../engine/verb";
 import { readBlocklist } from "./config";
 

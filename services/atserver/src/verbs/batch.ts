@@ -1,5 +1,5 @@
 // `batch:[{"id":1,"command":"…"},…]` → each command's data or error, in order (§3.25).
-import { type AtError, InvalidSyntaxError } from "@atplatform/protocol";
+import { type AtError, InvalidSyntaxError } from "@atplatform/protocol/src/core";
 import type { Outcome } from "../engine/dispatch";
 
 type Run = (line: string) => Promise<{ outcome: Outcome } | { error: AtError }>;

@@ -4,7 +4,7 @@ import {
   normalizeAtSign,
   type ConfigBlockParams,
   type ConfigSettingParams,
-} from "@atplatform/protocol";
+} from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { VerbHandler } from "../engine/verb";
 

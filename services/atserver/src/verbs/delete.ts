@@ -1,5 +1,9 @@
 // delete (Part B §3.10): protected keys, the CRAM secret, deleting absent keys.
-import { isProtectedKey, UnauthorizedError, type DeleteParams } from "@atplatform/protocol";
+import {
+  isProtectedKey,
+  UnauthorizedError,
+  type DeleteParams,
+} from "@atplatform/protocol/src/core";
 import type { VerbHandler } from "../engine/verb";
 import { keyOf, requireOwnOwner } from "./key-args";
 import { emitCommit } from "./update";

@@ -1,5 +1,9 @@
 // info, info:brief (the health probe) and noop (Part B §3.21, §3.22).
-import { IllegalArgumentsError, type InfoParams, type NoopParams } from "@atplatform/protocol";
+import {
+  IllegalArgumentsError,
+  type InfoParams,
+  type NoopParams,
+} from "@atplatform/protocol/src/core";
 import type { VerbHandler } from "../engine/verb";
 
 function uptimeWords(ms: number): string {

@@ -5,7 +5,7 @@ import {
   isKeyTooLong,
   normalizeAtSign,
   type ScopedKeyParams,
-} from "@atplatform/protocol";
+} from "@atplatform/protocol/src/core";
 
 /** `[cached:][public:|@x:]<key><owner>`; the owner defaults to the server's atSign. */
 export function keyOf(p: ScopedKeyParams & { cached?: boolean }, atSign: string): string {

@@ -5,11 +5,11 @@ import {
   normalizeAtSign,
   type LlookupParams,
   type LookupParams,
-} from "@atplatform/protocol";
+} from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
 import type { VerbHandler } from "../engine/verb";
-import { AtServerNotFoundError } from "@atplatform/protocol";
+import { AtServerNotFoundError } from "@atplatform/protocol/src/core";
 import { keyOf } from "./key-args";
 import { answer } from "./read";
 

@@ -1,6 +1,6 @@
 // monitor (Part B §3.18): flags the connection; no reply. Notifications from other atSigns
 // (and epoch replay) arrive with federation (issue 5); stats notifications work now.
-import type { MonitorParams } from "@atplatform/protocol";
+import type { MonitorParams } from "@atplatform/protocol/src/core";
 import { NO_REPLY, type VerbHandler } from "../engine/verb";
 import { safeRegex } from "../safe-regex";
 

@@ -1,5 +1,5 @@
 // Answer shapes shared by llookup, lookup and plookup (Part A item 9, Part B §4.4).
-import { metadataJson } from "@atplatform/protocol";
+import { metadataJson } from "@atplatform/protocol/src/core";
 import type { KeyRecord } from "../data/key-service";
 
 export type ReadOp = "meta" | "all" | undefined;

@@ -1,5 +1,9 @@
 // scan (Part B §3.11, Part C §1.10): what each kind of connection may list.
-import { AtServerNotFoundError, normalizeAtSign, type ScanParams } from "@atplatform/protocol";
+import {
+  AtServerNotFoundError,
+  normalizeAtSign,
+  type ScanParams,
+} from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
 import type { VerbHandler } from "../engine/verb";

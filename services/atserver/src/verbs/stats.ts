@@ -1,7 +1,7 @@
 // stats (Part B §3.19): a list of {"id","name","value"} joined by ", ".
 import { readdirSync, statSync, statfsSync } from "node:fs";
 import { join } from "node:path";
-import { formatDate, type StatsParams } from "@atplatform/protocol";
+import { formatDate, type StatsParams } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { VerbHandler } from "../engine/verb";
 import { safeRegex } from "../safe-regex";

@@ -4,7 +4,7 @@ import {
   metadataSyncJson,
   type StoredMetadata,
   type SyncFromParams,
-} from "@atplatform/protocol";
+} from "@atplatform/protocol/src/core";
 import type { CommitWithEntry } from "../store";
 import type { VerbHandler } from "../engine/verb";
 import { safeRegex } from "../safe-regex";

@@ -4,7 +4,7 @@ import {
   parseKey,
   type UpdateMetaParams,
   type UpdateParams,
-} from "@atplatform/protocol";
+} from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { VerbHandler } from "../engine/verb";
 import { keyOf, requireOwnOwner } from "./key-args";
