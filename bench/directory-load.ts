@@ -5,8 +5,11 @@
 //               `@exit`), `concurrency` at a time - how most clients use the root
 // Closed loop (as fast as possible) unless `rate` is given: then lookups are started
 // on a fixed schedule (open loop) and latency counts from the scheduled time.
-// Usage: tsx bench/directory-load.ts '<json options>'
-import { connect, createSecureContext, type TLSSocket } from "node:tls";
+// Runs as a worker: one JSON line of options per phase on stdin, and for each phase
+// "START", "STOP" (the measured window) and one JSON result line on stdout.
+// Usage: tsx bench/directory-load.ts   (then write phases to stdin)
+import { connect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import { createInterface } from "node:readline";
 
 interface Options {
   port: number;
@@ -19,11 +22,12 @@ interface Options {
   rate?: number;
 }
 
-const opts = JSON.parse(process.argv[2]!) as Options;
-// One context for all connections: building it per connection (parsing the CA each
-// time) would make the client, not the server, the bottleneck.
-const secureContext = createSecureContext({ ca: opts.ca });
-const latencies: number[] = [];
+let opts: Options;
+let secureContext: SecureContext;
+// One context per CA for all connections: building it per connection (parsing the CA
+// each time) would make the client, not the server, the bottleneck.
+const contexts = new Map<string, SecureContext>();
+let latencies: number[] = [];
 let errors = 0;
 let measuring = false;
 let stopping = false;
@@ -164,37 +168,54 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function main(): Promise<void> {
+async function phase(): Promise<void> {
+  latencies = [];
+  errors = 0;
+  measuring = false;
+  stopping = false;
   const run = opts.rate ? openLoop(opts.rate) : closedLoop();
   // The markers let the orchestrator sample server and client CPU over the window.
   setTimeout(() => {
     measuring = true;
     process.stdout.write("START\n");
   }, opts.warmupSeconds * 1000);
-  const measured = new Promise<number>((resolve) =>
+  await new Promise<void>((resolve) =>
     setTimeout(
       () => {
         measuring = false;
         stopping = true;
         process.stdout.write("STOP\n");
-        resolve(opts.seconds);
+        resolve();
       },
       (opts.warmupSeconds + opts.seconds) * 1000,
     ),
   );
-  const seconds = await measured;
   await run;
   latencies.sort((a, b) => a - b);
   process.stdout.write(
     JSON.stringify({
       count: latencies.length,
-      rps: latencies.length / seconds,
+      rps: latencies.length / opts.seconds,
       p50: pct(latencies, 50),
       p99: pct(latencies, 99),
       max: latencies.at(-1) ?? NaN,
       errors,
     }) + "\n",
   );
+}
+
+async function main(): Promise<void> {
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    opts = JSON.parse(line) as Options;
+    let ctx = contexts.get(opts.ca);
+    if (!ctx) {
+      ctx = createSecureContext({ ca: opts.ca });
+      contexts.set(opts.ca, ctx);
+    }
+    secureContext = ctx;
+    await phase();
+  }
 }
 
 main().catch((err) => {

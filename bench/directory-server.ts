@@ -2,6 +2,7 @@
 //   bare  - the ceiling: a minimal TLS responder answering from a Map, no store, no checks
 //   file  - DirectoryServer with the file store
 //   redis - DirectoryServer with the Redis store (password from ATDIRECTORY_REDIS_PASSWORD)
+//   redis-nocache - the same with the in-process cache off: every lookup is a Redis GET
 // Usage: tsx bench/directory-server.ts <bare|file|redis> <cert> <key> <records> [redisUrl]
 import { createServer } from "node:tls";
 import { readFileSync } from "node:fs";
@@ -42,7 +43,8 @@ async function directory(kind: string, cert: string, key: string, records: strin
     cert,
     key,
     records: kind === "file" ? records : undefined,
-    redis: kind === "redis" ? redis : undefined,
+    redis: kind.startsWith("redis") ? redis : undefined,
+    cacheTtlMs: kind === "redis-nocache" ? 0 : undefined,
     redisPassword: process.env.ATDIRECTORY_REDIS_PASSWORD,
     ipMissBudget: 0,
     maxConnections: 100_000,

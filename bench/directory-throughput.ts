@@ -1,15 +1,20 @@
 // atDirectory benchmark: lookups/s and latency for the file store and the Redis store,
 // over persistent connections and with a new TLS connection per lookup, next to a bare
 // TLS responder serving a Map (the ceiling for one Node process) and redis-benchmark GET
-// against the same Redis - all in the same run, with RSA-2048 and ECDSA P-256 certificates.
-// Servers and load generators are separate processes. Bounded: about 50 s with defaults.
+// against the same Redis - all in the same run, with ECDSA P-256 and RSA-2048 certificates.
 //
-//   npx tsx bench/directory-throughput.ts [--seconds 2] [--keys ecdsa-p256,rsa-2048]
+// Servers and the load generator are separate processes. Every server is started first
+// and stays up; the phases are then run in interleaved rounds (each round visits every
+// server once) and medians over rounds are reported, so that a burst of load from
+// something else on the machine hits all servers alike. Bounded: under 60 s by default.
+//
+//   npx tsx bench/directory-throughput.ts [--rounds 3] [--seconds 1] [--keys ecdsa-p256,rsa-2048]
+//     [--targets bare,file,redis,redis-nocache] [--modes persistent,new] [--half-rate yes|no]
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { createInterface, type Interface } from "node:readline";
 import { promisify } from "node:util";
 import {
   createCertificateAuthority,
@@ -18,22 +23,26 @@ import {
 } from "@atplatform/protocol";
 import { TestRedis } from "../test/support/redis-server";
 
+type Mode = "persistent" | "new";
+type Target = "bare" | "file" | "redis" | "redis-nocache";
+
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]! : dflt;
 };
-const SECONDS = Number(arg("seconds", "2"));
-const WARMUP = 0.5;
+const ROUNDS = Number(arg("rounds", "3"));
+const SECONDS = Number(arg("seconds", "1"));
+const WARMUP = 0.3;
 const KEYS = arg("keys", "ecdsa-p256,rsa-2048").split(",") as KeyType[];
+const TARGETS = arg("targets", "bare,file,redis,redis-nocache").split(",") as Target[];
+const MODES = arg("modes", "persistent,new").split(",") as Mode[];
+const HALF = arg("half-rate", "yes") === "yes";
 const RECORDS = 10_000;
-const CONCURRENCY = { persistent: 16, new: 16 };
+const CONCURRENCY: Record<Mode, number> = { persistent: 16, new: 16 };
 const PASSWORD = "bench-only-password";
-const HERE = __dirname;
 const TSX = ["--import", "tsx"];
 
-type Mode = "persistent" | "new";
-type Target = "bare" | "file" | "redis";
 interface LoadResult {
   count: number;
   rps: number;
@@ -41,8 +50,16 @@ interface LoadResult {
   p99: number;
   max: number;
   errors: number;
-  cpu?: number;
-  clientCpu?: number;
+  cpu: number;
+  clientCpu: number;
+}
+
+interface Server {
+  keyType: KeyType;
+  target: Target;
+  ca: string;
+  proc: ChildProcess;
+  port: number;
 }
 
 function cpuTicks(pid: number): number {
@@ -51,16 +68,17 @@ function cpuTicks(pid: number): number {
 }
 
 async function startServer(
+  keyType: KeyType,
   target: Target,
-  files: { cert: string; key: string },
+  files: { cert: string; key: string; ca: string },
   records: string,
   redis: TestRedis,
-): Promise<{ proc: ChildProcess; port: number }> {
+): Promise<Server> {
   const proc = spawn(
     process.execPath,
     [
       ...TSX,
-      join(HERE, "directory-server.ts"),
+      join(__dirname, "directory-server.ts"),
       target,
       files.cert,
       files.key,
@@ -72,58 +90,66 @@ async function startServer(
       env: { ...process.env, ATDIRECTORY_REDIS_PASSWORD: PASSWORD },
     },
   );
-  const rl = createInterface({ input: proc.stdout! });
   const port = await new Promise<number>((res, rej) => {
-    rl.on("line", (l) => {
+    createInterface({ input: proc.stdout! }).on("line", (l) => {
       const m = /^READY (\d+)$/.exec(l);
       if (m) res(Number(m[1]));
     });
     proc.once("exit", (c) => rej(new Error(`server exited ${c}`)));
   });
-  return { proc, port };
+  return { keyType, target, ca: files.ca, proc, port };
 }
 
-async function load(
-  serverPid: number,
-  port: number,
-  ca: string,
-  mode: Mode,
-  rate?: number,
-): Promise<LoadResult> {
-  const opts = {
-    port,
-    ca,
-    mode,
-    concurrency: CONCURRENCY[mode],
-    seconds: SECONDS,
-    warmupSeconds: WARMUP,
-    records: RECORDS,
-    rate,
-  };
-  const proc = spawn(
-    process.execPath,
-    [...TSX, join(HERE, "directory-load.ts"), JSON.stringify(opts)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  // Server and client CPU over the measured window only, sampled at the markers.
-  let result: LoadResult | undefined;
-  const cpu = { server: 0, client: 0 };
-  createInterface({ input: proc.stdout! }).on("line", (line) => {
-    if (line === "START" || line === "STOP") {
-      const sign = line === "START" ? -1 : 1;
-      cpu.server += sign * cpuTicks(serverPid);
-      cpu.client += sign * cpuTicks(proc.pid!);
-    } else if (line.startsWith("{")) {
-      result = JSON.parse(line) as LoadResult;
-    }
-  });
-  const code = await new Promise<number | null>((r) => proc.once("exit", r));
-  if (code !== 0 || !result) throw new Error(`load generator exited ${code}`);
-  result.cpu = cpu.server / 100 / SECONDS; // 1.0 = one core busy
-  result.clientCpu = cpu.client / 100 / SECONDS;
-  return result;
+/** The load generator: one long-lived process, one phase per stdin line. */
+class LoadGenerator {
+  private readonly proc: ChildProcess;
+  private readonly lines: Interface;
+  private onLine?: (line: string) => void;
+
+  constructor() {
+    this.proc = spawn(process.execPath, [...TSX, join(__dirname, "directory-load.ts")], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    this.lines = createInterface({ input: this.proc.stdout! });
+    this.lines.on("line", (l) => this.onLine?.(l));
+  }
+
+  async run(server: Server, mode: Mode, seconds: number, rate?: number): Promise<LoadResult> {
+    const pid = this.proc.pid!;
+    const cpu = { server: 0, client: 0 };
+    const done = new Promise<LoadResult>((resolve) => {
+      this.onLine = (line) => {
+        if (line === "START" || line === "STOP") {
+          const sign = line === "START" ? -1 : 1;
+          cpu.server += sign * cpuTicks(server.proc.pid!);
+          cpu.client += sign * cpuTicks(pid);
+        } else if (line.startsWith("{")) {
+          const r = JSON.parse(line) as LoadResult;
+          r.cpu = cpu.server / 100 / seconds; // 1.0 = one core busy
+          r.clientCpu = cpu.client / 100 / seconds;
+          resolve(r);
+        }
+      };
+    });
+    this.proc.stdin!.write(
+      JSON.stringify({
+        port: server.port,
+        ca: server.ca,
+        mode,
+        concurrency: CONCURRENCY[mode],
+        seconds,
+        warmupSeconds: WARMUP,
+        records: RECORDS,
+        rate,
+      }) + "\n",
+    );
+    return done;
+  }
+
+  async close(): Promise<void> {
+    this.proc.stdin!.end();
+    await new Promise((r) => this.proc.once("exit", r));
+  }
 }
 
 async function redisBenchmark(redis: TestRedis): Promise<string> {
@@ -146,90 +172,134 @@ async function redisBenchmark(redis: TestRedis): Promise<string> {
 }
 
 const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "-");
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const usPerLookup = (r: LoadResult) => (r.cpu * 1e6) / r.rps;
+
+function summarise(rs: LoadResult[]) {
+  return {
+    rps: median(rs.map((r) => r.rps)),
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    cpu: median(rs.map((r) => r.cpu)),
+    us: median(rs.map(usPerLookup)),
+    clientCpu: median(rs.map((r) => r.clientCpu)),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    spread: `${fmt(Math.min(...rs.map((r) => r.rps)), 0)}–${fmt(Math.max(...rs.map((r) => r.rps)), 0)}`,
+  };
+}
 
 async function main(): Promise<void> {
+  const started = Date.now();
+  const load0 = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), "atp-bench-dir-"));
   const records = join(dir, "records.txt");
-  const lines: string[] = [];
-  for (let i = 0; i < RECORDS; i++)
-    lines.push(`user${i} host${i}.bench.test:${1024 + (i % 60000)}`);
-  writeFileSync(records, lines.join("\n") + "\n");
+  const address = (i: number) => `host${i}.bench.test:${1024 + (i % 60000)}`;
+  writeFileSync(
+    records,
+    Array.from({ length: RECORDS }, (_, i) => `user${i} ${address(i)}\n`).join(""),
+  );
   const redis = await TestRedis.start({ password: PASSWORD });
-  const results: { keyType: KeyType; target: Target; mode: Mode; r: LoadResult }[] = [];
-  const halfRows: string[] = [];
+  const servers: Server[] = [];
+  const gen = new LoadGenerator();
   try {
     const c = redis.client();
     await c.connect();
     const p = c.pipeline();
-    for (let i = 0; i < RECORDS; i++)
-      p.set(`user${i}`, `host${i}.bench.test:${1024 + (i % 60000)}`);
+    for (let i = 0; i < RECORDS; i++) p.set(`user${i}`, address(i));
     await p.exec();
     c.disconnect();
 
-    const redisBench = await redisBenchmark(redis);
+    // The certificate type only matters for handshakes: the second key type is measured
+    // with new connections, against the bare responder and the file store.
     for (const keyType of KEYS) {
       const ca = await createCertificateAuthority({ keyType });
       const leaf = await issueServerCertificate(ca, { names: ["localhost", "127.0.0.1"], keyType });
-      const files = { cert: join(dir, `${keyType}.crt`), key: join(dir, `${keyType}.key`) };
+      const files = {
+        cert: join(dir, `${keyType}.crt`),
+        key: join(dir, `${keyType}.key`),
+        ca: ca.cert,
+      };
       writeFileSync(files.cert, leaf.cert);
       writeFileSync(files.key, leaf.key);
-      for (const target of ["bare", "file", "redis"] as Target[]) {
-        const server = await startServer(target, files, records, redis);
-        try {
-          const max: Partial<Record<Mode, LoadResult>> = {};
-          for (const mode of ["persistent", "new"] as Mode[]) {
-            const r = await load(server.proc.pid!, server.port, ca.cert, mode);
-            max[mode] = r;
-            results.push({ keyType, target, mode, r });
-            process.stderr.write(`${keyType} ${target} ${mode}: ${JSON.stringify(r)}\n`);
-          }
-          // p99 at half the maximum rate (open loop), for the first key type only.
-          if (keyType === KEYS[0]) {
-            for (const mode of ["persistent", "new"] as Mode[]) {
-              const rate = Math.max(1, Math.round(max[mode]!.rps / 2));
-              const r = await load(server.proc.pid!, server.port, ca.cert, mode, rate);
-              halfRows.push(
-                `| ${keyType} | ${target} | ${mode} | ${rate} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.errors} |`,
-              );
-              process.stderr.write(
-                `${keyType} ${target} ${mode} @${rate}/s: ${JSON.stringify(r)}\n`,
-              );
-            }
-          }
-        } finally {
-          server.proc.kill("SIGTERM");
-          await new Promise((r) => server.proc.once("exit", r));
-        }
+      const first = keyType === KEYS[0];
+      const targets = TARGETS.filter((t) => first || t === "bare" || t === "file");
+      servers.push(
+        ...(await Promise.all(targets.map((t) => startServer(keyType, t, files, records, redis)))),
+      );
+    }
+    const phases: { server: Server; mode: Mode }[] = [];
+    for (const server of servers) {
+      for (const mode of MODES) {
+        if (server.keyType !== KEYS[0] && mode !== "new") continue;
+        phases.push({ server, mode });
       }
     }
-    const rows = results.map(({ keyType, target, mode, r }) => {
-      const bare = results.find(
-        (x) => x.keyType === keyType && x.mode === mode && x.target === "bare",
-      )!.r;
-      const usPer = (x: LoadResult) => ((x.cpu ?? NaN) * 1e6) / x.rps;
+    const results = new Map<(typeof phases)[number], LoadResult[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const ph of phases) {
+        const r = await gen.run(ph.server, ph.mode, SECONDS);
+        results.set(ph, [...(results.get(ph) ?? []), r]);
+        process.stderr.write(
+          `round ${round + 1} ${ph.server.keyType} ${ph.server.target} ${ph.mode}: ` +
+            `${fmt(r.rps, 0)}/s p99 ${fmt(r.p99)} ms cpu ${fmt(r.cpu)}\n`,
+        );
+      }
+    }
+    const halfRows: string[] = [];
+    if (HALF) {
+      for (const ph of phases) {
+        if (ph.server.keyType !== KEYS[0]) continue;
+        const rate = Math.max(1, Math.round(summarise(results.get(ph)!).rps / 2));
+        const r = await gen.run(ph.server, ph.mode, SECONDS, rate);
+        halfRows.push(
+          `| ${ph.server.keyType} | ${ph.server.target} | ${ph.mode} | ${rate} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.cpu)} | ${r.errors} |`,
+        );
+        process.stderr.write(`half ${ph.server.target} ${ph.mode} @${rate}/s: p99 ${fmt(r.p99)}\n`);
+      }
+    }
+    const redisBench = await redisBenchmark(redis);
+    const rows = phases.map((ph) => {
+      const s = summarise(results.get(ph)!);
+      const bare = phases.find(
+        (x) =>
+          x.server.keyType === ph.server.keyType &&
+          x.mode === ph.mode &&
+          x.server.target === "bare",
+      );
+      const b = bare ? summarise(results.get(bare)!) : undefined;
       return (
-        `| ${keyType} | ${target} | ${mode} | ${fmt(r.rps, 0)} | ${fmt((100 * r.rps) / bare.rps, 0)}% | ` +
-        `${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.cpu ?? NaN)} | ${fmt(usPer(r), 0)} | ` +
-        `${fmt((100 * usPer(bare)) / usPer(r), 0)}% | ${fmt(r.clientCpu ?? NaN)} | ${r.errors} |`
+        `| ${ph.server.keyType} | ${ph.server.target} | ${ph.mode} | ${fmt(s.rps, 0)} (${s.spread}) | ` +
+        `${b ? fmt((100 * s.rps) / b.rps, 0) + "%" : "-"} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${fmt(s.cpu)} | ` +
+        `${fmt(s.us, 0)} | ${b ? fmt((100 * b.us) / s.us, 0) + "%" : "-"} | ${fmt(s.clientCpu)} | ${s.errors} |`
       );
     });
     const out = [
-      `Closed loop, ${SECONDS} s measured after ${WARMUP} s warm-up, ${CONCURRENCY.persistent} persistent connections / ${CONCURRENCY.new} concurrent new connections, ${RECORDS} records, every lookup a hit. Latency in ms (new-connection latency includes TCP + TLS handshake + greeting). Server and client CPU in cores (1.00 = one core) over the measured window; server µs/lookup = server CPU time per lookup, and efficiency vs bare = bare's µs/lookup divided by this server's (the machine has 2 cores shared by server, client and anything else running, so throughput is often client-bound while CPU per lookup is not).`,
+      `${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load average at start ${fmt(load0)}, ${ROUNDS} interleaved rounds, medians shown (lookups/s range over rounds in brackets). Closed loop, ${SECONDS} s measured after ${WARMUP} s warm-up, ${CONCURRENCY.persistent} persistent connections / ${CONCURRENCY.new} concurrent new connections, ${RECORDS} records, every lookup a hit. Latency in ms from the client (new-connection latency includes TCP + TLS handshake + greeting + lookup). CPU in cores over the measured window (1.00 = one core busy); server µs/lookup = server CPU time per lookup; CPU efficiency vs bare = bare's µs/lookup ÷ this server's.`,
       "",
-      "| cert | server | connections | lookups/s | vs bare | p50 ms | p99 ms | server CPU | server µs/lookup | efficiency vs bare | client CPU | errors |",
+      "| cert | server | connections | lookups/s | vs bare | p50 ms | p99 ms | server CPU | server µs/lookup | CPU efficiency vs bare | client CPU | errors |",
       "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...rows,
       "",
-      "Open loop at half of each server's own maximum rate:",
+      `Open loop (lookups started on a fixed schedule, latency counted from the scheduled time) at half of each server's own median maximum, ${SECONDS} s:`,
       "",
-      "| cert | server | connections | offered/s | achieved/s | p50 ms | p99 ms | errors |",
-      "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+      "| cert | server | connections | offered/s | achieved/s | p50 ms | p99 ms | server CPU | errors |",
+      "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...halfRows,
       "",
-      `redis-benchmark (same Redis, GET, 16 clients, 100000 requests): ${redisBench}`,
+      `redis-benchmark against the same Redis (GET, 16 clients, 100000 requests, -q): ${redisBench}`,
+      "",
+      `Total run time ${fmt((Date.now() - started) / 1000, 1)} s.`,
     ].join("\n");
     process.stdout.write(out + "\n");
   } finally {
+    await gen.close().catch(() => undefined);
+    for (const s of servers) {
+      s.proc.kill("SIGTERM");
+      await new Promise((r) => (s.proc.exitCode !== null ? r(null) : s.proc.once("exit", r)));
+    }
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   }
