@@ -141,10 +141,14 @@ function memChild(dir: string, keys: number): void {
   // Load the native addon and SQLite with a throwaway store first, so "before" is a process
   // that already uses SQLite and the difference is what the populated store costs.
   const warm = tmp();
+  const w0 = process.hrtime.bigint();
   KeyStore.open(warm).close();
+  const firstOpenMs = Number(process.hrtime.bigint() - w0) / 1e6;
   rmSync(warm, { recursive: true, force: true });
   const before = mem();
+  const t0 = process.hrtime.bigint();
   const store = KeyStore.open(dir);
+  const openMs = Number(process.hrtime.bigint() - t0) / 1e6;
   let c = 0;
   let peakAnonKiB = anonNow();
   for (const k of store.keys()) {
@@ -155,7 +159,7 @@ function memChild(dir: string, keys: number): void {
   peakAnonKiB = Math.max(peakAnonKiB, anonNow());
   const after = { ...mem(), peakAnonKiB };
   store.close();
-  process.stdout.write(JSON.stringify({ bare, before, after }));
+  process.stdout.write(JSON.stringify({ bare, before, after, openMs, firstOpenMs }));
 }
 
 // Fixture only: rows exactly as put() writes them (an entry plus its commit), inserted in one
@@ -184,6 +188,8 @@ interface MemResult {
   bare: Mem;
   before: Mem;
   after: Mem & { peakAnonKiB: number };
+  openMs: number;
+  firstOpenMs: number;
   fileMiB: number;
 }
 
@@ -257,7 +263,9 @@ function main(): void {
     const mm = memory(n);
     const mb = (k: number) => (k / 1024).toFixed(1);
     console.log(
-      `memory, ${f(n)} keys (file ${mm.fileMiB.toFixed(1)} MiB; open + keys() + get() of each): ` +
+      `${f(n)} keys (file ${mm.fileMiB.toFixed(1)} MiB): open ${mm.openMs.toFixed(1)} ms ` +
+        `(first store of the process, creating it and loading SQLite: ${mm.firstOpenMs.toFixed(1)} ms); ` +
+        `memory after open + keys() + get() of each: ` +
         `anonymous ${mb(mm.bare.anonKiB)} bare node+tsx, ${mb(mm.before.anonKiB)} with SQLite loaded, ` +
         `${mb(mm.after.anonKiB)} store open (+${mb(mm.after.anonKiB - mm.before.anonKiB)}), ` +
         `peak during the scan ${mb(mm.after.peakAnonKiB)} (+${mb(mm.after.peakAnonKiB - mm.before.anonKiB)}); ` +
