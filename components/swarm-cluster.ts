@@ -8,17 +8,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { SwarmConfig, SwarmTlsConfig } from "./config";
 import type { PrivateCa } from "./private-ca";
-import {
-  DOCKER_API_PORT,
-  SWARM_GOSSIP_PORT,
-  SWARM_MANAGER_PORT,
-  SwarmNetwork,
-} from "./swarm-network";
+import { SwarmNetwork } from "./swarm-network";
+import { SwarmNodes } from "./swarm-nodes";
 import { renderSwarmScript, STORAGE_MOUNT, type SwarmScriptVars } from "./swarm-script";
 import { SwarmSecrets } from "./swarm-secrets";
-
-export const SWARM_IMAGE = "debian-cloud/debian-12";
-export const MANAGER_COUNT = 3;
+import { MANAGER_COUNT } from "./swarm-nodes";
 
 export interface SwarmClusterArgs {
   project: string;
@@ -60,7 +54,6 @@ export class SwarmCluster extends pulumi.ComponentResource {
     this.swarmDomain = `${name}.${args.domain}`;
     const managerTag = `atp-swarm-${name}-manager`;
     const workerTag = `atp-swarm-${name}-worker`;
-    const zones = args.zones.slice(0, MANAGER_COUNT);
     const labels = { ...args.labels, swarm: name };
 
     const internal = (n: string) =>
@@ -163,177 +156,26 @@ export class SwarmCluster extends pulumi.ComponentResource {
           return renderSwarmScript(vars);
         });
 
-    const template = (
-      role: "manager" | "worker",
-      machineType: string,
-      sa: gcp.serviceaccount.Account,
-      tag: string,
-    ) =>
-      new gcp.compute.InstanceTemplate(
-        `${name}-${role}`,
-        {
-          namePrefix: `${name}-${role}-`,
-          machineType,
-          disks: [
-            {
-              boot: true,
-              autoDelete: true,
-              deviceName: "boot",
-              sourceImage: SWARM_IMAGE,
-              diskSizeGb: 30,
-              diskType: "pd-balanced",
-            },
-          ],
-          // No accessConfigs: no public IP. Egress goes through Cloud NAT.
-          networkInterfaces: [{ subnetwork: args.subnet.id }],
-          serviceAccount: {
-            email: sa.email,
-            scopes: ["https://www.googleapis.com/auth/cloud-platform"],
-          },
-          metadata: {
-            "startup-script": script(role),
-            "enable-oslogin": "TRUE",
-            "block-project-ssh-keys": "TRUE",
-          },
-          tags: [tag],
-          shieldedInstanceConfig: {
-            enableSecureBoot: true,
-            enableVtpm: true,
-            enableIntegrityMonitoring: true,
-          },
-          labels: { ...labels, role },
-        },
-        { parent: this },
-      );
-    const managerTemplate = template(
-      "manager",
-      s.managerMachineType,
-      secrets.managerAccount,
-      managerTag,
-    );
-    const workerTemplate = template(
-      "worker",
-      s.workerMachineType,
-      secrets.workerAccount,
-      workerTag,
-    );
-
-    const hc = (role: string, port: number) =>
-      new gcp.compute.HealthCheck(
-        `${name}-${role}-hc`,
-        {
-          tcpHealthCheck: { port },
-          checkIntervalSec: 15,
-          timeoutSec: 5,
-          healthyThreshold: 2,
-          unhealthyThreshold: 4,
-        },
-        parent,
-      );
-
-    // Managers: stateful (pinned IP + boot disk holding the Raft log), one per zone. Updates
-    // are opportunistic: an operator replaces one manager at a time so quorum is never lost.
-    this.managers = new gcp.compute.RegionInstanceGroupManager(
-      `${name}-managers`,
+    const nodes = new SwarmNodes(
+      name,
       {
         region: args.region,
-        baseInstanceName: `${name}-mgr`,
-        distributionPolicyZones: zones,
-        distributionPolicyTargetShape: "EVEN",
-        targetSize: MANAGER_COUNT,
-        versions: [{ name: "managers", instanceTemplate: managerTemplate.selfLinkUnique }],
-        statefulDisks: [{ deviceName: "boot", deleteRule: "NEVER" }],
-        statefulInternalIps: [{ interfaceName: "nic0", deleteRule: "NEVER" }],
-        autoHealingPolicies: {
-          healthCheck: hc("manager", SWARM_MANAGER_PORT).id,
-          initialDelaySec: 600,
-        },
-        updatePolicy: {
-          type: "OPPORTUNISTIC",
-          minimalAction: "REPLACE",
-          replacementMethod: "RECREATE",
-          maxSurgeFixed: 0,
-          maxUnavailableFixed: MANAGER_COUNT,
-          instanceRedistributionType: "NONE",
-        },
-        namedPorts: [{ name: "docker-api", port: DOCKER_API_PORT }],
+        zones: args.zones,
+        subnet: args.subnet.id,
+        settings: s,
+        managerAddresses,
+        managerTag,
+        workerTag,
+        managerAccount: secrets.managerAccount,
+        workerAccount: secrets.workerAccount,
+        managerScript: script("manager"),
+        workerScript: script("worker"),
+        labels,
       },
       parent,
     );
-    managerAddresses.forEach(
-      (address, i) =>
-        new gcp.compute.RegionPerInstanceConfig(
-          `${name}-mgr-${i}`,
-          {
-            region: args.region,
-            regionInstanceGroupManager: this.managers.name,
-            name: `${name}-mgr-${i}`,
-            preservedState: {
-              internalIps: [
-                {
-                  interfaceName: "nic0",
-                  autoDelete: "NEVER",
-                  ipAddress: { address: address.selfLink },
-                },
-              ],
-            },
-            minimalAction: "NONE",
-            mostDisruptiveAllowedAction: "REPLACE",
-            removeInstanceStateOnDestroy: false,
-          },
-          parent,
-        ),
-    );
-
-    // Workers: stateless; the autoscaler owns the count, scale-in is slow so containers
-    // move gradually, and a worker that leaves the swarm (gossip port down) is recreated.
-    this.workers = new gcp.compute.RegionInstanceGroupManager(
-      `${name}-workers`,
-      {
-        region: args.region,
-        baseInstanceName: `${name}-wkr`,
-        distributionPolicyZones: args.zones,
-        distributionPolicyTargetShape: "EVEN",
-        versions: [{ name: "workers", instanceTemplate: workerTemplate.selfLinkUnique }],
-        autoHealingPolicies: {
-          healthCheck: hc("worker", SWARM_GOSSIP_PORT).id,
-          initialDelaySec: 600,
-        },
-        updatePolicy: {
-          type: "PROACTIVE",
-          minimalAction: "REPLACE",
-          replacementMethod: "SUBSTITUTE",
-          maxSurgeFixed: args.zones.length,
-          maxUnavailableFixed: 0,
-          instanceRedistributionType: "PROACTIVE",
-        },
-      },
-      parent,
-    );
-    new gcp.compute.RegionAutoscaler(
-      `${name}-workers`,
-      {
-        region: args.region,
-        target: this.workers.id,
-        autoscalingPolicy: {
-          minReplicas: s.minWorkers,
-          maxReplicas: s.maxWorkers,
-          cooldownPeriod: 300,
-          cpuUtilization: { target: 0.6 },
-          metrics: [
-            {
-              // From the Ops Agent the startup script installs on workers.
-              name: "agent.googleapis.com/memory/percent_used",
-              filter: 'resource.type = "gce_instance" AND metric.labels.state = "used"',
-              type: "GAUGE",
-              target: 70,
-            },
-          ],
-          scaleInControl: { maxScaledInReplicas: { fixed: 1 }, timeWindowSec: 900 },
-        },
-      },
-      parent,
-    );
+    this.managers = nodes.managers;
+    this.workers = nodes.workers;
 
     const net = new SwarmNetwork(
       name,
