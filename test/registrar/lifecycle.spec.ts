@@ -100,6 +100,23 @@ describe("registrar lifecycle: crash restart, reset, suspend/resume, move", func
     await c2.close();
   });
 
+  it("a per-atSign memory limit is stored and handed to the orchestrator's placement", async () => {
+    await activate("bigmem");
+    const set = await api(h.url, "/api/admin/atsigns/bigmem/memory", {
+      body: { memoryLimitMb: 250 },
+      ...admin,
+    });
+    expect(set.status, set.text).to.equal(202);
+    expect(set.json.memoryLimitMb).to.equal(250);
+    const status = await h.orchestrator.inspect("bigmem");
+    expect(status.state === "running" && status.placement.memoryLimitMb).to.equal(250);
+    const bad = await api(h.url, "/api/admin/atsigns/bigmem/memory", {
+      body: { memoryLimitMb: 1 },
+      ...admin,
+    });
+    expect(bad.status).to.equal(400);
+  });
+
   it("move puts the atServer in another swarm with the same storage and updates the root", async () => {
     const secret = await activate("mover");
     const c = await connect("mover");

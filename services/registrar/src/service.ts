@@ -226,6 +226,14 @@ export class RegistrarService {
     void this.o.provisioner.drive(rec.atsign);
   }
 
+  /** Sets (or with null clears) the atSign's memory limit and re-applies its placement. */
+  async setMemoryLimit(rec: AtSignRecord, mb: number | null): Promise<void> {
+    if (mb !== null && (!Number.isInteger(mb) || mb < 16 || mb > 8192))
+      throw new BadRequestError("memoryLimitMb must be a whole number from 16 to 8192, or null");
+    this.o.store.setMemoryLimit(rec.atsign, mb);
+    await this.o.provisioner.reapply(this.o.store.get(rec.atsign)!);
+  }
+
   /** Starts provisioning (idempotent) and waits for it; returns the CRAM secret. */
   private async activate(rec: AtSignRecord, wait = true): Promise<string> {
     if (rec.state === "deleted" || rec.state === "deleting")

@@ -18,6 +18,7 @@ function publicRecord(rec: AtSignRecord): Record<string, unknown> {
     port: rec.port,
     lastError: rec.lastError,
     attempts: rec.attempts,
+    memoryLimitMb: rec.memoryLimitMb,
     createdAt: new Date(rec.createdAt).toISOString(),
     updatedAt: new Date(rec.updatedAt).toISOString(),
   };
@@ -110,6 +111,11 @@ async function adminAction(ctx: Ctx): Promise<void> {
     case "delete":
       ctx.service.delete(rec);
       break;
+    case "memory": {
+      const raw = body.memoryLimitMb;
+      await ctx.service.setMemoryLimit(rec, raw === undefined || raw === "" ? null : Number(raw));
+      break;
+    }
     case "move": {
       const swarm = str(body, "swarm");
       if (!swarm) throw new BadRequestError("move needs a swarm");
@@ -151,7 +157,7 @@ export const apiRoutes: Route[] = [
   { method: "GET", path: /^\/api\/admin\/atsigns\/(?<atsign>[^/]+)$/, handler: adminGet },
   {
     method: "POST",
-    path: /^\/api\/admin\/atsigns\/(?<atsign>[^/]+)\/(?<action>suspend|resume|reset|delete|move)$/,
+    path: /^\/api\/admin\/atsigns\/(?<atsign>[^/]+)\/(?<action>suspend|resume|reset|delete|move|memory)$/,
     handler: adminAction,
   },
   { method: "GET", path: /^\/(api\/status|healthz)$/, handler: health },

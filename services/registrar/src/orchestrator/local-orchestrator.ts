@@ -70,6 +70,8 @@ export class LocalOrchestrator implements Orchestrator {
       if (this.closing) throw new Error("orchestrator is closing");
       const m = this.managed.get(atsign);
       if (m && !m.stopping && samePlacement(m.placement, placement)) {
+        // Child processes have no memory cap to change; keep the record current.
+        m.placement = placement;
         m.secretFile = secretFile;
         if (!m.child && !m.timer) this.spawn(atsign, m);
         return;

@@ -66,6 +66,13 @@ export class Provisioner {
     );
   }
 
+  /** Re-applies an active atSign's placement (e.g. a changed memory limit). */
+  async reapply(rec: AtSignRecord): Promise<void> {
+    const placement = this.placementOf(rec);
+    if (rec.state !== "active" || !placement) return;
+    await this.o.orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
+  }
+
   /** Starts (or joins) the worker for `atsign`; resolves when it has nothing left to do. */
   drive(atsign: string): Promise<void> {
     const existing = this.running.get(atsign);
@@ -119,7 +126,9 @@ export class Provisioner {
 
   placementOf(rec: AtSignRecord): Placement | undefined {
     if (rec.swarm === null || rec.port === null || rec.host === null) return undefined;
-    return { swarm: rec.swarm, host: rec.host, port: rec.port };
+    const p: Placement = { swarm: rec.swarm, host: rec.host, port: rec.port };
+    if (rec.memoryLimitMb !== null) p.memoryLimitMb = rec.memoryLimitMb;
+    return p;
   }
 
   secretFilePath(atsign: string): string {

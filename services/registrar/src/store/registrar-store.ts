@@ -17,6 +17,7 @@ interface Row {
   generation: number;
   attempts: number;
   last_error: string | null;
+  memory_limit_mb: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -35,6 +36,7 @@ function toRecord(r: Row): AtSignRecord {
     generation: r.generation,
     attempts: r.attempts,
     lastError: r.last_error,
+    memoryLimitMb: r.memory_limit_mb,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -261,6 +263,13 @@ export class RegistrarStore {
       this.event(rec.atsign, "deleted");
       return this.get(rec.atsign);
     })();
+  }
+
+  setMemoryLimit(atsign: string, mb: number | null): void {
+    this.db
+      .prepare("UPDATE atsigns SET memory_limit_mb = ?, updated_at = ? WHERE atsign = ?")
+      .run(mb, Date.now(), atsign);
+    this.event(atsign, "memory_limit", mb === null ? "default" : `${mb} MB`);
   }
 
   placementCount(): number {

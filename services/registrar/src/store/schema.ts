@@ -50,4 +50,6 @@ export const MIGRATIONS: string[] = [
     detail TEXT
   );
   `,
+  // Per-atSign memory override for orchestrators that enforce limits (Swarm: 50 MB default).
+  `ALTER TABLE atsigns ADD COLUMN memory_limit_mb INTEGER;`,
 ];

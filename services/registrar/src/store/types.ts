@@ -40,6 +40,7 @@ export interface AtSignRecord {
   generation: number;
   attempts: number;
   lastError: string | null;
+  memoryLimitMb: number | null;
   createdAt: number;
   updatedAt: number;
 }
