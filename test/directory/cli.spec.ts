@@ -103,6 +103,7 @@ describe("atdirectory command line", () => {
       "idle-timeout-ms": ["60000", 60000],
       "handshake-timeout-ms": ["2000", 2000],
       "drain-timeout-ms": ["3000", 3000],
+      "shutdown-delay-ms": ["5000", 5000],
       "watch-interval-ms": ["500", 500],
       "log-level": ["debug", "debug"],
     };

@@ -44,6 +44,17 @@ describe("directory operations", () => {
     await stopping;
   });
 
+  it("with a shutdown delay, keeps serving new clients while /readyz fails", async () => {
+    dir = await startDirectory({ alice: "a.test:1" }, { httpPort: 0, shutdownDelayMs: 400 });
+    const base = `http://127.0.0.1:${dir.httpPort}`;
+    const stopping = dir.server.stop();
+    expect((await fetch(`${base}/readyz`)).status).to.equal(503);
+    const c = await greeted(dir.port);
+    expect(await c.lookup("alice")).to.equal("a.test:1\r\n@");
+    await c.waitForClose(3000); // closed by the drain after the delay
+    await stopping;
+  });
+
   it("at the connection cap, closes the longest-idle connection first", async () => {
     dir = await startDirectory({ alice: "a.test:1" }, { maxConnections: 2 });
     const oldest = await greeted(dir.port);

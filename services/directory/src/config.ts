@@ -46,6 +46,8 @@ export interface DirectoryConfig {
   idleTimeoutMs: number;
   handshakeTimeoutMs: number;
   drainTimeoutMs: number;
+  /** On stop, keep serving this long with /readyz failing before draining. */
+  shutdownDelayMs: number;
   /** How often files (records, certs) are polled for changes, besides fs.watch. */
   watchIntervalMs: number;
   logLevel: LogLevel;
@@ -178,6 +180,13 @@ const FLAGS: Flag[] = [
     help: "graceful stop: max wait for in-flight lookups (default 10000)",
   },
   {
+    name: "shutdown-delay-ms",
+    key: "shutdownDelayMs",
+    kind: "int",
+    min: 0,
+    help: "on SIGTERM, keep serving this long with /readyz 503 before draining (default 0)",
+  },
+  {
     name: "watch-interval-ms",
     key: "watchIntervalMs",
     kind: "int",
@@ -210,6 +219,7 @@ export const DEFAULTS = {
   idleTimeoutMs: 0,
   handshakeTimeoutMs: 10_000,
   drainTimeoutMs: 10_000,
+  shutdownDelayMs: 0,
   watchIntervalMs: 2000,
   logLevel: "info",
 } satisfies Partial<DirectoryConfig>;

@@ -40,6 +40,7 @@ export class DirectoryServer {
   private readonly sessionCtx: SessionContext;
   private idleReaper?: NodeJS.Timeout;
   private draining = false;
+  private stopping?: Promise<void>;
   private started = false;
   private address?: DirectoryAddress;
 
@@ -69,6 +70,8 @@ export class DirectoryServer {
       cert: config.cert,
       key: config.key,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      // Headroom above the session cap for connections still in their TLS handshake.
+      maxSockets: config.maxConnections + Math.max(64, Math.ceil(config.maxConnections / 10)),
       watchIntervalMs: config.watchIntervalMs,
       log: log.child({ subsystem: "tls" }),
       metrics: this.metrics,
@@ -201,7 +204,7 @@ export class DirectoryServer {
   }
 
   ready(): boolean {
-    return this.started && !this.draining && this.store.ready();
+    return this.started && !this.stopping && this.store.ready();
   }
 
   /** SIGHUP: re-read the records file and the certificate. */
@@ -211,11 +214,21 @@ export class DirectoryServer {
   }
 
   /**
-   * Graceful drain: stop accepting, let every connection finish the lookups it already
-   * sent (bounded by drainTimeoutMs), then close the stores.
+   * Graceful drain: /readyz fails at once; after shutdownDelayMs stop accepting, let
+   * every connection finish the lookups it already sent (bounded by drainTimeoutMs),
+   * then close the stores.
    */
-  async stop(): Promise<void> {
-    if (this.draining) return;
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.config.shutdownDelayMs > 0) {
+      // /readyz already fails; load balancers take a moment to stop sending new clients.
+      this.log.info({ delayMs: this.config.shutdownDelayMs }, "not ready; draining soon");
+      await new Promise((r) => setTimeout(r, this.config.shutdownDelayMs));
+    }
     this.draining = true;
     clearInterval(this.idleReaper);
     this.log.info({ connections: this.tracker.size }, "draining");

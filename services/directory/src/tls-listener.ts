@@ -14,6 +14,8 @@ export interface TlsListenerOptions {
   cert: string;
   key: string;
   handshakeTimeoutMs: number;
+  /** Hard bound on sockets, handshakes included (the session cap evicts below this). */
+  maxSockets: number;
   watchIntervalMs: number;
   log: Logger;
   metrics: DirectoryMetrics;
@@ -35,6 +37,7 @@ export class TlsListener {
       handshakeTimeout: opts.handshakeTimeoutMs,
     });
     this.server = server;
+    server.maxConnections = opts.maxSockets;
     server.on("secureConnection", (socket) => {
       socket.setNoDelay(true);
       this.sockets.add(socket);
