@@ -126,7 +126,7 @@ export const SETTINGS: Setting[] = [
     flag: "root",
     key: "root",
     kind: "string",
-    help: "atDirectory host:port (default root.atsign.org:64)",
+    help: "atDirectory host:port (other atSigns; without it this server talks to no one)",
   },
   {
     flag: "client-cert",
@@ -257,7 +257,6 @@ export const SETTINGS: Setting[] = [
 
 export const DEFAULTS: Omit<AtServerConfig, "atSign" | "port" | "cert" | "key" | "storage"> = {
   host: "0.0.0.0",
-  root: "root.atsign.org:64",
   inboundMaxLimit: 200,
   outboundMaxLimit: 200,
   unauthIdleMs: 600_000,

@@ -16,6 +16,8 @@ export interface Peers {
   verifyPol(session: Session): Promise<void>;
   /** Relays `scan` to another atSign's server. */
   scan(atSign: string, regex?: string): Promise<string>;
+  /** `from:@bob` by a peer: throws unless its TLS client certificate names bob's host. */
+  checkPeerCertificate(session: Session, atSign: string): Promise<void>;
 }
 
 export interface RemoteLookup {

@@ -18,6 +18,10 @@ import { RuntimeSettings } from "./runtime-settings";
 import { KeyStore } from "./store";
 import { TlsListener } from "./tls-listener";
 import { createDispatcher } from "./verbs";
+import { Federation } from "./federation/federation";
+import { OutboundPool } from "./federation/outbound";
+import { AtSignResolver } from "./federation/resolver";
+import { readFileSync } from "node:fs";
 import { SERVER_VERSION } from "./version";
 
 export interface AtServerOptions {
@@ -40,6 +44,8 @@ export class AtServer {
   private timers: NodeJS.Timeout[] = [];
   private boundPort?: number;
   private stopping?: Promise<void>;
+  private signingKeys?: Promise<void>;
+  readonly outbound?: OutboundPool;
 
   private constructor(
     readonly config: AtServerConfig,
@@ -69,11 +75,38 @@ export class AtServer {
       startedAt: now(),
       version: SERVER_VERSION,
       runtime,
-      connections: { inbound: () => this.pool.size, outbound: () => 0 },
+      connections: { inbound: () => this.pool.size, outbound: () => this.outbound?.size ?? 0 },
       events,
       facts: {},
       peers: opts.peers,
     };
+    if (!opts.peers && config.root) {
+      const [host, port] = config.root.split(":") as [string, string];
+      const ca = config.ca ? readFileSync(config.ca) : undefined;
+      const resolver = new AtSignResolver({ host, port: Number(port) }, ca, now);
+      this.outbound = new OutboundPool(
+        {
+          atSign: config.atSign,
+          ca,
+          cert: readFileSync(config.clientCert ?? config.cert),
+          key: readFileSync(config.clientKey ?? config.key),
+          maxConnections: config.outboundMaxLimit,
+          idleMs: config.outboundIdleMs,
+          now,
+          signingKey: () => this.signingPrivateKey(),
+        },
+        resolver,
+        this.ctx.keys,
+        log.server.child({ sub: "outbound" }),
+      );
+      this.ctx.peers = new Federation(
+        { atSign: config.atSign, clientCertificateRequired: config.clientCertificateRequired, now },
+        this.ctx.keys,
+        this.outbound,
+        resolver,
+        log.server.child({ sub: "federation" }),
+      );
+    }
     events.on("commit", (e: CommitEvent) => {
       if (e.commitId >= 0) this.monitors.pushStats(config.atSign, e.commitId, e.operation, now());
     });
@@ -137,7 +170,7 @@ export class AtServer {
       });
     }
     this.log.server.info({ port: this.boundPort, host: this.config.host }, "atServer listening");
-    void this.ensureSigningKeys();
+    this.signingKeys = this.ensureSigningKeys();
   }
 
   /** Reloads the TLS certificate now (also happens on file change and on the `restart` file). */
@@ -164,6 +197,7 @@ export class AtServer {
 
   private async doStop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.outbound?.close();
     const closed = this.listener?.close();
     this.pool.closeAll();
     const grace = new Promise<void>((r) => setTimeout(r, this.config.shutdownGraceMs).unref());
@@ -191,6 +225,15 @@ export class AtServer {
     const t = setInterval(fn, ms);
     t.unref();
     this.timers.push(t);
+  }
+
+  /** Our signing private key (base64 PKCS#8), waiting for its creation on a first start. */
+  private async signingPrivateKey(): Promise<string> {
+    await this.signingKeys;
+    const a = this.config.atSign;
+    const v = this.store.peek(`${a}:signing_privatekey${a}`)?.value;
+    if (!v) throw new Error("no signing key");
+    return v;
   }
 
   /** RSA signing key pair, created once in the background (pol proofs, notify:all). */

@@ -121,6 +121,10 @@ export class AtClient extends EventEmitter {
     });
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get authenticated(): boolean {
     return this.prompt !== "@";
   }

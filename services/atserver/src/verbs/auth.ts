@@ -34,7 +34,7 @@ function wantsJsonErrors(clientConfig: string | undefined): boolean {
 
 export const from: VerbHandler<FromParams> = {
   access: ["U"],
-  handle(ctx, s, p) {
+  async handle(ctx, s, p) {
     if (!isValidAtSign(p.atSign)) throw new InternalServerException(`invalid atSign ${p.atSign}`);
     const who = normalizeAtSign(p.atSign);
     s.jsonErrors = wantsJsonErrors(p.clientConfig);
@@ -48,6 +48,7 @@ export const from: VerbHandler<FromParams> = {
     if (readBlocklist(ctx).includes(who)) {
       throw new BlockedConnectionError(`${who} is blocked by ${ctx.atSign}`);
     }
+    if (ctx.peers) await ctx.peers.checkPeerCertificate(s, who);
     const text = `${s.id}${who}:${nonce}`;
     s.challenge = { atSign: who, text, nonce, expiresAt };
     return `proof:${text}`;

@@ -1,0 +1,182 @@
+// Cross-server operations (Part B §3.8, §3.9, §5.3, §6.3): lookups of other atSigns' keys
+// with caching, relayed scans, and verification of peers that `pol` in.
+import {
+  AtError,
+  AuthFailedError,
+  KeyNotFoundError,
+  normalizeAtSign,
+  rsaVerify,
+  type MetadataInput,
+} from "@atplatform/protocol/src/core";
+import type { Peers, RemoteLookup } from "../context";
+import type { KeyService, KeyRecord } from "../data/key-service";
+import type { Session } from "../engine/session";
+import type { Logger } from "../logger";
+import { answer } from "../verbs/read";
+import type { OutboundPool } from "./outbound";
+import type { AtSignResolver } from "./resolver";
+
+const PUBLIC_CACHE_TTL_MS = 24 * 3600_000;
+const CACHED_ATTRS = [
+  "ttr",
+  "ccd",
+  "isBinary",
+  "isEncrypted",
+  "dataSignature",
+  "sharedKeyEnc",
+  "pubKeyCS",
+  "encoding",
+  "encKeyName",
+  "encAlgo",
+  "ivNonce",
+  "skeEncKeyName",
+  "skeEncAlgo",
+] as const;
+
+interface RemoteAll {
+  key?: string;
+  data: string | null;
+  metaData?: Record<string, unknown> | null;
+}
+
+/** The owner's attributes a cached copy keeps. */
+function cachedInput(meta: Record<string, unknown> | null | undefined): MetadataInput {
+  const out: Record<string, unknown> = {};
+  for (const a of CACHED_ATTRS) {
+    const v = meta?.[a];
+    if (v !== undefined && v !== null) out[a] = v;
+  }
+  return out as MetadataInput;
+}
+
+export interface FederationOptions {
+  atSign: string;
+  clientCertificateRequired: boolean;
+  now(): number;
+}
+
+export class Federation implements Peers {
+  constructor(
+    private readonly opts: FederationOptions,
+    private readonly keys: KeyService,
+    readonly outbound: OutboundPool,
+    private readonly resolver: AtSignResolver,
+    private readonly log: Logger,
+  ) {}
+
+  /** A cached copy is fresh while ttr is -1 or refreshAt has not passed. */
+  private fresh(r: KeyRecord): boolean {
+    if (!this.keys.isActive(r)) return false;
+    if (r.metadata.ttr === -1) return true;
+    return r.metadata.refreshAt !== undefined && this.opts.now() <= r.metadata.refreshAt;
+  }
+
+  async lookup(_s: Session, req: RemoteLookup): Promise<string> {
+    const me = this.opts.atSign;
+    const shown = `${me}:${req.key}${req.owner}`.toLowerCase();
+    const cacheKey = `cached:${shown}`;
+    if (!req.bypassCache) {
+      const hit = this.keys.find(cacheKey);
+      if (hit && this.fresh(hit)) return answer(hit, req.op, shown);
+    }
+    const c = await this.outbound.polClient(req.owner);
+    const remote = await this.remoteAll(
+      () => c.execute(`lookup:all:${req.key}${req.owner}`),
+      cacheKey,
+      shown,
+    );
+    if (remote === null) return "null";
+    const ttr = remote.metaData?.ttr;
+    if (typeof ttr === "number" && ttr !== 0) {
+      this.keys.put(cacheKey, remote.data, cachedInput(remote.metaData), req.owner);
+    }
+    return this.format(remote, req.op, shown);
+  }
+
+  async plookup(_s: Session, req: RemoteLookup): Promise<string> {
+    const shown = `public:${req.key}${req.owner}`.toLowerCase();
+    const cacheKey = `cached:${shown}`;
+    if (!req.bypassCache) {
+      const hit = this.keys.find(cacheKey);
+      if (hit && this.fresh(hit)) return answer(hit, req.op, shown);
+    }
+    const c = await this.outbound.anonymous(req.owner);
+    try {
+      const remote = await this.remoteAll(
+        () => c.execute(`lookup:all:${req.key}${req.owner}`),
+        cacheKey,
+        shown,
+      );
+      if (remote === null) throw new KeyNotFoundError(shown);
+      const input = cachedInput(remote.metaData);
+      if (req.key.toLowerCase() === "publickey") input.ttr = -1;
+      else if (input.ttr === undefined) input.ttl = PUBLIC_CACHE_TTL_MS;
+      this.keys.put(cacheKey, remote.data, input, req.owner);
+      return this.format(remote, req.op, shown);
+    } finally {
+      c.destroy();
+    }
+  }
+
+  async scan(atSign: string, regex?: string): Promise<string> {
+    const c = await this.outbound.polClient(atSign);
+    return c.execute(regex ? `scan ${regex}` : "scan");
+  }
+
+  /** Inbound: the peer that sent `from:@bob` proves it holds bob's signing key (§5.3 step 6). */
+  async verifyPol(s: Session): Promise<void> {
+    const ch = s.challenge;
+    if (!ch) throw new AuthFailedError("Pol Authentication Failed");
+    const c = await this.outbound.anonymous(ch.atSign);
+    try {
+      const signature = await c.execute(`lookup:${s.id}${ch.atSign}`);
+      const publicKey = await c.execute(`lookup:signing_publickey${ch.atSign}`);
+      if (!rsaVerify(publicKey, ch.nonce, signature))
+        throw new AuthFailedError("Pol Authentication Failed");
+    } finally {
+      c.destroy();
+    }
+  }
+
+  /** `from:@bob` by a peer: its client certificate must name bob's host (§5.3 step 3). */
+  async checkPeerCertificate(s: Session, atSign: string): Promise<void> {
+    if (!this.opts.clientCertificateRequired) return;
+    const cert = s.peerCertificate;
+    if (!cert) throw new AuthFailedError("Certificate Verification Failed");
+    const { host } = await this.resolver.resolve(normalizeAtSign(atSign));
+    const names = `${cert.subjectAltName ?? ""} ${cert.subject}`;
+    if (!names.includes(host)) throw new AuthFailedError("Certificate Verification Failed");
+  }
+
+  /** Runs a remote `lookup:all`; AT0015 removes our cached copy and surfaces as AT0015 for `shown`. */
+  private async remoteAll(
+    run: () => Promise<string>,
+    cacheKey: string,
+    shown: string,
+  ): Promise<RemoteAll | null> {
+    let text: string;
+    try {
+      text = await run();
+    } catch (err) {
+      if (err instanceof AtError && err.code === "AT0015") {
+        this.keys.delete(cacheKey);
+        throw new KeyNotFoundError(shown);
+      }
+      throw err;
+    }
+    if (text === "null") return null;
+    try {
+      return JSON.parse(text) as RemoteAll;
+    } catch {
+      this.log.warn({ cacheKey }, "peer answered lookup:all with something that is not JSON");
+      throw new KeyNotFoundError(shown);
+    }
+  }
+
+  private format(remote: RemoteAll, op: RemoteLookup["op"], shown: string): string {
+    if (op === "meta") return JSON.stringify(remote.metaData ?? null);
+    if (op === "all")
+      return JSON.stringify({ key: shown, data: remote.data, metaData: remote.metaData ?? {} });
+    return remote.data === null ? "null" : remote.data;
+  }
+}
