@@ -56,7 +56,7 @@ export async function startPlatform(
   const servers: Record<string, AtServer> = {};
   const procs: Record<string, AtServerProcess> = {};
   const clients: AtClient[] = [];
-  const common = (a: string) => [
+  const common = () => [
     "--root",
     `127.0.0.1:${rootPort}`,
     "--ca",
@@ -72,7 +72,7 @@ export async function startPlatform(
       secretFile,
       port: ports[a],
       atSign: a,
-      extraArgs: [...common(a), ...extraArgs],
+      extraArgs: [...common(), ...extraArgs],
     });
     procs[a] = p;
     await p.ready();
