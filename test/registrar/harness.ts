@@ -4,7 +4,7 @@ import "./quiet";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { DirectoryServer, FileRecordWriter } from "@atplatform/directory";
+import { DirectoryServer, FileRecordWriter, RedisRecordWriter } from "@atplatform/directory";
 import {
   infoBriefProbe,
   LocalOrchestrator,
@@ -14,6 +14,7 @@ import {
   type Mailer,
 } from "@atplatform/registrar";
 import { freePort } from "../support/ports";
+import type { TestRedis } from "../support/redis-server";
 import { testTls } from "../support/test-ca";
 
 export const API_KEY = "test-api-key-0123456789abcdef";
@@ -67,13 +68,38 @@ export async function startDirectory(recordsFile: string): Promise<DirectoryServ
   return directory;
 }
 
+export async function startRedisDirectory(redis: TestRedis): Promise<DirectoryServer> {
+  const tls = await testTls();
+  const directory = await DirectoryServer.create({
+    host: "127.0.0.1",
+    port: 0,
+    httpPort: -1,
+    cert: tls.files.cert,
+    key: tls.files.key,
+    redis: `redis://127.0.0.1:${redis.port}`,
+    redisPassword: redis.options.password,
+    ipMissBudget: 0,
+    throttleDelayMs: 0,
+    logLevel: "silent",
+  });
+  await directory.start();
+  return directory;
+}
+
 export async function startHarness(
-  opts: { atserverBin?: string; activationWaitMs?: number } = {},
+  opts: {
+    atserverBin?: string;
+    activationWaitMs?: number;
+    /** Cloud layout: the registrar writes the primary, the directory reads the replica. */
+    redis?: { primary: TestRedis; replica: TestRedis };
+  } = {},
 ): Promise<Harness> {
   const tls = await testTls();
   const home = mkdtempSync(join(tmpdir(), "atp-registrar-"));
   const recordsFile = join(home, "directory", "records.txt");
-  const directory = await startDirectory(recordsFile);
+  const directory = opts.redis
+    ? await startRedisDirectory(opts.redis.replica)
+    : await startDirectory(recordsFile);
   const rootPort = directory.port!;
   const orchestrator = new LocalOrchestrator({
     home,
@@ -102,7 +128,12 @@ export async function startHarness(
     },
     {
       orchestrator,
-      records: new FileRecordWriter(recordsFile),
+      records: opts.redis
+        ? new RedisRecordWriter({
+            url: `redis://127.0.0.1:${opts.redis.primary.port}`,
+            password: opts.redis.primary.options.password,
+          })
+        : new FileRecordWriter(recordsFile),
       healthProbe: infoBriefProbe({ ca: tls.ca }),
       rootResolver: lookup,
       mailer,
