@@ -66,7 +66,7 @@ export class EngineClient {
     // a POST) as the JSON body.
     const options = hasQuery
       ? { _query: req.query, ...(req.body !== undefined ? { _body: req.body } : {}) }
-      : req.body;
+      : (req.body as Record<string, unknown> | undefined);
     try {
       return await new Promise<T>((resolve, reject) => {
         this.docker.modem.dial(
@@ -90,7 +90,8 @@ export class EngineClient {
   private translate(err: unknown, label: string, timedOut: boolean): Error {
     const e = err as { statusCode?: number; json?: unknown; code?: string; message?: string };
     const name = this.swarm.name;
-    if (timedOut) return new EngineTimeoutError(`no answer within ${this.timeoutMs} ms`, name, label);
+    if (timedOut)
+      return new EngineTimeoutError(`no answer within ${this.timeoutMs} ms`, name, label);
     if (typeof e.statusCode === "number") {
       const detail = engineMessage(e.json) ?? `HTTP ${e.statusCode}`;
       if (e.statusCode === 404) return new EngineNotFoundError(detail, name, label);
@@ -98,7 +99,12 @@ export class EngineClient {
       return new EngineApiError(`HTTP ${e.statusCode}: ${detail}`, name, label, e.statusCode);
     }
     const code = e.code ?? "";
-    if (UNREACHABLE.has(code) || code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || /CERT|SSL/.test(code))
+    if (
+      UNREACHABLE.has(code) ||
+      code.startsWith("ERR_TLS") ||
+      code.startsWith("ERR_SSL") ||
+      /CERT|SSL/.test(code)
+    )
       return new EngineUnreachableError(`${code}: ${e.message ?? ""}`.trim(), name, label);
     return new EngineUnreachableError(e.message ?? String(err), name, label);
   }

@@ -1,0 +1,150 @@
+import { readFileSync } from "node:fs";
+import type { SwarmPorts } from "../../store/registrar-store";
+
+/** One swarm as the orchestrator sees it. */
+export interface SwarmConfig {
+  name: string;
+  /** The managers' Docker Engine API (TLS with a client certificate); PEM texts. */
+  engine: { host: string; port: number; ca: string; cert: string; key: string };
+  /** The swarm's public name (wildcard DNS to its load balancer), written to the directory. */
+  publicHost: string;
+  /** atServer port range published on the routing mesh, inclusive. */
+  minPort: number;
+  maxPort: number;
+  /** atServer image, ideally pinned by digest. */
+  image: string;
+  /** Where the Filestore share's atServer directory is mounted on every node. */
+  storageRoot: string;
+  /** Placement constraints for atServers and storage jobs. Default ["node.role==worker"]. */
+  constraints?: string[];
+}
+
+export interface SwarmOrchestratorConfig {
+  swarms: SwarmConfig[];
+  /** The atDirectory every atServer uses, `host:port` (ATSERVER_ROOT). */
+  rootAddress: string;
+  /** Default memory limit per atServer; Placement.memoryLimitMb overrides it. Default 50. */
+  memoryLimitMb?: number;
+  /** Deadline of every Engine API call. Default 10 s. */
+  callTimeoutMs?: number;
+  /** Image of the one-shot storage jobs (needs /bin/sh, mkdir, chown, mv). */
+  jobImage?: string;
+  /** How long a storage job may take. Default 120 s. */
+  jobTimeoutMs?: number;
+  /** How long stop/remove wait for the atServer's task to end. Default 60 s. */
+  stopTimeoutMs?: number;
+  /** Poll interval for task state. Default 1 s. */
+  pollMs?: number;
+  /** Engine API version in request paths. Default v1.43. */
+  apiVersion?: string;
+  /** Clock for archive names (tests). */
+  now?: () => Date;
+}
+
+export class SwarmConfigError extends Error {
+  override name = "SwarmConfigError";
+}
+
+/**
+ * Reads the JSON swarms file (REGISTRAR_SWARMS_FILE):
+ * `{ "rootAddress": "root.example:64", "swarms": { "<name>": { "engine": "10.0.0.5:2376",
+ *    "caFile", "certFile", "keyFile", "publicHost", "ports": "30000-30999", "image",
+ *    "storageRoot" } } }`. Certificate paths are read here, once.
+ */
+export function parseSwarmOrchestratorConfig(
+  text: string,
+  readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
+): SwarmOrchestratorConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SwarmConfigError(`swarms file is not JSON: ${(err as Error).message}`);
+  }
+  const o = obj(raw, "swarms file");
+  const swarmsRaw = obj(o.swarms, "swarms");
+  const swarms = Object.entries(swarmsRaw).map(([name, v]) => {
+    const s = obj(v, `swarm ${name}`);
+    const ep = /^([^:\s]+):(\d{1,5})$/.exec(str(s.engine, `swarm ${name}: engine`));
+    if (!ep) throw new SwarmConfigError(`swarm ${name}: engine must be host:port`);
+    const ports = /^(\d{1,5})-(\d{1,5})$/.exec(str(s.ports, `swarm ${name}: ports`));
+    if (!ports) throw new SwarmConfigError(`swarm ${name}: ports must be first-last`);
+    return {
+      name,
+      engine: {
+        host: ep[1]!,
+        port: Number(ep[2]),
+        ca: readFile(str(s.caFile, `swarm ${name}: caFile`)),
+        cert: readFile(str(s.certFile, `swarm ${name}: certFile`)),
+        key: readFile(str(s.keyFile, `swarm ${name}: keyFile`)),
+      },
+      publicHost: str(s.publicHost, `swarm ${name}: publicHost`),
+      minPort: Number(ports[1]),
+      maxPort: Number(ports[2]),
+      image: str(s.image, `swarm ${name}: image`),
+      storageRoot: str(s.storageRoot, `swarm ${name}: storageRoot`),
+      ...(s.constraints !== undefined ? { constraints: strList(s.constraints, name) } : {}),
+    } satisfies SwarmConfig;
+  });
+  const cfg: SwarmOrchestratorConfig = {
+    swarms,
+    rootAddress: str(o.rootAddress, "rootAddress"),
+    ...(o.memoryLimitMb !== undefined ? { memoryLimitMb: Number(o.memoryLimitMb) } : {}),
+    ...(o.jobImage !== undefined ? { jobImage: str(o.jobImage, "jobImage") } : {}),
+  };
+  validateSwarmOrchestratorConfig(cfg);
+  return cfg;
+}
+
+/** The one place the orchestrator's settings are checked. */
+export function validateSwarmOrchestratorConfig(cfg: SwarmOrchestratorConfig): void {
+  if (cfg.swarms.length === 0) throw new SwarmConfigError("at least one swarm is needed");
+  if (!/^[^:\s]+:\d+$/.test(cfg.rootAddress))
+    throw new SwarmConfigError("rootAddress must be host:port");
+  const mem = cfg.memoryLimitMb;
+  if (mem !== undefined && !(Number.isInteger(mem) && mem >= 6))
+    throw new SwarmConfigError("memoryLimitMb must be an integer >= 6 (Docker's minimum)");
+  const names = new Set<string>();
+  for (const s of cfg.swarms) {
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(s.name))
+      throw new SwarmConfigError(`swarm name ${s.name}: lower-case letters, digits, '-'`);
+    if (names.has(s.name)) throw new SwarmConfigError(`swarm ${s.name} listed twice`);
+    names.add(s.name);
+    if (s.engine.port < 1 || s.engine.port > 65535)
+      throw new SwarmConfigError(`swarm ${s.name}: bad engine port`);
+    if (!(s.minPort >= 1024 && s.minPort <= s.maxPort && s.maxPort <= 65535))
+      throw new SwarmConfigError(`swarm ${s.name}: bad port range ${s.minPort}-${s.maxPort}`);
+    if (!s.storageRoot.startsWith("/") || s.storageRoot.includes(".."))
+      throw new SwarmConfigError(`swarm ${s.name}: storageRoot must be an absolute path`);
+    for (const pem of [s.engine.ca, s.engine.cert, s.engine.key])
+      if (!pem.includes("-----BEGIN"))
+        throw new SwarmConfigError(`swarm ${s.name}: engine TLS files must be PEM`);
+  }
+}
+
+/** The registrar's port allocation view of the same swarms. */
+export function swarmPorts(cfg: SwarmOrchestratorConfig): SwarmPorts[] {
+  return cfg.swarms.map((s) => ({
+    name: s.name,
+    host: s.publicHost,
+    minPort: s.minPort,
+    maxPort: s.maxPort,
+  }));
+}
+
+function obj(v: unknown, what: string): Record<string, unknown> {
+  if (!v || typeof v !== "object" || Array.isArray(v))
+    throw new SwarmConfigError(`${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function str(v: unknown, what: string): string {
+  if (typeof v !== "string" || v === "") throw new SwarmConfigError(`${what} must be a string`);
+  return v;
+}
+
+function strList(v: unknown, swarm: string): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string"))
+    throw new SwarmConfigError(`swarm ${swarm}: constraints must be a list of strings`);
+  return v as string[];
+}
