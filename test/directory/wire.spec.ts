@@ -81,6 +81,20 @@ describe("directory wire protocol (exact bytes)", () => {
     }
   });
 
+  it("ignores lines after @exit in the same read", async () => {
+    const c = await client();
+    c.send("alice\n@exit\nalice\n");
+    await c.waitForClose();
+    expect(c.text).to.equal("@alice.example.test:6464\r\n@");
+  });
+
+  it("answers a client that half-closes after sending its lookups", async () => {
+    const c = await client();
+    c.socket.end("ALICE\nnobody\n");
+    await c.waitForClose();
+    expect(c.text).to.equal("@alice.example.test:6464\r\n@null\r\n@");
+  });
+
   it("serves many lookups on one connection", async () => {
     const c = await client();
     for (let i = 0; i < 50; i++) {

@@ -40,6 +40,8 @@ export class DirectorySession {
   private processing = false;
   private draining = false;
   private closed = false;
+  /** Our side is finishing (@exit, drain): nothing more is read or written. */
+  private ending = false;
   private misses = 0;
   private timer?: NodeJS.Timeout;
   private wake?: () => void;
@@ -92,7 +94,7 @@ export class DirectorySession {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed || this.draining) return;
+    if (this.closed || this.draining || this.ending) return;
     let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     let nl: number;
     while ((nl = buf.indexOf(0x0a)) >= 0) {
@@ -135,7 +137,7 @@ export class DirectorySession {
     this.processing = true;
     let waiting = false;
     try {
-      while (!this.closed && this.queue.length > 0) {
+      while (!this.closed && !this.ending && this.queue.length > 0) {
         const item = this.queue.shift()!;
         if (item === TOO_LONG) {
           this.ctx.metrics.lookups.inc({ result: "too_long" });
@@ -171,7 +173,7 @@ export class DirectorySession {
   }
 
   private afterAnswer(): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     if (this.queue.length < MAX_QUEUED_LINES / 2 && !this.draining && this.stream.isPaused()) {
       this.stream.resume();
     }
@@ -270,7 +272,7 @@ export class DirectorySession {
 
   /** One write per answer; waits for 'drain' (a slow reader) before the next answer. */
   private write(data: string): boolean | Promise<boolean> {
-    if (this.closed) return false;
+    if (this.closed || this.ending) return false;
     if (this.stream.write(data)) return true;
     return new Promise<boolean>((resolve) => {
       const done = () => {
@@ -300,7 +302,9 @@ export class DirectorySession {
   }
 
   private end(): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.queue.length = 0;
     this.stream.end();
     // Do not wait for the peer's close forever.
     const t = setTimeout(() => this.stream.destroy(), 2000);
