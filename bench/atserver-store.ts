@@ -56,6 +56,24 @@ function keyOf(i: number): string {
   return `@bob:key${i}.wavi@alice`;
 }
 
+/** Puts per second when 10 puts share one transaction (group commit via batch()). */
+function benchBatched(): number {
+  const dir = tmp();
+  try {
+    const s = KeyStore.open(dir);
+    const r = timed((i) => {
+      if (i % 10 !== 0) return;
+      s.batch(() => {
+        for (let j = i; j < i + 10; j++) s.put(keyOf(j), VALUE, META);
+      });
+    });
+    s.close();
+    return r.perSec;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function benchStore(sync: SynchronousMode): { puts: number; gets: number; scan: number } {
   const dir = tmp();
   try {
@@ -228,6 +246,7 @@ function main(): void {
     normalPuts: [] as number[],
     normalGets: [] as number[],
     normalScan: [] as number[],
+    fullBatched: [] as number[],
   };
   for (let round = 0; round < ROUNDS; round++) {
     r.fsync.push(benchFsync());
@@ -241,6 +260,7 @@ function main(): void {
     r.normalPuts.push(normal.puts);
     r.normalGets.push(normal.gets);
     r.normalScan.push(normal.scan);
+    r.fullBatched.push(benchBatched());
   }
   const m = (xs: number[]) => `${f(median(xs))} (${xs.map(f).join(" / ")})`;
   console.log(
@@ -254,6 +274,7 @@ function main(): void {
   console.log(`baseline raw insert, rollback journal, FULL:      ${m(r.rawRollback)} /s`);
   console.log(`KeyStore synchronous=FULL   put:    ${m(r.fullPuts)} /s`);
   console.log(`KeyStore synchronous=NORMAL put:    ${m(r.normalPuts)} /s`);
+  console.log(`KeyStore synchronous=FULL   put, batch() of 10: ${m(r.fullBatched)} /s`);
   console.log(`KeyStore synchronous=FULL   get:    ${m(r.fullGets)} /s`);
   console.log(`KeyStore synchronous=NORMAL get:    ${m(r.normalGets)} /s`);
   console.log(

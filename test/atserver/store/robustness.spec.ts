@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { DB_FILE, KeyStore, StoreOpenError } from "../../../services/atserver/src/store";
 import { TempStores, TestClock } from "./fixtures/temp-store";
@@ -71,5 +71,85 @@ describe("atserver store: arguments, errors and bounded work", () => {
     expect(s.commitsWithEntriesSince(-1, 100, 1).map((c) => c.id)).to.deep.equal([0]);
     expect(s.commitsWithEntriesSince(-1, 2)).to.have.length(2);
     expect(s.commitsWithEntriesSince(-1)).to.have.length(5);
+  });
+});
+
+describe("atserver store: batch (group commit) and integrity", () => {
+  const temp = new TempStores();
+  afterEach(() => temp.cleanup());
+
+  it("batch() commits many writes together and returns fn's result", () => {
+    const dir = temp.dir();
+    const s = KeyStore.open(dir);
+    const ids = s.batch(() => {
+      const out: number[] = [];
+      for (let i = 0; i < 50; i++) out.push(s.put(`b${i}@alice`, String(i), {}));
+      out.push(s.delete("b0@alice")!);
+      s.setSetting("flag", "1");
+      return out;
+    });
+    expect(ids).to.deep.equal([...Array(51).keys()]);
+    s.close();
+    const s2 = temp.open(dir);
+    expect([...s2.keys()]).to.have.length(49);
+    expect(s2.getSetting("flag")).to.equal("1");
+    expect(s2.lastCommitId()).to.equal(50);
+  });
+
+  it("a batch that throws writes nothing and hands its commit ids out again", () => {
+    const s = temp.open();
+    s.put("keep@alice", "1", {});
+    expect(() =>
+      s.batch(() => {
+        s.put("x@alice", "1", {});
+        s.delete("keep@alice");
+        throw new Error("abort");
+      }),
+    ).to.throw("abort");
+    expect(s.get("keep@alice")?.value).to.equal("1");
+    expect(s.peek("x@alice")).to.equal(undefined);
+    expect(s.lastCommitId()).to.equal(0);
+    expect(s.put("y@alice", "1", {})).to.equal(1);
+  });
+
+  it("a nested batch that throws is undone alone when the outer one catches it", () => {
+    const s = temp.open();
+    s.batch(() => {
+      s.put("outer@alice", "1", {});
+      try {
+        s.batch(() => {
+          s.put("inner@alice", "1", {});
+          throw new Error("inner");
+        });
+      } catch {
+        // the outer batch goes on
+      }
+    });
+    expect(s.get("outer@alice")?.value).to.equal("1");
+    expect(s.peek("inner@alice")).to.equal(undefined);
+  });
+
+  it("checkIntegrity() reports a damaged page", () => {
+    const dir = temp.dir();
+    const s = KeyStore.open(dir, { synchronous: "normal" });
+    s.batch(() => {
+      for (let i = 0; i < 2000; i++) s.put(`k${i}@alice`, "v".repeat(100), {});
+    });
+    s.close();
+    const fd = openSync(join(dir, DB_FILE), "r+");
+    try {
+      // Scribble over the middle of a b-tree page, past page 1 (the header and schema).
+      writeSync(fd, Buffer.alloc(2000, 0xa5), 0, 2000, 4096 * 20 + 1000);
+    } finally {
+      closeSync(fd);
+    }
+    const damaged = temp.open(dir);
+    expect(damaged.checkIntegrity()).to.not.deep.equal([]);
+  });
+
+  it("checkIntegrity() reports a sound store as []", () => {
+    const s = temp.open();
+    s.put("a@alice", "x".repeat(50_000), {});
+    expect(s.checkIntegrity()).to.deep.equal([]);
   });
 });

@@ -150,6 +150,16 @@ export class KeyStore {
     return this.write(() => this.deleteRow(key, opts.skipCommit));
   }
 
+  /**
+   * Runs `fn`'s writes (put, updateMetadata, delete, setSetting, ...) as one transaction: one
+   * fsync for all of them (group commit), and none of them if `fn` throws. Commit ids returned
+   * inside `fn` are durable only once batch() returns; acknowledge them after that. Nested
+   * calls become savepoints.
+   */
+  batch<T>(fn: () => T): T {
+    return this.write(fn);
+  }
+
   /** Live keys in code-point order, read in pages so memory does not grow with the store. */
   *keys(filter: KeysFilter = {}): IterableIterator<string> {
     const regex = filter.regex ? statelessCopy(filter.regex) : undefined;
@@ -239,6 +249,14 @@ export class KeyStore {
   async backup(destFile: string): Promise<void> {
     if (!this.db) throw new StoreClosedError();
     await this.db.backup(destFile);
+  }
+
+  /** SQLite's quick_check over the whole file: [] when sound, else its messages. Reads it all. */
+  checkIntegrity(): string[] {
+    if (!this.db) throw new StoreClosedError();
+    const rows = this.db.pragma("quick_check") as Array<{ quick_check: string }>;
+    const messages = rows.map((r) => r.quick_check);
+    return messages.length === 1 && messages[0] === "ok" ? [] : messages;
   }
 
   /** Bytes used by the database and its WAL (for `stats` and quotas). */
