@@ -35,9 +35,6 @@ export class TlsListener {
       key: readPem(opts.key, "--key"),
       minVersion: "TLSv1.2",
       handshakeTimeout: opts.handshakeTimeoutMs,
-      // A client that half-closes after its lookups still gets the answers; the session
-      // closes our side when it is done.
-      allowHalfOpen: true,
     });
     this.server = server;
     server.maxConnections = opts.maxSockets;
