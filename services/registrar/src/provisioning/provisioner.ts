@@ -25,6 +25,8 @@ export interface ProvisionerOptions {
   rootTimeoutMs?: number;
   /** Fault injection for tests: stop making progress once this state is reached. */
   haltAfterState?: AtSignState;
+  /** How many active atServers are (re)started at once on start-up. Default 4. */
+  restartConcurrency?: number;
 }
 
 export function newCramSecret(): string {
@@ -52,18 +54,21 @@ export class Provisioner {
    */
   async resumeAll(): Promise<void> {
     for (const rec of this.o.store.list({ states: PENDING_STATES })) void this.drive(rec.atsign);
-    await Promise.all(
-      this.o.store.list({ states: ["active"] }).map(async (rec) => {
+    // A few at a time: starting hundreds of atServers at once would starve the machine.
+    const queue = this.o.store.list({ states: ["active"] });
+    const worker = async (): Promise<void> => {
+      for (let rec = queue.shift(); rec; rec = queue.shift()) {
         const placement = this.placementOf(rec);
-        if (!placement) return;
+        if (!placement || this.abort.signal.aborted) continue;
         try {
           await this.o.orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
           await this.waitHealthy(rec.atsign, placement);
         } catch (err) {
           log.error({ atsign: rec.atsign, err }, "atServer did not come back");
         }
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: this.o.restartConcurrency ?? 4 }, worker));
   }
 
   /** Re-applies an active atSign's placement (e.g. a changed memory limit). */

@@ -106,7 +106,10 @@ export class RegistrarStore {
    * Reserves `atsign` (inserting it, or re-using a deleted row). Returns false if the name is
    * held by someone else. A reservation already held by the same email/key is returned as is.
    */
-  reserve(atsign: string, opts: { email?: string; activationKey?: string }): boolean {
+  reserve(
+    atsign: string,
+    opts: { email?: string; activationKey?: string; emailReservationTtlMs?: number },
+  ): boolean {
     return this.db.transaction(() => {
       const now = Date.now();
       const existing = this.get(atsign);
@@ -115,7 +118,11 @@ export class RegistrarStore {
         if (opts.email !== undefined && existing.email === opts.email) return true;
         if (opts.activationKey !== undefined && existing.activationKey === opts.activationKey)
           return true;
-        return false;
+        // An email reservation nobody confirmed lapses, so names cannot be squatted.
+        const lapsed =
+          existing.email !== null &&
+          existing.updatedAt < now - (opts.emailReservationTtlMs ?? 3600_000);
+        if (!lapsed) return false;
       }
       if (existing) this.db.prepare("DELETE FROM atsigns WHERE atsign = ?").run(atsign);
       this.db
@@ -324,6 +331,7 @@ export class RegistrarStore {
   }
 
   putSession(tokenHash: string, session: Session): void {
+    this.db.prepare("DELETE FROM sessions WHERE expires_at < ?").run(Date.now());
     this.db
       .prepare("INSERT INTO sessions (token_hash, email, csrf, expires_at) VALUES (?, ?, ?, ?)")
       .run(tokenHash, session.email, session.csrf, session.expiresAt);
