@@ -55,6 +55,18 @@ describe("directory operations", () => {
     await stopping;
   });
 
+  it("stop() does not wait for clients stuck before their TLS handshake", async function () {
+    this.timeout(5000); // far below the 20 s handshake timeout configured here
+    dir = await startDirectory({ alice: "a.test:1" }, { handshakeTimeoutMs: 20_000 });
+    const stuck = tcpConnect(dir.port, "127.0.0.1");
+    stuck.on("error", () => undefined);
+    await new Promise((r) => stuck.once("connect", r));
+    const closed = new Promise((r) => stuck.once("close", r));
+    await dir.stop();
+    dir = undefined;
+    await closed;
+  });
+
   it("at the connection cap, closes the longest-idle connection first", async () => {
     dir = await startDirectory({ alice: "a.test:1" }, { maxConnections: 2 });
     const oldest = await greeted(dir.port);

@@ -3,7 +3,7 @@
 // and close before TLS, port scanners) are logged at debug, never as errors.
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { watchFile, unwatchFile } from "node:fs";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "./logger";
 import type { DirectoryMetrics } from "./metrics";
 import { isInlinePem, readPem } from "./pem";
@@ -24,7 +24,8 @@ export interface TlsListenerOptions {
 
 export class TlsListener {
   private server?: Server;
-  private readonly sockets = new Set<TLSSocket>();
+  /** Every TCP connection, handshakes included, so stop() can end them all. */
+  private readonly sockets = new Set<Socket>();
 
   constructor(private readonly opts: TlsListenerOptions) {}
 
@@ -38,10 +39,12 @@ export class TlsListener {
     });
     this.server = server;
     server.maxConnections = opts.maxSockets;
+    server.on("connection", (raw: Socket) => {
+      this.sockets.add(raw);
+      raw.once("close", () => this.sockets.delete(raw));
+    });
     server.on("secureConnection", (socket) => {
       socket.setNoDelay(true);
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
       opts.onConnection(socket);
     });
     server.on("tlsClientError", (err, socket) => {
@@ -93,7 +96,7 @@ export class TlsListener {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Sockets still open (including ones still in the handshake are not counted). */
+  /** Ends every connection still open, including ones still in their TLS handshake. */
   destroyAll(): void {
     for (const s of this.sockets) s.destroy();
   }
