@@ -18,3 +18,4 @@ export const rootCaPem = platform.rootCaPem;
 export const nfsServer = platform.nfsServer;
 export const swarms = platform.swarms;
 export const atServerCaPem = platform.atServerCaPem;
+export const images = platform.images;

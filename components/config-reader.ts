@@ -115,6 +115,10 @@ export class ObjectReader {
     return this.obj[field];
   }
 
+  has(field: string): boolean {
+    return this.get(field) !== undefined;
+  }
+
   string(field: string, def: string | undefined, pattern?: RegExp): string {
     const v = this.get(field) ?? def;
     const full = `${this.key}.${field}`;

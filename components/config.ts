@@ -26,7 +26,8 @@ export interface RedisConfig {
 }
 
 export interface DirectoryConfig {
-  image: string;
+  /** Image reference; unset when the stack builds the images itself (`buildImages`). */
+  image: string | undefined;
   minReplicas: number;
   maxReplicas: number;
   cpu: string;
@@ -82,6 +83,9 @@ export interface PlatformConfig {
   filestore: FilestoreConfig;
   swarms: SwarmConfig[];
   swarmTls: SwarmTlsConfig;
+  /** Build the services' images from services/<svc>/Dockerfile and push them (tag below). */
+  buildImages: boolean;
+  imageTag: string;
 }
 
 /** Secret values, keyed by full name. */
@@ -104,6 +108,8 @@ const PLAIN_KEYS = [
   "swarmTls",
   "acmeEmail",
   "acmeDirectoryUrl",
+  "buildImages",
+  "imageTag",
 ];
 const SECRET_KEYS = ["rootTlsCert", "rootTlsKey"];
 
@@ -164,13 +170,15 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     maintenanceHour: redisObj.int("maintenanceHour", 3, { min: 0, max: 23 }),
   };
 
+  const buildImages = r.bool("atplatform:buildImages", false);
+  const imageTag = r.string("atplatform:imageTag", { pattern: /^[\w][\w.-]{0,127}$/ }, env);
   const dirObj = r.object("atplatform:directory");
   const directory: DirectoryConfig = {
-    image: dirObj.string(
-      "image",
-      undefined,
-      /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/,
-    ),
+    // Required unless the stack builds the image; when both are set the given one wins.
+    image:
+      buildImages && dirObj.has("image") === false
+        ? undefined
+        : dirObj.string("image", undefined, IMAGE_REF),
     minReplicas: dirObj.int("minReplicas", prod ? 3 : 2, { min: 2, max: 100 }),
     maxReplicas: dirObj.int("maxReplicas", prod ? 12 : 4, { min: 2, max: 200 }),
     cpu: dirObj.string("cpu", "250m", /^\d+m?$/),
@@ -250,9 +258,12 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     filestore,
     swarms,
     swarmTls,
+    buildImages,
+    imageTag,
   });
 }
 
+const IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/;
 const FILESTORE_TIERS = ["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"] as const;
 /** Ports the swarm itself uses on every node; an atServer range must not include them. */
 export const SWARM_RESERVED_PORTS = [2375, 2376, 2377, 4789, 7946, 9100];

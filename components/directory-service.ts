@@ -19,6 +19,8 @@ export interface DirectoryServiceArgs {
   provider: k8s.Provider;
   region: string;
   settings: DirectoryConfig;
+  /** Image reference (given in config, or built by the stack: tag@digest). */
+  image: pulumi.Input<string>;
   /** Read endpoint of Memorystore (never the primary). */
   redisRead: RedisEndpoint;
   redisAuth: pulumi.Input<string>;
@@ -111,7 +113,7 @@ export class DirectoryService extends pulumi.ComponentResource {
               containers: [
                 {
                   name: "atdirectory",
-                  image: s.image,
+                  image: args.image,
                   ports: [
                     {
                       name: "atdirectory",
@@ -176,7 +178,7 @@ export class DirectoryService extends pulumi.ComponentResource {
                     items: [{ key: "ca.pem", path: "ca.pem" }],
                   },
                 },
-                { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
+                { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
               ],
             },
           },

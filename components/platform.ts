@@ -13,6 +13,7 @@ import { NfsShare } from "./nfs-share";
 import { LeafCertificate, PrivateCa } from "./private-ca";
 import { ProjectServices } from "./project-services";
 import { RegistrarAccess } from "./registrar-access";
+import { ServiceImage } from "./service-image";
 import { SwarmCluster } from "./swarm-cluster";
 
 export interface PlatformOutputs {
@@ -36,6 +37,8 @@ export interface PlatformOutputs {
     string,
     { domain: string; publicIp: pulumi.Output<string>; dockerHost: pulumi.Output<string> }
   >;
+  /** Images the stack built (`buildImages`), by service: `<registry>/<svc>:<tag>@sha256:…`. */
+  images: Partial<Record<"directory" | "atserver" | "registrar", pulumi.Output<string>>>;
   /** The private CA of the swarms' wildcard certificates (private-ca mode); undefined otherwise. */
   atServerCaPem: pulumi.Output<string> | undefined;
 }
@@ -97,6 +100,21 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     after,
   );
 
+  // Images: built and pushed by the stack when asked, otherwise given by reference.
+  const images: PlatformOutputs["images"] = {};
+  if (cfg.buildImages) {
+    for (const service of ["directory", "atserver", "registrar"] as const) {
+      images[service] = new ServiceImage(
+        `${service}-image`,
+        { service, region: cfg.region, registryUrl: registry.url, tag: cfg.imageTag },
+        { dependsOn: [registry] },
+      ).ref;
+    }
+  }
+  const directoryImage = cfg.directory.image ?? images.directory;
+  if (!directoryImage)
+    throw new Error("no directory image: set atplatform:directory.image or buildImages");
+
   const store = new DirectoryStore(
     "directory",
     {
@@ -142,6 +160,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     provider: directoryCluster.provider,
     region: cfg.region,
     settings: cfg.directory,
+    image: directoryImage,
     redisRead: store.read,
     redisAuth: store.authString,
     redisCa: store.serverCa,
@@ -247,5 +266,6 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     nfsServer: nfs.server,
     swarms,
     atServerCaPem: atServerCa?.certPem,
+    images,
   };
 }

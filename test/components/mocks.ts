@@ -116,6 +116,11 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
       return { name, networks: [{ ...(inputs.networks?.[0] ?? {}), ipAddresses: ["10.60.8.2"] }] };
     case "gcp:secretmanager/secret:Secret":
       return { name: `projects/test-proj/secrets/${inputs.secretId}`, secretId: inputs.secretId };
+    case "docker-build:index:Image":
+      return {
+        digest: "sha256:" + "ab".repeat(32),
+        ref: `${inputs.tags[0]}@sha256:${"ab".repeat(32)}`,
+      };
     case "tls:index/privateKey:PrivateKey":
       return {
         privateKeyPem: FAKE_KEY,
@@ -147,6 +152,8 @@ export interface MockOptions {
 export class Recorder {
   readonly resources: Recorded[] = [];
   readonly refusedCalls: string[] = [];
+  /** Provider functions the program called (the mocked ones). */
+  readonly calls: string[] = [];
 
   constructor(private readonly opts: MockOptions = {}) {}
 
@@ -166,6 +173,10 @@ export class Recorder {
       return { id: this.opts.preview ? undefined : `${a.name}_id`, state };
     },
     call: (a) => {
+      if (a.token === "gcp:organizations/getClientConfig:getClientConfig") {
+        this.calls.push(a.token);
+        return { project: "test-proj", region: "europe-west2", accessToken: "mock-access-token" };
+      }
       this.refusedCalls.push(a.token);
       throw new Error(`unmocked provider call ${a.token}`);
     },

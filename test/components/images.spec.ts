@@ -1,0 +1,75 @@
+// Images: the gated docker-build component, the config rules around it, and static checks of
+// the Dockerfiles (no Docker engine here, so they are not built in tests).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect } from "chai";
+import { parseConfig } from "../../components/config";
+import { REPO_ROOT, ServiceImage } from "../../components/service-image";
+import { secretAt, settle, useMocks, valueOf } from "./mocks";
+import { exclusive, ROOT, stackConfig, stackSecrets } from "./stack";
+
+const SERVICES = {
+  directory: "atdirectory",
+  atserver: "atserver",
+  registrar: "registrar",
+} as const;
+
+describe("components: service images", () => {
+  it("builds from services/<svc>/Dockerfile at the repo root, pushes to the registry, never on preview", () =>
+    exclusive(async () => {
+      const rec = await useMocks();
+      const img = new ServiceImage("directory-image", {
+        service: "directory",
+        region: "europe-west2",
+        registryUrl: "europe-west2-docker.pkg.dev/test-proj/atplatform",
+        tag: "dev",
+      });
+      await settle();
+      const r = rec.one("docker-build:index:Image");
+      expect(r.inputs).to.deep.include({
+        push: true,
+        buildOnPreview: false,
+        platforms: ["linux/amd64"],
+      });
+      expect(r.inputs.context.location).to.equal(ROOT);
+      expect(existsSync(r.inputs.dockerfile.location)).to.equal(true);
+      expect(r.inputs.tags).to.deep.equal([
+        "europe-west2-docker.pkg.dev/test-proj/atplatform/directory:dev",
+      ]);
+      expect(r.inputs.registries[0]).to.deep.include({
+        address: "europe-west2-docker.pkg.dev",
+        username: "oauth2accesstoken",
+      });
+      expect(secretAt(r.rawInputs, ["registries", 0, "password"])).to.equal(true);
+      expect(rec.calls).to.deep.equal(["gcp:organizations/getClientConfig:getClientConfig"]);
+      expect(await valueOf(img.ref)).to.match(/\/directory:dev@sha256:[a-f0-9]{64}$/);
+    }));
+
+  it("the directory image is required unless the stack builds images", () => {
+    const raw = { ...stackConfig("dev"), "atplatform:directory": "{}" };
+    expect(() => parseConfig(raw, stackSecrets())).to.throw("atplatform:directory.image");
+    const built = parseConfig({ ...raw, "atplatform:buildImages": "true" }, stackSecrets());
+    expect(built.directory.image).to.equal(undefined);
+    expect(built.imageTag).to.equal("dev");
+  });
+
+  for (const [svc, bin] of Object.entries(SERVICES)) {
+    it(`services/${svc}/Dockerfile: workspace-only install, sources that exist, non-root, the service's bin`, () => {
+      const text = readFileSync(join(REPO_ROOT, "services", svc, "Dockerfile"), "utf8");
+      expect(text).to.contain(
+        `npm ci --omit=dev --workspace=services/${svc} --include-workspace-root=false`,
+      );
+      for (const m of text.matchAll(/^COPY (?!--from)(\S+) /gm))
+        expect(existsSync(join(REPO_ROOT, m[1]!)), m[1]).to.equal(true);
+      expect(text).to.match(/^USER 1024:1024$/m);
+      const entry = /^ENTRYPOINT \["node", "([^"]+)"\]$/m.exec(text);
+      expect(entry?.[1]).to.equal(`services/${svc}/bin/${bin}.js`);
+      expect(existsSync(join(REPO_ROOT, entry![1]!))).to.equal(true);
+      const ignore = readFileSync(
+        join(REPO_ROOT, "services", svc, "Dockerfile.dockerignore"),
+        "utf8",
+      );
+      expect(ignore).to.match(/^\*\*\/node_modules$/m);
+    });
+  }
+});
