@@ -5,6 +5,7 @@ import type { KeyService } from "./data/key-service";
 import type { Loggers } from "./logger";
 import type { Session } from "./engine/session";
 import type { RuntimeSettings } from "./runtime-settings";
+import type { NotificationService } from "./notifications/service";
 
 /** Cross-server operations (issue 5). Absent until federation is wired in. */
 export interface Peers {
@@ -55,4 +56,5 @@ export interface ServerContext {
   /** Facts for `stats`. */
   facts: { lastLoggedInAt?: number; lastPkamAt?: number };
   peers?: Peers;
+  notifications?: NotificationService;
 }

@@ -22,6 +22,9 @@ import { Federation } from "./federation/federation";
 import { OutboundPool } from "./federation/outbound";
 import { AtSignResolver } from "./federation/resolver";
 import { readFileSync } from "node:fs";
+import { NotificationStore } from "./notifications/notification-store";
+import { NotificationQueue } from "./notifications/queue";
+import { NotificationService } from "./notifications/service";
 import { SERVER_VERSION } from "./version";
 
 export interface AtServerOptions {
@@ -46,6 +49,7 @@ export class AtServer {
   private stopping?: Promise<void>;
   private signingKeys?: Promise<void>;
   readonly outbound?: OutboundPool;
+  readonly queue?: NotificationQueue;
 
   private constructor(
     readonly config: AtServerConfig,
@@ -110,6 +114,29 @@ export class AtServer {
     events.on("commit", (e: CommitEvent) => {
       if (e.commitId >= 0) this.monitors.pushStats(config.atSign, e.commitId, e.operation, now());
     });
+    const notificationStore = new NotificationStore(store, now);
+    if (this.outbound) {
+      this.queue = new NotificationQueue(
+        notificationStore,
+        this.outbound,
+        { maxRetries: () => runtime.int("maxNotificationRetries"), now },
+        log.server.child({ sub: "notify-queue" }),
+      );
+    }
+    this.ctx.notifications = new NotificationService(
+      {
+        atSign: config.atSign,
+        defaultTtlnMs: config.notificationExpiryMs,
+        autoNotify: () => runtime.bool("autoNotify"),
+        now,
+      },
+      notificationStore,
+      this.ctx.keys,
+      this.monitors,
+      this.queue,
+      log.server.child({ sub: "notifications" }),
+    );
+    events.on("commit", (e: CommitEvent) => this.ctx.notifications?.onCommit(e));
     this.dispatcher = createDispatcher(this.ctx);
   }
 
@@ -197,6 +224,7 @@ export class AtServer {
 
   private async doStop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.queue?.stop();
     this.outbound?.close();
     const closed = this.listener?.close();
     this.pool.closeAll();

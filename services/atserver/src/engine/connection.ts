@@ -40,6 +40,7 @@ export class Connection {
     private readonly opts: ConnectionOptions,
   ) {
     this.session = new Session(atSign, remote);
+    this.session.write = (text) => this.write(text);
     this.createdAt = this.lastWriteAt = opts.now();
     this.maxBytes = opts.maxCommandBytes ?? MAX_COMMAND_BYTES;
   }

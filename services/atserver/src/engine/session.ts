@@ -34,6 +34,9 @@ export class Session {
   /** PEM chain of the TLS client certificate, when one was presented. */
   peerCertificate?: { subject: string; subjectAltName?: string } | undefined;
 
+  /** Writes to this connection outside a response (monitor replay). */
+  write?: (text: string) => void;
+
   constructor(
     /** The server's own atSign. */
     readonly atSign: string,

@@ -6,6 +6,7 @@ import { del } from "./delete";
 import { info, noop } from "./info";
 import { llookup, lookup, plookup } from "./lookup";
 import { monitor } from "./monitor";
+import { notify, notifyAll, notifyFetch, notifyList, notifyRemove, notifyStatus } from "./notify";
 import { scan } from "./scan";
 import { stats } from "./stats";
 import { syncFrom } from "./sync";
@@ -41,6 +42,12 @@ export const HANDLERS: Readonly<Record<string, VerbHandler>> = {
   "sync:from": syncFrom,
   info,
   noop,
+  notify,
+  "notify:all": notifyAll,
+  "notify:list": notifyList,
+  "notify:status": notifyStatus,
+  "notify:fetch": notifyFetch,
+  "notify:remove": notifyRemove,
   // Handled by the dispatcher itself (it needs to run nested commands).
   batch: { access: ["A"], handle: () => "" },
 };
