@@ -166,6 +166,19 @@ describe("local platform end to end (npm start + atplatform CLI)", function () {
     expect(gone.out).to.contain("does not exist");
   });
 
+  it("shares a value from one atSign to the other (atServer to atServer)", () => {
+    const pub = cli("get", "@e2ebob", "card", "--from", "@e2ealice", "--public");
+    expect(pub.code, pub.out).to.equal(0);
+    expect(pub.out.trim()).to.equal("alice's card");
+    const put = cli("put", "@e2ealice", "dinner", "Friday 7pm", "--shared-with", "@e2ebob");
+    expect(put.code, put.out).to.equal(0);
+    const got = cli("get", "@e2ebob", "dinner", "--from", "@e2ealice");
+    expect(got.code, got.out).to.equal(0);
+    expect(got.out.trim()).to.equal("Friday 7pm");
+    const own = cli("get", "@e2ealice", "dinner", "--shared-with", "@e2ebob");
+    expect(own.out.trim()).to.equal("Friday 7pm");
+  });
+
   it("Ctrl-C stops everything; the next start keeps every atSign and its data", async () => {
     const before = atServerPids(home);
     expect(before).to.have.length(3);

@@ -14,57 +14,12 @@ import {
   type SwarmOrchestratorConfig,
 } from "../../../services/registrar/src/orchestrator/swarm";
 import { freePort } from "../../support/ports";
-import { testCa } from "../../support/test-ca";
-import { loadFixture, ReplayEngine, type EngineTls, type Exchange } from "./replay-engine";
+import { engineTls, orchestratorConfig, type Tls } from "./engine-setup";
+import { loadFixture, ReplayEngine, type Exchange } from "./replay-engine";
 
-const IMAGE = `registry.test/atplatform/atserver@sha256:${"ab".repeat(32)}`;
 const BLUE = { swarm: "blue", host: "blue.swarms.test", port: 30001 };
 const GREEN = { swarm: "green", host: "green.swarms.test", port: 31005 };
 const CRAM = "cram-secret-alice-0001";
-
-interface Tls {
-  server: EngineTls;
-  client: { ca: string; cert: string; key: string };
-}
-
-export async function engineTls(): Promise<Tls> {
-  const ca = await testCa();
-  const server = await issueServerCertificate(ca, { names: ["127.0.0.1"] });
-  const client = await issueServerCertificate(ca, { names: ["registrar.test"] });
-  return {
-    server: { key: server.key, cert: server.cert, ca: ca.cert },
-    client: { ca: ca.cert, cert: client.cert, key: client.key },
-  };
-}
-
-export function orchestratorConfig(
-  tls: Tls["client"],
-  ports: { blue: number; green?: number },
-  over: Partial<SwarmOrchestratorConfig> = {},
-): SwarmOrchestratorConfig {
-  const swarm = (name: string, port: number, min: number) => ({
-    name,
-    engine: { host: "127.0.0.1", port, ...tls },
-    publicHost: `${name}.swarms.test`,
-    minPort: min,
-    maxPort: min + 999,
-    image: IMAGE,
-    storageRoot: "/srv/atplatform/atservers",
-  });
-  return {
-    swarms: [
-      swarm("blue", ports.blue, 30000),
-      ...(ports.green ? [swarm("green", ports.green, 31000)] : []),
-    ],
-    rootAddress: "root.test:64",
-    callTimeoutMs: 400,
-    pollMs: 5,
-    jobTimeoutMs: 2000,
-    stopTimeoutMs: 2000,
-    now: () => new Date("2026-11-23T21:00:00.000Z"),
-    ...over,
-  };
-}
 
 describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", function () {
   let tls: Tls;
@@ -212,7 +167,10 @@ describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", 
     const greenFirstCreate = order.indexOf("green POST /v1.43/services/create");
     expect(blueStopped).to.be.greaterThan(-1).and.lessThan(greenFirstCreate);
     const mounts = (r: { body?: unknown }) =>
-      JSON.stringify((r.body as { TaskTemplate: { ContainerSpec: { Mounts: unknown } } }).TaskTemplate.ContainerSpec.Mounts);
+      JSON.stringify(
+        (r.body as { TaskTemplate: { ContainerSpec: { Mounts: unknown } } }).TaskTemplate
+          .ContainerSpec.Mounts,
+      );
     const greenService = green.requests.filter((r) => r.path === "/v1.43/services/create").at(-1)!;
     expect(mounts(greenService)).to.include(
       "/srv/atplatform/atservers/2b/2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90",
@@ -279,7 +237,9 @@ describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", 
       const err = await failing(500, "rpc error: code = Unknown desc = boom");
       expect(err).to.be.instanceOf(EngineApiError);
       expect((err as EngineApiError).status).to.equal(500);
-      expect((err as Error).message).to.include("boom").and.include("swarm blue");
+      expect((err as Error).message)
+        .to.include("boom")
+        .and.include("swarm blue");
     });
 
     it("404 -> EngineNotFoundError, 409 -> EngineConflictError", async () => {
@@ -310,7 +270,10 @@ describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", 
       const other = await createCertificateAuthority({ commonName: "not the swarm CA" });
       const leaf = await issueServerCertificate(other, { names: ["registrar.test"] });
       const orch = new SwarmOrchestrator(
-        orchestratorConfig({ ca: tls.client.ca, cert: leaf.cert, key: leaf.key }, { blue: blue.port }),
+        orchestratorConfig(
+          { ca: tls.client.ca, cert: leaf.cert, key: leaf.key },
+          { blue: blue.port },
+        ),
       );
       expect(await orch.inspect("alice").catch((e: unknown) => e)).to.be.instanceOf(
         EngineUnreachableError,

@@ -278,7 +278,7 @@ async function atSignPage(ctx: Ctx): Promise<void> {
         <button type="submit">Delete ${withAt(rec.atsign)}</button>
       </form>`,
     200,
-    pending ? 2 : undefined,
+    pending ? 1 : undefined,
   );
 }
 

@@ -262,7 +262,7 @@ export class Provisioner {
         return;
       } catch (err) {
         last = err;
-        await sleep(250, this.abort.signal);
+        await sleep(100, this.abort.signal);
       }
     }
     throw new Error(
@@ -283,7 +283,7 @@ export class Provisioner {
       } catch (err) {
         seen = `error: ${err instanceof Error ? err.message : String(err)}`;
       }
-      await sleep(200, this.abort.signal);
+      await sleep(100, this.abort.signal);
     }
     throw new Error(`root answers ${seen} for ${atsign}, expected ${expected}`);
   }
