@@ -182,6 +182,8 @@ describe("atserver store: KeyStore basics", () => {
     expect(existsSync(join(dir, `${DB_FILE}-wal`))).to.equal(true);
     expect(existsSync(join(dir, `${DB_FILE}-shm`))).to.equal(false);
     expect(statSync(join(dir, DB_FILE)).mode & 0o077).to.equal(0);
+    expect(statSync(join(dir, `${DB_FILE}-wal`)).mode & 0o077).to.equal(0);
+    expect(statSync(dir).mode & 0o077).to.equal(0);
   });
 
   it("a deleted secret does not remain in the database file", () => {
@@ -210,6 +212,9 @@ describe("atserver store: KeyStore basics", () => {
     const restored = temp.dir();
     await s.backup(join(restored, DB_FILE));
     s.put("b@alice", "2", {}); // the live store keeps working
+    let refused: unknown;
+    await s.backup(join(s.dir, `${DB_FILE}-wal`)).catch((e: unknown) => (refused = e));
+    expect(refused).to.be.instanceOf(TypeError);
     const copy = temp.open(restored);
     expect(copy.get("a@alice")?.metadata).to.deep.equal({ m: 1 });
     expect(copy.get("b@alice")).to.equal(undefined);

@@ -32,6 +32,15 @@ describe("atserver store: across processes", () => {
     expect(s.get("a@alice")?.value).to.equal("1");
   });
 
+  it("a refused second open in this process does not drop the lock (POSIX close semantics)", async () => {
+    const dir = temp.dir();
+    temp.open(dir);
+    expect(() => KeyStore.open(dir)).to.throw(StoreLockedError);
+    const c = child("try-open", dir);
+    await c.waitFor((l) => l.length > 0);
+    expect(JSON.parse(c.lines[0])).to.include({ ok: false, name: "StoreLockedError" });
+  });
+
   it("this process cannot open a store a child holds, and can once the child is killed", async () => {
     const dir = temp.dir();
     const c = child("hold", dir);

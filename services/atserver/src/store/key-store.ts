@@ -1,4 +1,5 @@
 import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Database } from "better-sqlite3";
 import { StoreClosedError, StoreVersionError } from "./errors";
 import { dbPath } from "./layout";
@@ -248,6 +249,9 @@ export class KeyStore {
    */
   async backup(destFile: string): Promise<void> {
     if (!this.db) throw new StoreClosedError();
+    if (resolve(destFile).startsWith(resolve(dbPath(this.dir)))) {
+      throw new TypeError("backup destination must not be the store's own files");
+    }
     await this.db.backup(destFile);
   }
 

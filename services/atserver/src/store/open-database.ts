@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { StoreLockedError, StoreOpenError } from "./errors";
 import { dbPath } from "./layout";
@@ -20,6 +20,7 @@ export function openDatabase(dir: string, settings: DatabaseSettings): Database.
   let db: Database.Database;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateFile(dbPath(dir));
     // timeout 0: a held lock fails at once instead of waiting.
     db = new Database(dbPath(dir), { timeout: 0 });
   } catch (err) {
@@ -31,7 +32,6 @@ export function openDatabase(dir: string, settings: DatabaseSettings): Database.
     if (mode !== "wal") throw new Error(`store ${dir}: could not enable WAL (got ${String(mode)})`);
     // Take the exclusive lock now (a write transaction) rather than at the first write.
     db.exec("BEGIN IMMEDIATE; COMMIT");
-    chmodSync(dbPath(dir), 0o600);
     db.pragma(`synchronous = ${settings.synchronous === "full" ? "FULL" : "NORMAL"}`);
     db.pragma(`cache_size = ${-Math.max(64, Math.floor(settings.cacheSizeKiB))}`);
     db.pragma("mmap_size = 0");
@@ -46,6 +46,20 @@ export function openDatabase(dir: string, settings: DatabaseSettings): Database.
     if (isBusy(err)) throw new StoreLockedError(dir, readOwner(dir), { cause: err });
     throw new StoreOpenError(dir, err);
   }
+}
+
+// The WAL inherits the database file's mode, so the file must be 0600 before SQLite opens
+// it (SQLite itself would create 0644). Never open and close a descriptor on an existing
+// database file here: closing any descriptor drops every POSIX lock this process holds on the
+// file, including the lock of a store already open in this process.
+function ensurePrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, "wx", 0o600));
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
 }
 
 function isBusy(err: unknown): boolean {
