@@ -1,9 +1,8 @@
-// Which keys go into the commit log (atprotocol.md §7): server-private and client-local keys
-// are never synced; `public:_x` (hidden public) is not either, but `public:__x` is.
+import { isSyncedKey } from "@atplatform/protocol/src/core";
+
+// Which keys go into the commit log: the protocol's one rule (atprotocol.md §7), so that what
+// the store logs and what sync:from sends cannot drift apart. Server-private and client-local
+// keys are never synced; `public:_x` is not either, but `public:__x` is.
 export function isLoggedKey(key: string): boolean {
-  if (key.startsWith("private:") || key.startsWith("privatekey:") || key.startsWith("local:")) {
-    return false;
-  }
-  if (key.startsWith("public:_")) return key.startsWith("public:__");
-  return true;
+  return isSyncedKey(key);
 }
