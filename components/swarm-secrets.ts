@@ -113,6 +113,22 @@ export class SwarmSecrets extends pulumi.ComponentResource {
     this.dockerCaPem = ca.certPem;
     this.clientCertPem = client.certPem;
     this.clientKeyPem = client.keyPem;
+    // The registrar's client credentials are kept in Secret Manager too (the source of
+    // truth for rotation; the registrar cluster's Kubernetes Secret is a copy). No VM of the
+    // swarm may read them.
+    const clientFiles: [string, pulumi.Output<string>][] = [
+      ["cert", client.certPem],
+      ["key", client.keyPem],
+    ];
+    for (const [suffix, value] of clientFiles) {
+      const id = `${name}-registrar-client-${suffix}`;
+      const s = secret(id);
+      new gcp.secretmanager.SecretVersion(
+        id,
+        { secret: s.id, secretData: pulumi.secret(value) },
+        parent,
+      );
+    }
 
     // The atServers' wildcard certificate (*.<swarm>.<domain>), read by manager 0.
     const tlsCert = secret(`${this.tlsSecretPrefix}-cert`);

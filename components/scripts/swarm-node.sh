@@ -91,7 +91,7 @@ install_packages() {
   if command -v docker >/dev/null && command -v mount.nfs >/dev/null; then return 0; fi
   export DEBIAN_FRONTEND=noninteractive
   retry apt-get update -qq || die "apt-get update failed"
-  local pkgs=(docker.io nfs-common jq)
+  local pkgs=(docker.io nfs-common)
   if [[ "${ATP_ROLE}" == manager && "${ATP_TLS_MODE}" == acme ]]; then
     pkgs+=(certbot python3-certbot-dns-google)
   fi

@@ -186,6 +186,17 @@ for (const env of ["dev", "prod"]) {
         expect(secret.provider).to.match(/::registrar-k8s::/);
         expect(secret.inputs.stringData.DOCKER_HOST).to.equal(`tcp://${fr.ipAddress}:2376`);
         expect(secretAt(secret.rawInputs, ["stringData", "key.pem"])).to.equal(true);
+        // Client certificate and key also kept in Secret Manager, readable by no swarm VM.
+        for (const part of ["cert", "key"]) {
+          const id = `${sw.name}-registrar-client-${part}`;
+          const version = s.rec.one("gcp:secretmanager/secretVersion:SecretVersion", id);
+          expect(version.inputs.secret).to.equal(`${id}_id`);
+          expect(secretAt(version.rawInputs, ["secretData"])).to.equal(true);
+          const readers = s.rec
+            .all("gcp:secretmanager/secretIamMember:SecretIamMember")
+            .filter((m) => m.name.startsWith(`${id}-`));
+          expect(readers).to.deep.equal([]);
+        }
         // The managers' server certificate names the addresses the registrar dials.
         const csr = s.rec.one(
           "tls:index/certRequest:CertRequest",
