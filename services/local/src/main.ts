@@ -14,7 +14,7 @@ const HELP = `Usage: atplatform <command> [arguments] [--home DIR] [--root host:
   delete @alice name [--public | --shared-with @bob]
   scan @alice [regex]
   notify @alice @bob name value           encrypted update notification from @alice to @bob
-  monitor @bob [regex] [--count N] [--timeout SECONDS]
+  monitor @bob [regex] [--count N] [--timeout SECONDS] [--since EPOCH_MS]
 
 The CLI finds a running platform through $ATPLATFORM_HOME/platform.json (default
 ~/.atplatform); --registrar URL, --api-key KEY and --keys DIR override the rest.

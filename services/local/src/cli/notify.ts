@@ -27,12 +27,18 @@ export async function notify(ctx: CliContext, args: Args): Promise<void> {
   }
 }
 
-/** `monitor @bob [regex] [--count N] [--timeout SECONDS]`: prints notifications, decrypted. */
+/**
+ * `monitor @bob [regex] [--count N] [--timeout SECONDS] [--since EPOCH_MS]`: prints
+ * notifications, decrypted. Only new ones unless --since asks for a replay (0 = all stored).
+ */
 export async function monitor(ctx: CliContext, args: Args): Promise<void> {
   const me = atSignArg(args.positional[0], "atSign");
   const regex = args.positional[1] ?? ".*";
   const count = Number(flag(args, "count") ?? "0");
   const timeoutS = Number(flag(args, "timeout") ?? "0");
+  const since = flag(args, "since");
+  if (since !== undefined && !/^\d+$/.test(since))
+    throw new UsageError("--since takes epoch milliseconds");
   const { client, keys } = await authenticated(ctx, me);
   // Shared keys are fetched on a second connection: the monitor one only streams.
   const { client: lookups } = await authenticated(ctx, me);
@@ -71,10 +77,12 @@ export async function monitor(ctx: CliContext, args: Args): Promise<void> {
     }
     function onNotification(n: MonitorNotification): void {
       if (n.id === "-1") return; // stats heartbeat
+      // Shared-key updates arrive as notifications too; they are shown, not counted.
+      const counts = !n.key.includes("shared_key");
       render(n).then(
         (line) => {
           ctx.out(line);
-          if (count > 0 && ++seen >= count) done();
+          if (counts && count > 0 && ++seen >= count) done();
         },
         (err: Error) => ctx.out(`${n.key}: could not decrypt (${err.message})`),
       );
@@ -82,7 +90,7 @@ export async function monitor(ctx: CliContext, args: Args): Promise<void> {
     process.on("SIGINT", onSignal);
     client.on("notification", onNotification);
     client.once("close", () => done(new Error("monitor connection closed")));
-    client.monitor(regex, 0);
+    client.monitor(regex, since === undefined ? undefined : Number(since));
   }).finally(async () => {
     await client.close();
     await lookups.close();
