@@ -8,6 +8,8 @@ import type { NotificationStore } from "./notification-store";
 import type { NotificationRecord } from "./record";
 
 const TICK_MS = 1000;
+/** Notifications in flight per recipient connection. */
+const PIPELINE = 64;
 const MAX_BACKOFF_MS = 60_000;
 const FORWARD_ATTRS = [
   "ttl",
@@ -94,31 +96,49 @@ export class NotificationQueue {
     this.kick();
   }
 
+  /** Sends a recipient's due notifications pipelined on one pol connection, in order. */
   private async deliver(to: string, list: NotificationRecord[]): Promise<void> {
-    for (const n of list) {
+    let c;
+    try {
+      c = await this.outbound.polClient(to);
+    } catch (err) {
+      this.failed(list[0]!, err as Error);
+      return;
+    }
+    const batch = list.slice(0, PIPELINE);
+    const replies = batch.map((n) =>
+      c.send(forwardLine(n)).then(
+        (reply) => ({ ok: reply.startsWith("data:success"), reply }),
+        (err: Error) => ({ ok: false, reply: err.message }),
+      ),
+    );
+    for (let i = 0; i < batch.length; i++) {
+      const n = batch[i]!;
+      const r = await replies[i]!;
       if (this.stopped) return;
-      try {
-        const c = await this.outbound.polClient(to);
-        const reply = await c.send(forwardLine(n));
-        if (!reply.startsWith("data:success")) throw new Error(reply);
-        n.status = "delivered";
-        n.retryCount += 1;
-        this.store.save(n);
-      } catch (err) {
-        n.status = "errored";
-        n.retryCount += 1;
-        n.lastError = (err as Error).message;
-        n.nextAttemptAt =
-          this.opts.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(n.retryCount, 10));
-        this.store.save(n);
-        this.log.debug(
-          { to, id: n.id, retry: n.retryCount, err: n.lastError },
-          "notification not delivered",
-        );
-        // Keep the recipient's order: the rest waits for the next attempt.
+      if (!r.ok) {
+        this.failed(n, new Error(r.reply));
         return;
       }
+      n.status = "delivered";
+      n.retryCount += 1;
+      this.store.save(n);
     }
+    // More may have been queued meanwhile.
+    setImmediate(() => this.kick());
+  }
+
+  private failed(n: NotificationRecord, err: Error): void {
+    n.status = "errored";
+    n.retryCount += 1;
+    n.lastError = err.message;
+    n.nextAttemptAt =
+      this.opts.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(n.retryCount, 10));
+    this.store.save(n);
+    this.log.debug(
+      { to: n.to, id: n.id, retry: n.retryCount, err: n.lastError },
+      "notification not delivered",
+    );
   }
 
   stop(): void {
