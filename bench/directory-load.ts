@@ -14,7 +14,7 @@ import { createInterface } from "node:readline";
 interface Options {
   port: number;
   ca: string;
-  mode: "persistent" | "new";
+  mode: "persistent" | "new" | "warm";
   concurrency: number;
   seconds: number;
   warmupSeconds: number;
@@ -168,7 +168,40 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Looks every record up once (pipelined), so a cache starts warm; prints a result line. */
+async function warm(): Promise<void> {
+  const sockets = await Promise.all(Array.from({ length: opts.concurrency }, () => open()));
+  let failures = 0;
+  await Promise.all(
+    sockets.map(async (s, w) => {
+      for (let i = w * 32; i < opts.records; i += sockets.length * 32) {
+        const batch = Array.from(
+          { length: Math.min(32, opts.records - i) },
+          (_, k) => `user${i + k}`,
+        );
+        const answers = await new Promise<string>((resolve, reject) => {
+          let buf = "";
+          const onData = (d: Buffer) => {
+            buf += d.toString();
+            if (buf.split("\r\n@").length - 1 === batch.length) {
+              s.off("data", onData);
+              resolve(buf);
+            }
+          };
+          s.on("data", onData);
+          s.once("close", () => reject(new Error("closed")));
+          s.write(batch.map((b) => `${b}\n`).join(""));
+        });
+        failures += answers.split("null\r\n@").length - 1;
+      }
+      s.destroy();
+    }),
+  );
+  process.stdout.write(JSON.stringify({ count: opts.records, errors: failures }) + "\n");
+}
+
 async function phase(): Promise<void> {
+  if (opts.mode === "warm") return warm();
   latencies = [];
   errors = 0;
   measuring = false;

@@ -6,6 +6,7 @@ import pino from "pino";
 import {
   DirectoryMetrics,
   DirectorySession,
+  LogLimiter,
   MemoryDirectoryStore,
   StoreUnavailableError,
   type DirectoryStore,
@@ -46,6 +47,7 @@ function session(
     ipBudget: opts.budget ?? new IpMissBudget(0, 1000),
     throttleDelayMs: opts.delay ?? 20,
     throttleCloseAfter: 3,
+    unavailableLog: new LogLimiter(1000),
     onActivity: () => undefined,
     onClose: () => undefined,
   });

@@ -11,6 +11,6 @@ export { MemoryDirectoryStore } from "./store/memory-store";
 export { CachingStore } from "./store/caching-store";
 export { UpstreamStore } from "./store/upstream-store";
 export type { DirectoryStore, LookupResult } from "./store/types";
-export { DirectorySession, MAX_LINE_BYTES } from "./session";
+export { DirectorySession, LogLimiter, MAX_LINE_BYTES } from "./session";
 export { parseRecords, formatRecords, recordKey } from "./records";
 export { DirectoryMetrics } from "./metrics";

@@ -6,7 +6,7 @@ import type { TLSSocket } from "node:tls";
 import { resolveConfig, type DirectoryConfig } from "./config";
 import { createLogger, type Logger } from "./logger";
 import { DirectoryMetrics } from "./metrics";
-import { DirectorySession, type SessionContext } from "./session";
+import { DirectorySession, LogLimiter, type SessionContext } from "./session";
 import { ConnectionTracker } from "./connections";
 import { IpMissBudget } from "./ip-budget";
 import { TlsListener } from "./tls-listener";
@@ -61,6 +61,7 @@ export class DirectoryServer {
       ipBudget: this.ipBudget,
       throttleDelayMs: config.throttleDelayMs,
       throttleCloseAfter: config.throttleCloseAfter,
+      unavailableLog: new LogLimiter(1000),
       onActivity: (s) => this.tracker.touch(s),
       onClose: (s) => this.tracker.remove(s),
     };

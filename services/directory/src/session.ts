@@ -26,8 +26,32 @@ export interface SessionContext {
   throttleDelayMs: number;
   throttleCloseAfter: number;
   /** Called on every lookup (connection-cap bookkeeping). */
+  /** Rate limit for the "store unavailable" warning (one line per interval). */
+  unavailableLog: LogLimiter;
   onActivity(session: DirectorySession): void;
   onClose(session: DirectorySession): void;
+}
+
+/** Lets one log line through per interval and counts the ones held back. */
+export class LogLimiter {
+  private last = 0;
+  private held = 0;
+  constructor(private readonly intervalMs = 1000) {}
+  allow(): boolean {
+    const now = Date.now();
+    if (now - this.last >= this.intervalMs) {
+      this.last = now;
+      return true;
+    }
+    this.held++;
+    return false;
+  }
+  /** Lines held back since the last one let through (and resets the count). */
+  suppressed(): number {
+    const n = this.held;
+    this.held = 0;
+    return n;
+  }
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -229,11 +253,15 @@ export class DirectorySession {
   private unavailable(err: unknown): false {
     if (this.closed) return false;
     this.ctx.metrics.lookups.inc({ result: "unavailable" });
-    const expected = err instanceof StoreUnavailableError;
-    this.ctx.log[expected ? "warn" : "error"](
-      { err: (err as Error).message, ip: this.remoteIp },
-      "store unavailable; closing the connection instead of answering",
-    );
+    if (!(err instanceof StoreUnavailableError)) {
+      this.ctx.log.error({ err, ip: this.remoteIp }, "store failed unexpectedly");
+    } else if (this.ctx.unavailableLog.allow()) {
+      // At most one line per second during an outage; the metric counts every lookup.
+      this.ctx.log.warn(
+        { err: err.message, suppressed: this.ctx.unavailableLog.suppressed() },
+        "store unavailable; closing connections instead of answering",
+      );
+    }
     this.destroy("store unavailable");
     return false;
   }
