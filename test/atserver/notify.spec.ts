@@ -92,6 +92,16 @@ describe("atserver notify: one server (Part B §3.12-3.16, §9)", () => {
     expect(await anon.send("notify:update:@alice:x@alice")).to.match(/^error:AT0401/);
   });
 
+  it("stats:11 counts: a self notify increments type.received and operations.update", async () => {
+    const counts = async () =>
+      JSON.parse(JSON.parse((await c.execute("stats:11")).trim())[0].value);
+    const before = await counts();
+    await c.execute("notify:update:@alice:counted@alice");
+    const after = await counts();
+    expect(after.type.received).to.equal(before.type.received + 1);
+    expect(after.operations.update).to.equal(before.operations.update + 1);
+  });
+
   it("a notification as another atSign → AT0009", async () => {
     expect(await c.send("notify:update:@alice:k@mallory")).to.match(/^error:AT0009-/);
   });
@@ -284,6 +294,40 @@ describe("atserver notify: between two atServers (Part A 10, Part B §6, §9)", 
       5000,
     );
     expect(fromZero).to.include.members(ids);
+  });
+
+  it("stats:11: a sent notify counts sent, delivered and messageType (key/text); an unknown recipient counts failed", async () => {
+    const counts = async () =>
+      JSON.parse(JSON.parse((await alice.execute("stats:11")).trim())[0].value);
+    const before = await counts();
+    const k = await alice.execute("notify:update:@bob:counted.k@alice:v");
+    const t = await alice.execute("notify:update:messageType:text:@bob:counted text");
+    for (const id of [k, t])
+      await until(
+        () => alice.execute(`notify:status:${id}`),
+        (v) => v === "delivered",
+      );
+    const x = await alice.execute("notify:update:@xxx:counted.x@alice:v");
+    await until(
+      () => alice.execute(`notify:status:${x}`),
+      (v) => v === "errored",
+      5000,
+    );
+    const after = await counts();
+    expect(after.type.sent).to.equal(before.type.sent + 3);
+    expect(after.status.delivered).to.equal(before.status.delivered + 2);
+    expect(after.messageType.key).to.equal(before.messageType.key + 2);
+    expect(after.messageType.text).to.equal(before.messageType.text + 1);
+    expect(after.status.failed).to.equal(before.status.failed + 1);
+  });
+
+  it("notify:all:@bob:whatsapp@alice:+91-… → bob lists @bob:whatsapp@alice", async () => {
+    const ids = JSON.parse((await alice.execute("notify:all:@bob:whatsapp@alice:+91-9999")).trim());
+    await until(
+      () => alice.execute(`notify:status:${ids["@bob"]}`),
+      (v) => v === "delivered",
+    );
+    expect(await bob.execute("notify:list:whatsapp")).to.include('"key":"@bob:whatsapp@alice"');
   });
 
   it("notify to an atSign the directory does not know ends errored, then expired", async () => {

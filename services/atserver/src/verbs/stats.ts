@@ -1,6 +1,5 @@
 // stats (Part B §3.19): a list of {"id","name","value"} joined by ", ".
-import { readdirSync, statSync, statfsSync } from "node:fs";
-import { join } from "node:path";
+import { statfsSync } from "node:fs";
 import { formatDate, type StatsParams } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { VerbHandler } from "../engine/verb";
@@ -24,18 +23,6 @@ const NAMES: Record<number, string> = {
   15: "LatestCommitEntryOfEachKey",
 };
 
-function storageSize(dir: string): number {
-  let total = 0;
-  for (const name of readdirSync(dir)) {
-    try {
-      total += statSync(join(dir, name)).size;
-    } catch {
-      // a file removed while we looked
-    }
-  }
-  return total;
-}
-
 function lastCommitId(ctx: ServerContext, regex?: RegExp): string {
   if (!regex) {
     const id = ctx.keys.store.lastCommitId();
@@ -58,6 +45,28 @@ function latestCommitOfEachKey(ctx: ServerContext, regex?: RegExp): string {
   return JSON.stringify(out);
 }
 
+function notificationCounts(ctx: ServerContext): string {
+  const c = {
+    total: 0,
+    type: { sent: 0, received: 0 },
+    status: { delivered: 0, failed: 0, queued: 0 },
+    operations: { update: 0, delete: 0 },
+    messageType: { key: 0, text: 0 },
+    createdOn: ctx.startedAt,
+  };
+  for (const n of ctx.notifications?.store.all() ?? []) {
+    c.total++;
+    if (n.type === "sent") c.type.sent++;
+    else c.type.received++;
+    if (n.status === "delivered") c.status.delivered++;
+    else if (n.status === "errored") c.status.failed++;
+    else c.status.queued++;
+    c.operations[n.operation]++;
+    c.messageType[n.messageType]++;
+  }
+  return JSON.stringify(c);
+}
+
 function value(ctx: ServerContext, id: number, regex?: RegExp): unknown {
   switch (id) {
     case 1:
@@ -67,7 +76,7 @@ function value(ctx: ServerContext, id: number, regex?: RegExp): unknown {
     case 3:
       return lastCommitId(ctx, regex);
     case 4:
-      return storageSize(ctx.config.storage);
+      return ctx.keys.store.sizeOnDisk();
     case 5:
     case 6:
       return "{}";
@@ -82,14 +91,7 @@ function value(ctx: ServerContext, id: number, regex?: RegExp): unknown {
     case 10:
       return ctx.facts.lastPkamAt ? formatDate(ctx.facts.lastPkamAt) : "null";
     case 11:
-      return JSON.stringify({
-        total: 0,
-        type: { sent: 0, received: 0 },
-        status: { delivered: 0, failed: 0, queued: 0 },
-        operations: { update: 0, delete: 0 },
-        messageType: { key: 0, text: 0 },
-        createdOn: ctx.startedAt,
-      });
+      return notificationCounts(ctx);
     case 12:
     case 13:
     case 14:
