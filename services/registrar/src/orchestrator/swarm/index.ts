@@ -10,3 +10,4 @@ export {
 export * from "./errors";
 export { NoCertificateError } from "./secrets";
 export { atServerServiceSpec, serviceName, storageHostPath, cramSecretName } from "./service-spec";
+export { swarmOrchestratorFromEnv } from "./from-env";

@@ -41,6 +41,14 @@ export interface SwarmOrchestratorConfig {
   now?: () => Date;
 }
 
+const NUMBERS = [
+  "memoryLimitMb",
+  "callTimeoutMs",
+  "jobTimeoutMs",
+  "stopTimeoutMs",
+  "pollMs",
+] as const;
+
 export class SwarmConfigError extends Error {
   override name = "SwarmConfigError";
 }
@@ -49,11 +57,14 @@ export class SwarmConfigError extends Error {
  * Reads the JSON swarms file (REGISTRAR_SWARMS_FILE):
  * `{ "rootAddress": "root.example:64", "swarms": { "<name>": { "engine": "10.0.0.5:2376",
  *    "caFile", "certFile", "keyFile", "publicHost", "ports": "30000-30999", "image",
- *    "storageRoot" } } }`. Certificate paths are read here, once.
+ *    "storageRoot", "constraints"? } }, "memoryLimitMb"?, "callTimeoutMs"?, "jobTimeoutMs"?,
+ *    "stopTimeoutMs"?, "pollMs"?, "jobImage"?, "apiVersion"? }`. Certificate files are read
+ * here, once; `rootAddress` defaults to `defaults.rootAddress` (the registrar's root).
  */
 export function parseSwarmOrchestratorConfig(
   text: string,
   readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
+  defaults: { rootAddress?: string } = {},
 ): SwarmOrchestratorConfig {
   let raw: unknown;
   try {
@@ -74,9 +85,13 @@ export function parseSwarmOrchestratorConfig(
       engine: {
         host: ep[1]!,
         port: Number(ep[2]),
-        ca: readFile(str(s.caFile, `swarm ${name}: caFile`)),
-        cert: readFile(str(s.certFile, `swarm ${name}: certFile`)),
-        key: readFile(str(s.keyFile, `swarm ${name}: keyFile`)),
+        ca: readPem(readFile, str(s.caFile, `swarm ${name}: caFile`), `swarm ${name}: caFile`),
+        cert: readPem(
+          readFile,
+          str(s.certFile, `swarm ${name}: certFile`),
+          `swarm ${name}: certFile`,
+        ),
+        key: readPem(readFile, str(s.keyFile, `swarm ${name}: keyFile`), `swarm ${name}: keyFile`),
       },
       publicHost: str(s.publicHost, `swarm ${name}: publicHost`),
       minPort: Number(ports[1]),
@@ -86,12 +101,18 @@ export function parseSwarmOrchestratorConfig(
       ...(s.constraints !== undefined ? { constraints: strList(s.constraints, name) } : {}),
     } satisfies SwarmConfig;
   });
+  const root = o.rootAddress ?? defaults.rootAddress;
   const cfg: SwarmOrchestratorConfig = {
     swarms,
-    rootAddress: str(o.rootAddress, "rootAddress"),
-    ...(o.memoryLimitMb !== undefined ? { memoryLimitMb: Number(o.memoryLimitMb) } : {}),
+    rootAddress: str(root, "rootAddress"),
     ...(o.jobImage !== undefined ? { jobImage: str(o.jobImage, "jobImage") } : {}),
+    ...(o.apiVersion !== undefined ? { apiVersion: str(o.apiVersion, "apiVersion") } : {}),
   };
+  for (const k of NUMBERS) {
+    if (o[k] === undefined) continue;
+    if (typeof o[k] !== "number") throw new SwarmConfigError(`${k} must be a number`);
+    cfg[k] = o[k];
+  }
   validateSwarmOrchestratorConfig(cfg);
   return cfg;
 }
@@ -104,6 +125,13 @@ export function validateSwarmOrchestratorConfig(cfg: SwarmOrchestratorConfig): v
   const mem = cfg.memoryLimitMb;
   if (mem !== undefined && !(Number.isInteger(mem) && mem >= 6))
     throw new SwarmConfigError("memoryLimitMb must be an integer >= 6 (Docker's minimum)");
+  for (const k of NUMBERS.slice(1)) {
+    const v = cfg[k];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0))
+      throw new SwarmConfigError(`${k} must be a positive integer (ms)`);
+  }
+  if (cfg.apiVersion !== undefined && !/^v1\.\d+$/.test(cfg.apiVersion))
+    throw new SwarmConfigError("apiVersion must look like v1.43");
   const names = new Set<string>();
   for (const s of cfg.swarms) {
     if (!/^[a-z][a-z0-9-]{0,30}$/.test(s.name))
@@ -130,6 +158,14 @@ export function swarmPorts(cfg: SwarmOrchestratorConfig): SwarmPorts[] {
     minPort: s.minPort,
     maxPort: s.maxPort,
   }));
+}
+
+function readPem(readFile: (path: string) => string, path: string, what: string): string {
+  try {
+    return readFile(path);
+  } catch (err) {
+    throw new SwarmConfigError(`${what}: cannot read ${path}: ${(err as Error).message}`);
+  }
 }
 
 function obj(v: unknown, what: string): Record<string, unknown> {

@@ -103,7 +103,14 @@ export class SwarmOrchestrator implements Orchestrator {
       if (!pick) return { state: "absent" };
       const placement = placementOf(pick.client.swarm, pick.svc);
       if (replicas(pick.svc) === 0) return { state: "stopped", placement };
-      const tasks = await this.tasks(pick.client, pick.svc.ID);
+      let tasks: EngineTask[];
+      try {
+        tasks = await this.tasks(pick.client, pick.svc.ID);
+      } catch (err) {
+        // Removed between the two calls.
+        if (err instanceof EngineNotFoundError) return { state: "absent" };
+        throw err;
+      }
       const running = tasks.find(
         (t) => t.DesiredState === "running" && t.Status?.State === "running",
       );
