@@ -217,6 +217,29 @@ describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", 
     expect(spec.Labels["atplatform.memory-mb"]).to.equal("250");
   });
 
+  it("a swarm with a peer CA: CA secret reused by exact name, mounted, ATSERVER_CA set", async () => {
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIBpeerca\n-----END CERTIFICATE-----\n";
+    const blue = await engine(loadFixture("ensure-with-ca").exchanges);
+    const cfg = orchestratorConfig(tls.client, { blue: blue.port });
+    cfg.swarms[0]!.atServerCa = pem;
+    await new SwarmOrchestrator(cfg).ensure("alice", BLUE, secretFile);
+    expectExactly(blue);
+  });
+
+  it("adopts a storage job another registrar left (mkdir), then creates the service", async () => {
+    const { blue, orch } = await replay("ensure-leftover-job");
+    await orch.ensure("alice", BLUE, secretFile);
+    expectExactly(blue);
+    expect(creates(blue)).to.equal(1);
+  });
+
+  it("adopts an interrupted remove's archive job and reports the archive it made", async () => {
+    const { blue, orch } = await replay("remove-leftover-job");
+    const res = await orch.remove("alice");
+    expectExactly(blue);
+    expect(res.archivedTo).to.match(/-20261123T203000000Z$/);
+  });
+
   describe("API errors and timeouts", () => {
     const LIST = {
       method: "GET",

@@ -5,6 +5,7 @@ import { orchestratorLogger as log } from "../../logger";
 import type { EngineClient } from "./engine-client";
 import { EngineConflictError, EngineError, EngineNotFoundError } from "./errors";
 import {
+  caSecretName,
   cramSecretName,
   LABEL_ATSIGN,
   LABEL_KIND,
@@ -24,31 +25,46 @@ export class NoCertificateError extends EngineError {
 }
 
 /** Creates the atSign's CRAM secret unless a secret of that (content-derived) name exists. */
-export async function ensureCramSecret(
+export function ensureCramSecret(
   client: EngineClient,
   atsign: string,
   content: string,
 ): Promise<SecretRef> {
-  const name = cramSecretName(atsign, content);
+  return ensureSecret(
+    client,
+    cramSecretName(atsign, content),
+    { [LABEL_ATSIGN]: atsign, [LABEL_KIND]: "cram" },
+    content,
+  );
+}
+
+/** The swarm's CA bundle for atServer peers (optional), shared by every atServer. */
+export function ensureCaSecret(client: EngineClient, pem: string): Promise<SecretRef> {
+  return ensureSecret(client, caSecretName(pem), { [LABEL_TLS]: "ca" }, pem);
+}
+
+/** Creates a content-addressed secret; a 409 means it exists with this content: reuse it. */
+async function ensureSecret(
+  client: EngineClient,
+  name: string,
+  labels: Record<string, string>,
+  content: string,
+): Promise<SecretRef> {
   try {
     const created = await client.call<{ ID: string }>({
       method: "POST",
       path: "/secrets/create",
-      body: {
-        Name: name,
-        Labels: { [LABEL_ATSIGN]: atsign, [LABEL_KIND]: "cram" },
-        Data: Buffer.from(content, "utf8").toString("base64"),
-      },
+      body: { Name: name, Labels: labels, Data: Buffer.from(content, "utf8").toString("base64") },
     });
     return { id: created.ID, name };
   } catch (err) {
     if (!(err instanceof EngineConflictError)) throw err;
-    // Same name means same content: reuse it.
     const found = await client.call<EngineSecret[]>({
       method: "GET",
       path: "/secrets",
       query: { filters: { name: [name] } },
     });
+    // The name filter matches prefixes too; only the exact name is ours.
     const s = found.find((x) => x.Spec.Name === name);
     if (!s) throw err;
     return { id: s.ID, name };

@@ -21,6 +21,7 @@ export const CONTAINER = {
   cert: "/run/secrets/atserver-tls.crt",
   key: "/run/secrets/atserver-tls.key",
   cram: "/run/secrets/atserver-cram",
+  ca: "/run/secrets/atserver-ca.pem",
 } as const;
 
 /** uid/gid of the atServer user in the image (the reference image uses 1024 too). */
@@ -42,6 +43,10 @@ export function jobName(kind: "mkdir" | "archive", atsign: string): string {
 /** A content-addressed secret name: rotating the secret creates a new Docker secret. */
 export function cramSecretName(atsign: string, content: string): string {
   return `atserver-cram-${sha256(atsign).slice(0, 16)}-${sha256(content).slice(0, 16)}`;
+}
+
+export function caSecretName(pem: string): string {
+  return `atserver-ca-${sha256(pem).slice(0, 12)}`;
 }
 
 /** The atSign's storage below the storage root: `<2 hex>/<sha256 hex>` (as the local one). */
@@ -67,6 +72,8 @@ export interface AtServerSecrets {
   cert: SecretRef;
   key: SecretRef;
   cram: SecretRef;
+  /** CA bundle for peers' certificates, when the swarm config has one. */
+  ca?: SecretRef;
 }
 
 export interface AtServerSpecInput {
@@ -102,6 +109,7 @@ export function atServerServiceSpec(i: AtServerSpecInput): Record<string, unknow
     `ATSERVER_CRAM_SECRET_FILE=${CONTAINER.cram}`,
     `ATSERVER_ROOT=${i.rootAddress}`,
   ];
+  if (i.secrets.ca) env.push(`ATSERVER_CA=${CONTAINER.ca}`);
   const spec: Record<string, unknown> = {
     Name: serviceName(atsign),
     Labels: {
@@ -133,6 +141,7 @@ export function atServerServiceSpec(i: AtServerSpecInput): Record<string, unknow
           secretFile(i.secrets.cert, "atserver-tls.crt", 0o444),
           secretFile(i.secrets.key, "atserver-tls.key", 0o400),
           secretFile(i.secrets.cram, "atserver-cram", 0o400),
+          ...(i.secrets.ca ? [secretFile(i.secrets.ca, "atserver-ca.pem", 0o444)] : []),
         ],
       },
       Resources: { Limits: { MemoryBytes: i.memoryLimitMb * 1024 * 1024 } },

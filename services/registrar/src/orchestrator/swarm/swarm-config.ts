@@ -15,6 +15,8 @@ export interface SwarmConfig {
   image: string;
   /** Where the Filestore share's atServer directory is mounted on every node. */
   storageRoot: string;
+  /** PEM bundle atServers trust for peers (ATSERVER_CA), e.g. the swarms' private CA. */
+  atServerCa?: string;
   /** Placement constraints for atServers and storage jobs. Default ["node.role==worker"]. */
   constraints?: string[];
 }
@@ -57,7 +59,7 @@ export class SwarmConfigError extends Error {
  * Reads the JSON swarms file (REGISTRAR_SWARMS_FILE):
  * `{ "rootAddress": "root.example:64", "swarms": { "<name>": { "engine": "10.0.0.5:2376",
  *    "caFile", "certFile", "keyFile", "publicHost", "ports": "30000-30999", "image",
- *    "storageRoot", "constraints"? } }, "memoryLimitMb"?, "callTimeoutMs"?, "jobTimeoutMs"?,
+ *    "storageRoot", "constraints"?, "atServerCaFile"? } }, "memoryLimitMb"?, "callTimeoutMs"?, "jobTimeoutMs"?,
  *    "stopTimeoutMs"?, "pollMs"?, "jobImage"?, "apiVersion"? }`. Certificate files are read
  * here, once; `rootAddress` defaults to `defaults.rootAddress` (the registrar's root).
  */
@@ -99,6 +101,15 @@ export function parseSwarmOrchestratorConfig(
       image: str(s.image, `swarm ${name}: image`),
       storageRoot: str(s.storageRoot, `swarm ${name}: storageRoot`),
       ...(s.constraints !== undefined ? { constraints: strList(s.constraints, name) } : {}),
+      ...(s.atServerCaFile !== undefined
+        ? {
+            atServerCa: readPem(
+              readFile,
+              str(s.atServerCaFile, `swarm ${name}: atServerCaFile`),
+              `swarm ${name}: atServerCaFile`,
+            ),
+          }
+        : {}),
     } satisfies SwarmConfig;
   });
   const root = o.rootAddress ?? defaults.rootAddress;

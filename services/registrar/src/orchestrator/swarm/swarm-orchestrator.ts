@@ -9,10 +9,11 @@ import {
   EngineTimeoutError,
   StorageJobError,
 } from "./errors";
-import { ensureCramSecret, removeCramSecrets, wildcardPair } from "./secrets";
+import { ensureCaSecret, ensureCramSecret, removeCramSecrets, wildcardPair } from "./secrets";
 import {
   archiveRelPath,
   atServerServiceSpec,
+  caSecretName,
   cramSecretName,
   jobName,
   LABEL_ATSIGN,
@@ -23,6 +24,7 @@ import {
   LABEL_SPEC,
   storageJobSpec,
   storageRelPath,
+  type AtServerSecrets,
   type SecretRef,
 } from "./service-spec";
 import {
@@ -136,13 +138,14 @@ export class SwarmOrchestrator implements Orchestrator {
       // Storage is on the share every swarm mounts; any swarm can archive it.
       const client = found[0]?.client ?? this.client(this.cfg.swarms[0]!.name);
       const rel = archiveRelPath(atsign, (this.cfg.now ?? (() => new Date()))());
-      const code = await this.runJob(client, "archive", atsign, [
+      const job = await this.runJob(client, "archive", atsign, [
         storageRelPath(atsign),
         rel,
         atsign,
       ]);
-      if (code === 3) return {};
-      const archivedTo = posix.join(client.swarm.storageRoot, rel);
+      if (job.code === 3) return {};
+      // An adopted job (left by an interrupted remove) archived under its own name.
+      const archivedTo = posix.join(client.swarm.storageRoot, job.args[1] ?? rel);
       log.info({ atsign, archivedTo }, "atServer storage archived");
       return { archivedTo };
     });
@@ -194,7 +197,9 @@ export class SwarmOrchestrator implements Orchestrator {
     await this.runJob(client, "mkdir", atsign, [storageRelPath(atsign)]);
     const tls = await wildcardPair(client);
     const cramRef = await ensureCramSecret(client, atsign, cram);
-    const spec = this.spec(client.swarm, atsign, placement, { ...tls, cram: cramRef });
+    const pem = client.swarm.atServerCa;
+    const ca = pem ? await ensureCaSecret(client, pem) : undefined;
+    const spec = this.spec(client.swarm, atsign, placement, { ...tls, cram: cramRef, ca });
     try {
       const res = await client.call<{ ID: string }>({
         method: "POST",
@@ -233,7 +238,14 @@ export class SwarmOrchestrator implements Orchestrator {
     const cramName = cramSecretName(atsign, cram);
     const cramRef =
       haveCram?.name === cramName ? haveCram : await ensureCramSecret(client, atsign, cram);
-    const spec = this.spec(client.swarm, atsign, placement, { ...tls, cram: cramRef });
+    const pem = client.swarm.atServerCa;
+    const haveCa = ref("atserver-ca.pem");
+    const ca = !pem
+      ? undefined
+      : haveCa?.name === caSecretName(pem)
+        ? haveCa
+        : await ensureCaSecret(client, pem);
+    const spec = this.spec(client.swarm, atsign, placement, { ...tls, cram: cramRef, ca });
     const wanted = (spec.Labels as Record<string, string>)[LABEL_SPEC];
     if (svc.Spec.Labels?.[LABEL_SPEC] === wanted && replicas(svc) === 1) return;
     await client.call({
@@ -250,7 +262,7 @@ export class SwarmOrchestrator implements Orchestrator {
     swarm: SwarmConfig,
     atsign: string,
     placement: Placement,
-    secrets: { cert: SecretRef; key: SecretRef; cram: SecretRef },
+    secrets: AtServerSecrets,
   ): Record<string, unknown> {
     return atServerServiceSpec({
       atsign,
@@ -344,34 +356,46 @@ export class SwarmOrchestrator implements Orchestrator {
     kind: "mkdir" | "archive",
     atsign: string,
     args: string[],
-  ): Promise<number> {
+  ): Promise<{ code: number; args: string[] }> {
     const image = this.cfg.jobImage ?? "busybox:1.36";
     const spec = storageJobSpec(kind, atsign, client.swarm, image, args);
     let id: string;
+    let adopted = false;
     try {
       id = (
         await client.call<{ ID: string }>({ method: "POST", path: "/services/create", body: spec })
       ).ID;
     } catch (err) {
       if (!(err instanceof EngineConflictError)) throw err;
-      // Left over from an interrupted earlier attempt: wait for that one.
-      id = (
-        await client.call<EngineService>({
-          method: "GET",
-          path: `/services/${jobName(kind, atsign)}`,
-        })
-      ).ID;
+      // Left over from an interrupted attempt, or another registrar's: adopt it and its args.
+      const other = await client.call<EngineService>({
+        method: "GET",
+        path: `/services/${jobName(kind, atsign)}`,
+      });
+      id = other.ID;
+      adopted = true;
+      const command = (other.Spec.TaskTemplate?.ContainerSpec as { Command?: string[] } | undefined)
+        ?.Command;
+      if (command && command.length > 4) args = command.slice(4);
     }
     const call = `storage job ${kind}`;
     try {
       const deadline = Date.now() + (this.cfg.jobTimeoutMs ?? 120_000);
       for (;;) {
-        const tasks = await this.tasks(client, id);
-        if (tasks.some((t) => t.Status?.State === "complete")) return 0;
+        let tasks: EngineTask[];
+        try {
+          tasks = await this.tasks(client, id);
+        } catch (err) {
+          // An adopted mkdir removed by its owner once done: the directory is there.
+          if (adopted && kind === "mkdir" && err instanceof EngineNotFoundError)
+            return { code: 0, args };
+          throw err;
+        }
+        if (tasks.some((t) => t.Status?.State === "complete")) return { code: 0, args };
         const failed = tasks.find((t) => ["failed", "rejected"].includes(t.Status?.State ?? ""));
         if (failed) {
           const code = failed.Status?.ContainerStatus?.ExitCode;
-          if (kind === "archive" && code === 3) return 3;
+          if (kind === "archive" && code === 3) return { code: 3, args };
           throw new StorageJobError(
             `${failed.Status?.State} (exit ${code ?? "?"}): ${failed.Status?.Err ?? ""}`.trim(),
             client.swarm.name,
