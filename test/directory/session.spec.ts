@@ -48,7 +48,6 @@ function session(
     throttleDelayMs: opts.delay ?? 20,
     throttleCloseAfter: 3,
     unavailableLog: new LogLimiter(1000),
-    onActivity: () => undefined,
     onClose: () => undefined,
   });
   s.start();
@@ -161,21 +160,21 @@ describe("directory session core", () => {
 
   it("connection cap evicts the longest-idle, non-busy connection", () => {
     const closed: string[] = [];
-    const conn = (name: string, busy = false) => ({
+    const conn = (name: string, lastActive: number, busy = false) => ({
       name,
+      lastActive,
       busy,
-      destroy: () => closed.push(name),
+      destroy: () => void closed.push(name),
     });
     const tracker = new ConnectionTracker<ReturnType<typeof conn>>(2);
-    const a = conn("a");
-    const b = conn("b", true);
-    const c = conn("c");
+    const b = conn("b", 1, true); // longest idle but busy answering
     tracker.add(b);
-    tracker.add(a);
-    tracker.add(c); // b is oldest but busy, so a goes
+    tracker.add(conn("a", 2));
+    tracker.add(conn("c", 3)); // b is skipped, a goes
     expect(closed).to.deep.equal(["a"]);
-    tracker.touch(b);
-    tracker.add(conn("d")); // now c is the longest idle
+    b.lastActive = 10;
+    b.busy = false;
+    tracker.add(conn("d", 11)); // now c is the longest idle
     expect(closed).to.deep.equal(["a", "c"]);
     expect(tracker.size).to.equal(2);
   });

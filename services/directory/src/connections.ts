@@ -1,57 +1,58 @@
-// The global connection cap. Sessions are kept in a Map ordered by last activity
-// (touch = delete + re-insert), so the longest-idle connection is the first entry and
-// eviction is O(1) in the usual case.
+// The global connection cap. Each connection carries its own last-activity time (set on
+// every lookup, which costs nothing on the hot path); only when the cap is reached is the
+// set scanned for the longest-idle connection that is not in the middle of an answer.
 
 export interface Tracked {
+  /** When the connection last started a lookup (or was opened), in ms. */
+  readonly lastActive: number;
   /** True while a lookup is being answered; such connections are not evicted. */
   readonly busy: boolean;
   destroy(reason: string): void;
 }
 
 export class ConnectionTracker<T extends Tracked> {
-  private readonly byActivity = new Map<T, number>();
+  private readonly conns = new Set<T>();
 
   constructor(private readonly max: number) {}
 
   get size(): number {
-    return this.byActivity.size;
+    return this.conns.size;
   }
 
   /** Registers a new connection, first closing the longest-idle one(s) at the cap. */
   add(conn: T): void {
-    while (this.byActivity.size >= this.max) {
+    while (this.conns.size >= this.max) {
       const victim = this.longestIdle();
       if (!victim) break;
-      this.byActivity.delete(victim);
+      this.conns.delete(victim);
       victim.destroy("connection cap");
     }
-    this.byActivity.set(conn, Date.now());
-  }
-
-  touch(conn: T): void {
-    if (!this.byActivity.delete(conn)) return;
-    this.byActivity.set(conn, Date.now());
+    this.conns.add(conn);
   }
 
   remove(conn: T): void {
-    this.byActivity.delete(conn);
+    this.conns.delete(conn);
   }
 
   all(): T[] {
-    return [...this.byActivity.keys()];
+    return [...this.conns];
   }
 
-  /** Idle time of each connection, oldest first (for tests and the idle reaper). */
-  idleSince(): IterableIterator<[T, number]> {
-    return this.byActivity.entries();
+  /** Connections idle since before `cutoff` (ms), for the idle reaper. */
+  idleBefore(cutoff: number): T[] {
+    return this.all().filter((c) => c.lastActive < cutoff && !c.busy);
   }
 
   private longestIdle(): T | undefined {
+    let best: T | undefined;
     let fallback: T | undefined;
-    for (const conn of this.byActivity.keys()) {
-      if (!conn.busy) return conn;
-      fallback ??= conn;
+    for (const conn of this.conns) {
+      if (conn.busy) {
+        if (!fallback || conn.lastActive < fallback.lastActive) fallback = conn;
+      } else if (!best || conn.lastActive < best.lastActive) {
+        best = conn;
+      }
     }
-    return fallback;
+    return best ?? fallback;
   }
 }

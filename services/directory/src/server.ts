@@ -62,7 +62,6 @@ export class DirectoryServer {
       throttleDelayMs: config.throttleDelayMs,
       throttleCloseAfter: config.throttleCloseAfter,
       unavailableLog: new LogLimiter(1000),
-      onActivity: (s) => this.tracker.touch(s),
       onClose: (s) => this.tracker.remove(s),
     };
     this.listener = new TlsListener({
@@ -253,11 +252,8 @@ export class DirectoryServer {
   private startIdleReaper(idleMs: number): void {
     this.idleReaper = setInterval(
       () => {
-        const cutoff = Date.now() - idleMs;
-        for (const [s, at] of this.tracker.idleSince()) {
-          if (at > cutoff) break;
-          if (!s.busy) s.destroy("idle timeout");
-        }
+        const cutoff = performance.now() - idleMs;
+        for (const s of this.tracker.idleBefore(cutoff)) s.destroy("idle timeout");
       },
       Math.min(idleMs, 1000),
     );

@@ -17,6 +17,7 @@ const MAX_QUEUED_LINES = 64;
 export const GREETING = "@";
 const PROMPT = "@";
 const TOO_LONG = Symbol("line too long");
+const INVALID = Symbol("invalid UTF-8");
 
 export interface SessionContext {
   store: DirectoryStore;
@@ -25,10 +26,8 @@ export interface SessionContext {
   ipBudget: IpMissBudget;
   throttleDelayMs: number;
   throttleCloseAfter: number;
-  /** Called on every lookup (connection-cap bookkeeping). */
   /** Rate limit for the "store unavailable" warning (one line per interval). */
   unavailableLog: LogLimiter;
-  onActivity(session: DirectorySession): void;
   onClose(session: DirectorySession): void;
 }
 
@@ -55,12 +54,30 @@ export class LogLimiter {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Decodes one line. The lenient decoder is the fast path; only a line that came out with
+ * a replacement character is decoded again strictly, to tell invalid UTF-8 (answered as
+ * invalid) from a real U+FFFD.
+ */
+function decodeLine(buf: Buffer, start: number, end: number): string | typeof INVALID {
+  const text = buf.toString("utf8", start, end);
+  if (!text.includes("\uFFFD")) return text;
+  try {
+    return decoder.decode(buf.subarray(start, end));
+  } catch {
+    return INVALID;
+  }
+}
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export class DirectorySession {
-  private pending: Buffer = Buffer.alloc(0);
-  private readonly queue: (Buffer | typeof TOO_LONG)[] = [];
+  private pending: Buffer = EMPTY;
+  private readonly queue: (string | typeof INVALID | typeof TOO_LONG)[] = [];
+  /** performance.now() of the last lookup (or of the connection), for the connection cap. */
+  lastActive = performance.now();
   private processing = false;
   private draining = false;
   private closed = false;
@@ -119,33 +136,33 @@ export class DirectorySession {
 
   private onData(chunk: Buffer): void {
     if (this.closed || this.draining || this.ending) return;
-    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let start = 0;
     let nl: number;
-    while ((nl = buf.indexOf(0x0a)) >= 0) {
-      const line = buf.subarray(0, nl);
-      buf = buf.subarray(nl + 1);
-      const body = line.length && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
-      if (body.length > MAX_LINE_BYTES) {
+    while ((nl = buf.indexOf(0x0a, start)) >= 0) {
+      const end = nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl;
+      if (end - start > MAX_LINE_BYTES) {
         this.enqueue(TOO_LONG);
         return;
       }
-      this.queue.push(body);
+      this.queue.push(decodeLine(buf, start, end));
+      start = nl + 1;
     }
     // Room for a CR that may still be followed by LF.
-    if (buf.length > MAX_LINE_BYTES + 1) {
+    if (buf.length - start > MAX_LINE_BYTES + 1) {
       this.enqueue(TOO_LONG);
       return;
     }
-    this.pending = buf;
+    this.pending = start === buf.length ? EMPTY : buf.subarray(start);
     if (this.queue.length >= MAX_QUEUED_LINES) this.stream.pause();
     if (!this.processing && this.queue.length > 0) this.pump();
   }
 
-  private enqueue(item: Buffer | typeof TOO_LONG): void {
+  private enqueue(item: typeof TOO_LONG): void {
     this.queue.push(item);
     if (item === TOO_LONG) {
       // Nothing after an oversized line is read; earlier lines are still answered.
-      this.pending = Buffer.alloc(0);
+      this.pending = EMPTY;
       this.stream.pause();
       this.draining = true;
     }
@@ -211,15 +228,11 @@ export class DirectorySession {
   }
 
   /** Answers one line: true to go on, false when closed, a promise when it must wait. */
-  private answer(raw: Buffer): boolean | Promise<boolean> {
+  private answer(line: string | typeof INVALID): boolean | Promise<boolean> {
     const started = performance.now();
-    this.ctx.onActivity(this);
-    let text: string;
-    try {
-      text = decoder.decode(raw).trim();
-    } catch {
-      return this.unknown("invalid", started);
-    }
+    this.lastActive = started;
+    if (line === INVALID) return this.unknown("invalid", started);
+    const text = line.trim();
     if (text === "") return this.write(PROMPT);
     const key = text.toLowerCase();
     if (key === "@exit") {
