@@ -128,6 +128,9 @@ describe("local platform end to end (npm start + atplatform CLI)", function () {
     }
     const look = cli("lookup", "@e2ealice");
     expect(look.out.trim()).to.match(/^127\.0\.0\.1:\d+$/);
+    const status = cli("status");
+    expect(status.out).to.match(/@e2ealice\s+active\s+127\.0\.0\.1:\d+/);
+    expect(status.out).to.match(/@e2ebob\s+active/);
   });
 
   it("registers with the email flow; the one-time code is printed in the platform's log", async () => {
@@ -177,6 +180,38 @@ describe("local platform end to end (npm start + atplatform CLI)", function () {
     expect(got.out.trim()).to.equal("Friday 7pm");
     const own = cli("get", "@e2ealice", "dinner", "--shared-with", "@e2ebob");
     expect(own.out.trim()).to.equal("Friday 7pm");
+  });
+
+  it("delivers a notification: bob monitors, alice notifies, bob decrypts it", async () => {
+    // --since closes the gap between starting the monitor and the server registering it.
+    const since = Date.now() - 1000;
+    const monitor = spawn(
+      process.execPath,
+      [
+        CLI,
+        "monitor",
+        "@e2ebob",
+        "ping",
+        "--count",
+        "1",
+        "--timeout",
+        "30",
+        "--since",
+        String(since),
+        "--keys",
+        keys,
+      ],
+      { env },
+    );
+    let seen = "";
+    monitor.stdout!.on("data", (d) => (seen += d));
+    monitor.stderr!.on("data", (d) => (seen += d));
+    const exited = new Promise<number | null>((r) => monitor.once("exit", (c) => r(c)));
+    const sent = cli("notify", "@e2ealice", "@e2ebob", "ping", "hello", "bob");
+    expect(sent.code, sent.out).to.equal(0);
+    expect(sent.out).to.match(/^notification \S+ sent to @e2ebob/);
+    expect(await exited, seen).to.equal(0);
+    expect(seen).to.contain("@e2ealice → @e2ebob:ping@e2ealice: hello bob");
   });
 
   it("Ctrl-C stops everything; the next start keeps every atSign and its data", async () => {

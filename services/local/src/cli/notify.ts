@@ -62,9 +62,9 @@ export async function monitor(ctx: CliContext, args: Args): Promise<void> {
         n.value &&
         m &&
         n.isEncrypted &&
-        iv &&
         !n.key.includes("shared_key")
       ) {
+        // Auto-notified shared updates carry no ivNonce: their value uses the zero IV.
         const owner = m[3]!;
         let aes = sharedKeys.get(owner);
         if (!aes) {

@@ -21,6 +21,21 @@ export async function status(ctx: CliContext, _args: Args): Promise<void> {
       .map(([k, v]) => `${k} ${v}`)
       .join(", ");
     ctx.out(`           answering; atSigns: ${counts || "none"}`);
+    // Locally the admin key is the API key, so the list is available too.
+    if (ctx.apiKey) {
+      const list = await fetch(`${ctx.registrarUrl}/api/admin/atsigns`, {
+        headers: { Authorization: `Bearer ${ctx.apiKey}` },
+      });
+      if (list.ok) {
+        const { atsigns } = (await list.json()) as {
+          atsigns: { atSign: string; state: string; host: string | null; port: number | null }[];
+        };
+        for (const a of atsigns.filter((x) => x.state !== "deleted"))
+          ctx.out(
+            `  ${a.atSign.padEnd(24)} ${a.state.padEnd(18)} ${a.host ? `${a.host}:${a.port}` : ""}`,
+          );
+      }
+    }
   } catch (err) {
     ctx.out(`           NOT answering (${err instanceof Error ? err.message : String(err)})`);
     process.exitCode = 1;
