@@ -25,6 +25,55 @@ describe("registrar provisioning with the swarm orchestrator (recorded Engine AP
     rmSync(dir, { recursive: true, force: true });
   });
 
+  async function setup(fixture: string) {
+    const tls = await engineTls();
+    engine = await ReplayEngine.start(tls.server, loadFixture(fixture).exchanges);
+    const cfg = orchestratorConfig(tls.client, { blue: engine.port }, { callTimeoutMs: 300 });
+    cfg.swarms[0]!.minPort = 30001;
+    store = new RegistrarStore(join(dir, "registrar.db"));
+    const written = new Map<string, string>();
+    const errors: string[] = [];
+    provisioner = new Provisioner({
+      store,
+      orchestrator: new SwarmOrchestrator(cfg),
+      records: {
+        set: async (a, hp) => void written.set(a, hp),
+        delete: async (a) => void written.delete(a),
+      },
+      healthProbe: async () => undefined,
+      swarms: swarmPorts(cfg),
+      secretsDir: join(dir, "secrets"),
+    });
+    provisioner.events.on("change", (a: string) => {
+      const e = store!.get(a)?.lastError;
+      if (e && errors.at(-1) !== e) errors.push(e);
+    });
+    return { engine, store, provisioner, written, errors };
+  }
+
+  it("delete: a 500 from DELETE /services leaves it retryable; the retry completes the delete", async () => {
+    const { engine, store, provisioner, written, errors } = await setup("provision-delete");
+    store.reserve("alice", { activationKey: "k" });
+    store.request("alice", "cram-secret-alice-0001");
+    await provisioner.drive("alice");
+    expect(store.get("alice")!.state).to.equal("active");
+    expect(written.get("alice")).to.equal("blue.swarms.test:30001");
+
+    expect(store.transition(store.get("alice")!, "deleting")).to.not.equal(undefined);
+    await provisioner.drive("alice");
+    expect(store.get("alice")!.state).to.equal("deleted");
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.include("DELETE /services/svcalice1: HTTP 500");
+    expect(written.has("alice")).to.equal(false);
+    expect(engine.requests).to.deep.equal(engine.expected());
+    expect(engine.remaining).to.have.length(0);
+    // The only create is the archive job: the existing service was adopted, never re-created.
+    const created = engine.requests
+      .filter((r) => r.path === "/v1.43/services/create")
+      .map((r) => (r.body as { Labels: Record<string, string> }).Labels["atplatform.kind"]);
+    expect(created).to.deep.equal(["storage-archive"]);
+  });
+
   it("API 500, then a create that times out: the atSign stays retryable and ends with one service", async () => {
     const tls = await engineTls();
     engine = await ReplayEngine.start(tls.server, loadFixture("provision-retries").exchanges);
