@@ -18,7 +18,7 @@ describe("atserver federation: lookups across atServers and pol (Part A 10, Part
   let alice: AtClient;
   let bob: AtClient;
   before(async () => {
-    p = await startPlatform(["@alice", "@bob"]);
+    p = await startPlatform(["@alice", "@bob"], { overrides: { testingMode: true } });
     alice = await p.owner("@alice");
     bob = await p.owner("@bob");
   });
@@ -66,12 +66,17 @@ describe("atserver federation: lookups across atServers and pol (Part A 10, Part
     );
   });
 
-  it("a cached key is served from cache until bypassCache:true", async () => {
-    await alice.execute("update:ttr:-1:@bob:fav-city@alice Paris");
-    expect(await bob.execute("lookup:fav-city@alice")).to.equal("Paris");
-    await alice.execute("update:ttr:-1:@bob:fav-city@alice Rome");
-    expect(await bob.execute("lookup:fav-city@alice")).to.equal("Paris");
-    expect(await bob.execute("lookup:bypassCache:true:fav-city@alice")).to.equal("Rome");
+  it("with autoNotify off, a cached key is served from cache until bypassCache:true", async () => {
+    expect(await alice.execute("config:set:autoNotify=false")).to.equal("ok");
+    try {
+      await alice.execute("update:ttr:-1:@bob:fav-city@alice Paris");
+      expect(await bob.execute("lookup:fav-city@alice")).to.equal("Paris");
+      await alice.execute("update:ttr:-1:@bob:fav-city@alice Rome");
+      expect(await bob.execute("lookup:fav-city@alice")).to.equal("Paris");
+      expect(await bob.execute("lookup:bypassCache:true:fav-city@alice")).to.equal("Rome");
+    } finally {
+      await alice.execute("config:reset:autoNotify");
+    }
   });
 
   it("bob relays scan:@alice: only keys shared with bob, prefix removed", async () => {

@@ -6,6 +6,7 @@ import type { Loggers } from "./logger";
 import type { Session } from "./engine/session";
 import type { RuntimeSettings } from "./runtime-settings";
 import type { NotificationService } from "./notifications/service";
+import type { Enrollments } from "./apkam/enrollments";
 
 /** Cross-server operations (issue 5). Absent until federation is wired in. */
 export interface Peers {
@@ -57,4 +58,5 @@ export interface ServerContext {
   facts: { lastLoggedInAt?: number; lastPkamAt?: number };
   peers?: Peers;
   notifications?: NotificationService;
+  enrollments?: Enrollments;
 }

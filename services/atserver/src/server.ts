@@ -25,6 +25,7 @@ import { readFileSync } from "node:fs";
 import { NotificationStore } from "./notifications/notification-store";
 import { NotificationQueue } from "./notifications/queue";
 import { NotificationService } from "./notifications/service";
+import { Enrollments } from "./apkam/enrollments";
 import { SERVER_VERSION } from "./version";
 
 export interface AtServerOptions {
@@ -137,6 +138,7 @@ export class AtServer {
       log.server.child({ sub: "notifications" }),
     );
     events.on("commit", (e: CommitEvent) => this.ctx.notifications?.onCommit(e));
+    this.ctx.enrollments = new Enrollments(this.ctx);
     this.dispatcher = createDispatcher(this.ctx);
   }
 

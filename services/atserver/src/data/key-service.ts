@@ -64,6 +64,21 @@ export class KeyService {
     });
   }
 
+  /** A server record that is never synced (enrollments, OTPs): plain metadata, no commit. */
+  putUnsynced(key: string, value: string, input: MetadataInput = {}): void {
+    const existing = this.find(key)?.metadata;
+    const metadata = applyMetadata(existing, input, {
+      now: this.now(),
+      by: this.atSign,
+      mode: "update",
+    });
+    this.store.put(key, value, metadata as unknown as Record<string, unknown>, {
+      expiresAt: metadata.expiresAt ?? null,
+      availableAt: metadata.availableAt ?? null,
+      skipCommit: true,
+    });
+  }
+
   /** `update:meta`: metadata only; creates a value-less key if absent. */
   putMeta(key: string, input: MetadataInput, by = this.atSign): number {
     const existing = this.find(key);

@@ -33,6 +33,8 @@ export class Dispatcher {
 
   async run(session: Session, raw: string): Promise<Outcome> {
     if (raw === "@exit") return { close: true };
+    // An APKAM connection whose enrollment was revoked or expired is closed without a reply.
+    if (this.ctx.enrollments && !this.ctx.enrollments.stillValid(session)) return { close: true };
     const r = await this.execute(session, raw, false);
     if ("error" in r) {
       const line = errorLine(r.error, { authenticated: session.isOwner, json: session.jsonErrors });

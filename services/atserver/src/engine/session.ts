@@ -31,6 +31,10 @@ export class Session {
   jsonErrors = false;
   monitor?: MonitorSubscription;
   enrollmentId?: string;
+  /** Namespaces of the APKAM enrollment this connection authenticated with. */
+  namespaces?: Record<string, string>;
+  /** Enrollment requests on this connection (rate limit). */
+  enrollRequests: number[] = [];
   /** PEM chain of the TLS client certificate, when one was presented. */
   peerCertificate?: { subject: string; subjectAltName?: string } | undefined;
 

@@ -192,6 +192,32 @@ export class NotificationService {
     this.monitors.push(liveJson(n) as never, { self: n.type === "self" });
   }
 
+  /** A notification of this server to its own monitors (`selfNotifications`), e.g. enrollments. */
+  selfNotify(key: string, value: string): void {
+    const now = this.opts.now();
+    this.deliverLocally({
+      id: randomUUID(),
+      type: "self",
+      from: this.opts.atSign,
+      to: this.opts.atSign,
+      key,
+      value,
+      operation: "update",
+      messageType: "key",
+      priority: "low",
+      strategy: "all",
+      latestN: 1,
+      notifier: "SYSTEM",
+      ttln: this.opts.defaultTtlnMs,
+      metadata: { isEncrypted: false },
+      createdAt: now,
+      expiresAt: now + this.opts.defaultTtlnMs,
+      status: "delivered",
+      retryCount: 1,
+      nextAttemptAt: now,
+    });
+  }
+
   /** Auto-notify: updates and deletes of `@bob:…@alice` keys notify bob (§3.5, §3.10). */
   onCommit(e: CommitEvent): void {
     if (!this.opts.autoNotify()) return;
@@ -225,6 +251,7 @@ export class NotificationService {
     const now = this.opts.now();
     for (const n of this.store.all()) {
       if (n.type === "sent" || n.createdAt <= epoch || n.expiresAt < now) continue;
+      if (n.type === "self" && !m.selfNotifications) continue;
       if (!m.regex.test(n.key) && !m.regex.test(n.from.replace(/^@/, ""))) continue;
       s.write?.(`notification: ${JSON.stringify(storedJson(n))}\n`);
     }

@@ -77,6 +77,8 @@ export const cram: VerbHandler<CramParams> = {
       throw new AuthFailedError("Authentication Failed");
     }
     s.auth = "cram";
+    s.enrollmentId = undefined;
+    s.namespaces = undefined;
     ctx.facts.lastLoggedInAt = ctx.now();
     return "success";
   },
@@ -86,14 +88,21 @@ export const pkam: VerbHandler<PkamParams> = {
   access: ["U"],
   handle(ctx, s, p) {
     const c = takeOwnChallenge(ctx, s);
+    let publicKey: string | null | undefined;
+    let namespaces: Record<string, string> | undefined;
     if (p.enrollmentId !== undefined) {
-      // APKAM enrollments arrive with federation (issue 5); until then no id is valid.
-      throw new EnrollmentStateError(
-        "AT0028",
-        `enrollment_id: ${p.enrollmentId} is expired or invalid`,
-      );
+      if (!ctx.enrollments) {
+        throw new EnrollmentStateError(
+          "AT0028",
+          `enrollment_id: ${p.enrollmentId} is expired or invalid`,
+        );
+      }
+      const rec = ctx.enrollments.forPkam(p.enrollmentId);
+      publicKey = rec.apkamPublicKey;
+      namespaces = rec.namespaces;
+    } else {
+      publicKey = ctx.keys.find(PKAM_PUBLIC_KEY)?.value;
     }
-    const publicKey = ctx.keys.find(PKAM_PUBLIC_KEY)?.value;
     const ok =
       c !== undefined &&
       typeof publicKey === "string" &&
@@ -105,7 +114,9 @@ export const pkam: VerbHandler<PkamParams> = {
         hashingAlgo: p.hashingAlgo,
       });
     if (!ok) throw new AuthFailedError("pkam authentication failed");
-    s.auth = "pkam";
+    s.auth = p.enrollmentId !== undefined ? "apkam" : "pkam";
+    s.enrollmentId = p.enrollmentId;
+    s.namespaces = namespaces;
     ctx.facts.lastLoggedInAt = ctx.now();
     ctx.facts.lastPkamAt = ctx.now();
     return "success";

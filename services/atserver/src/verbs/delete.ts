@@ -5,14 +5,16 @@ import {
   type DeleteParams,
 } from "@atplatform/protocol/src/core";
 import type { VerbHandler } from "../engine/verb";
+import { authorize } from "../apkam/access";
 import { keyOf, requireOwnOwner } from "./key-args";
 import { emitCommit } from "./update";
 import { AT_SECRET_KEY } from "../data/key-service";
 
 export const del: VerbHandler<DeleteParams> = {
   access: ["A"],
-  handle(ctx, _s, p) {
+  handle(ctx, s, p) {
     if (p.key.toLowerCase() === AT_SECRET_KEY) {
+      authorize(s, AT_SECRET_KEY, "delete", true);
       ctx.keys.deleteCramSecret();
       ctx.log.verbs.info("CRAM secret deleted: CRAM is disabled for good");
       return "-1";
@@ -22,6 +24,7 @@ export const del: VerbHandler<DeleteParams> = {
     if (!p.cached && isProtectedKey(key, ctx.atSign)) {
       throw new UnauthorizedError(`Cannot delete protected key: '${key}'`);
     }
+    authorize(s, key, "delete", true);
     const id = ctx.keys.delete(key);
     if (id === undefined) return String(Math.max(0, ctx.keys.store.lastCommitId()));
     emitCommit(ctx, key, "delete", id, null);

@@ -6,6 +6,7 @@ import { del } from "./delete";
 import { info, noop } from "./info";
 import { llookup, lookup, plookup } from "./lookup";
 import { monitor } from "./monitor";
+import { enroll, otp } from "./enroll";
 import { notify, notifyAll, notifyFetch, notifyList, notifyRemove, notifyStatus } from "./notify";
 import { scan } from "./scan";
 import { stats } from "./stats";
@@ -42,6 +43,8 @@ export const HANDLERS: Readonly<Record<string, VerbHandler>> = {
   "sync:from": syncFrom,
   info,
   noop,
+  enroll,
+  otp,
   notify,
   "notify:all": notifyAll,
   "notify:list": notifyList,

@@ -9,6 +9,7 @@ import {
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
 import type { VerbHandler } from "../engine/verb";
+import { authorize } from "../apkam/access";
 import { AtServerNotFoundError } from "@atplatform/protocol/src/core";
 import { keyOf } from "./key-args";
 import { answer } from "./read";
@@ -17,8 +18,9 @@ const MAX_REFERENCE_DEPTH = 3;
 
 export const llookup: VerbHandler<LlookupParams> = {
   access: ["A"],
-  handle(ctx, _s, p) {
+  handle(ctx, s, p) {
     const key = keyOf(p, ctx.atSign);
+    authorize(s, key, "llookup", false);
     const r = ctx.keys.find(key);
     if (!r) throw new KeyNotFoundError(key);
     if (!ctx.keys.isActive(r)) return "null";
@@ -74,6 +76,7 @@ export const lookup: VerbHandler<LookupParams> = {
       });
     }
     const { key, prefix } = localLookupKey(ctx, s, p.key, owner);
+    if (s.isOwner) authorize(s, key, "lookup", false);
     const r = ctx.keys.find(key);
     if (!r) throw new KeyNotFoundError(key);
     if (!ctx.keys.isActive(r)) return "null";

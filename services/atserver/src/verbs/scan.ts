@@ -7,6 +7,7 @@ import {
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
 import type { VerbHandler } from "../engine/verb";
+import { mayAccess } from "../apkam/access";
 import { safeRegex } from "../safe-regex";
 
 /** Every listed key must read `…@<atSign>` after its last `:` (at_python parses it so). */
@@ -39,6 +40,7 @@ export function listKeys(
 ): string[] {
   const out: string[] = [];
   for (const key of ctx.keys.store.keys({ regex })) {
+    if (!mayAccess(s, key, false)) continue;
     const shown = visible(key, s, showHidden);
     if (shown !== undefined && hasOwner(shown)) out.push(shown);
   }

@@ -7,6 +7,7 @@ import {
 } from "@atplatform/protocol/src/core";
 import type { CommitWithEntry } from "../store";
 import type { VerbHandler } from "../engine/verb";
+import { mayAccess } from "../apkam/access";
 import { safeRegex } from "../safe-regex";
 
 const OPS = { update: "*", update_meta: "#", delete: "-" } as const;
@@ -22,7 +23,7 @@ function alwaysIncluded(key: string): boolean {
 
 export const syncFrom: VerbHandler<SyncFromParams> = {
   access: ["A"],
-  handle(ctx, _s, p) {
+  handle(ctx, s, p) {
     const regex = p.regex !== undefined ? safeRegex(p.regex) : undefined;
     const limit = ctx.config.syncPageLimit;
     const picked = new Map<string, CommitWithEntry>();
@@ -32,7 +33,7 @@ export const syncFrom: VerbHandler<SyncFromParams> = {
       const page = ctx.keys.store.commitsWithEntriesSince(after, READ_PAGE);
       for (const c of page) {
         after = c.id;
-        if (!isSyncedKey(c.key)) continue;
+        if (!isSyncedKey(c.key) || !mayAccess(s, c.key, false)) continue;
         if (regex && !regex.test(c.key) && !alwaysIncluded(c.key)) continue;
         if (c.operation !== "delete" && c.entry === null) continue;
         picked.delete(c.key);

@@ -7,6 +7,7 @@ import {
 } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { VerbHandler } from "../engine/verb";
+import { authorize } from "../apkam/access";
 import { keyOf, requireOwnOwner } from "./key-args";
 
 const WRITABLE = new Set(["selfKey", "sharedKey", "publicKey", "reservedKey"]);
@@ -33,8 +34,9 @@ export function emitCommit(
 
 export const update: VerbHandler<UpdateParams> = {
   access: ["A"],
-  handle(ctx, _s, p) {
+  handle(ctx, s, p) {
     const key = writableKey(ctx, p, "update");
+    authorize(s, key, "update", true);
     const id = ctx.keys.put(key, p.value, p.metadata ?? {});
     emitCommit(ctx, key, "update", id, p.value);
     return String(id);
@@ -43,8 +45,9 @@ export const update: VerbHandler<UpdateParams> = {
 
 export const updateMeta: VerbHandler<UpdateMetaParams> = {
   access: ["A"],
-  handle(ctx, _s, p) {
+  handle(ctx, s, p) {
     const key = writableKey(ctx, p, "update:meta");
+    authorize(s, key, "update", true);
     const id = ctx.keys.putMeta(key, p.metadata ?? {});
     emitCommit(ctx, key, "update", id, null);
     return String(id);

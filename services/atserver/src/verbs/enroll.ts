@@ -1,0 +1,56 @@
+// enroll and otp (Part B §3.26, §3.27).
+import {
+  IllegalArgumentsError,
+  InternalServerException,
+  type EnrollParams,
+  type OtpParams,
+} from "@atplatform/protocol/src/core";
+import type { ServerContext } from "../context";
+import type { VerbHandler } from "../engine/verb";
+import type { EnrollRequest, Enrollments } from "../apkam/enrollments";
+
+function enrollments(ctx: ServerContext): Enrollments {
+  if (!ctx.enrollments) throw new InternalServerException("enrollment is not available");
+  return ctx.enrollments;
+}
+
+export const enroll: VerbHandler<EnrollParams> = {
+  access: ["U", "A"],
+  async handle(ctx, s, p) {
+    let req: EnrollRequest = {};
+    if (p.json !== undefined) {
+      try {
+        req = JSON.parse(p.json) as EnrollRequest;
+      } catch {
+        throw new IllegalArgumentsError("enroll needs a JSON object");
+      }
+    } else if (p.op !== "list") {
+      throw new IllegalArgumentsError(`enroll:${p.op} needs a JSON object`);
+    }
+    const e = enrollments(ctx);
+    switch (p.op) {
+      case "request":
+        return JSON.stringify(await e.request(s, req));
+      case "list":
+        return JSON.stringify(e.list(s, req));
+      case "fetch":
+        return JSON.stringify(e.fetch(s, req));
+      default:
+        return JSON.stringify(e.change(s, p.op, req, p.force === true));
+    }
+  },
+};
+
+export const otp: VerbHandler<OtpParams> = {
+  access: ["A"],
+  handle(ctx, s, p) {
+    const ttl = p.ttl !== undefined ? Number(p.ttl) : undefined;
+    if (s.namespaces && s.namespaces.__manage !== "rw" && s.namespaces["*"] !== "rw") {
+      throw new InternalServerException("otp needs __manage access");
+    }
+    if (p.op === "get") return enrollments(ctx).newOtp(ttl);
+    if (!p.code) throw new IllegalArgumentsError("otp:put needs a code");
+    enrollments(ctx).putSpp(p.code, ttl);
+    return "ok";
+  },
+};
