@@ -177,6 +177,17 @@ describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", 
     );
   });
 
+  it("ensure in green while blue still runs the atSign (a retried move): blue stopped first, then removed", async () => {
+    const blue = await engine(loadFixture("move-blue").exchanges);
+    const green = await engine(loadFixture("move-green").exchanges);
+    const orch = new SwarmOrchestrator(
+      orchestratorConfig(tls.client, { blue: blue.port, green: green.port }),
+    );
+    await orch.ensure("alice", GREEN, secretFile);
+    expectExactly(blue);
+    expectExactly(green);
+  });
+
   it("inspect maps service and task state to AtServerStatus", async () => {
     const blue = await engine(loadFixture("inspect").exchanges);
     const green = await engine([

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { AtClient, lookupAtServer, readAtKeys, type AtKeys } from "@atplatform/protocol";
+import { AtClient, lookupAtServer, readAtKeys, type AtKeys } from "@atplatform/protocol/src/core";
 import { defaultHome, type PlatformInfo } from "../config";
 import { flag, UsageError, type Args } from "./args";
 

@@ -1,6 +1,6 @@
 // put / get / delete / scan on the atSign's own atServer, with the SDK's key forms and
 // encryption (Part C 1.9, 1.10).
-import { aesDecrypt, aesEncrypt, lookupAtServer, rsaSign } from "@atplatform/protocol";
+import { aesDecrypt, aesEncrypt, lookupAtServer, rsaSign } from "@atplatform/protocol/src/core";
 import { atSignArg, flag, UsageError, type Args } from "./args";
 import { authenticated, type CliContext } from "./context";
 import { sharedKeyFor, sharedKeyFrom } from "./shared-key";

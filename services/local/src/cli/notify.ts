@@ -1,6 +1,6 @@
 // notify and monitor (Part C 1.11, 1.12).
 import { randomBytes, randomUUID } from "node:crypto";
-import { aesDecrypt, aesEncrypt, type MonitorNotification } from "@atplatform/protocol";
+import { aesDecrypt, aesEncrypt, type MonitorNotification } from "@atplatform/protocol/src/core";
 import { atSignArg, flag, UsageError, type Args } from "./args";
 import { authenticated, type CliContext } from "./context";
 import { sharedKeyFor, sharedKeyFrom } from "./shared-key";

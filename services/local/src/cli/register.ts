@@ -2,7 +2,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { generateAesKey, generateRsaKeyPair, writeAtKeys, type AtKeys } from "@atplatform/protocol";
+import {
+  generateAesKey,
+  generateRsaKeyPair,
+  writeAtKeys,
+  type AtKeys,
+} from "@atplatform/protocol/src/core";
 import { atSignArg, flag, UsageError, type Args } from "./args";
 import { connectTo, keysFile, type CliContext } from "./context";
 

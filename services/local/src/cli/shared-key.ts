@@ -6,7 +6,7 @@ import {
   rsaEncrypt,
   type AtClient,
   type AtKeys,
-} from "@atplatform/protocol";
+} from "@atplatform/protocol/src/core";
 
 function bare(atSign: string): string {
   return atSign.replace(/^@/, "");

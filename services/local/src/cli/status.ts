@@ -1,4 +1,4 @@
-import { lookupAtServer } from "@atplatform/protocol";
+import { lookupAtServer } from "@atplatform/protocol/src/core";
 import type { Args } from "./args";
 import type { CliContext } from "./context";
 
