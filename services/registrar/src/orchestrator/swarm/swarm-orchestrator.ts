@@ -152,14 +152,10 @@ export class SwarmOrchestrator implements Orchestrator {
   }
 
   move(atsign: string, from: Placement, to: Placement, secretFile: string): Promise<void> {
+    // ensure already stops (and waits for) the atSign's service in every other swarm before
+    // starting it in `to`, then removes the old one: a move is an ensure elsewhere.
     return this.locked(atsign, async () => {
-      if (from.swarm === to.swarm) return this.ensureUnlocked(atsign, to, secretFile);
-      const old = this.client(from.swarm);
-      const svc = await this.find(old, atsign);
-      // Stop first and wait: two atServers must never share the storage directory.
-      if (svc) await this.scaleToZero(old, svc);
       await this.ensureUnlocked(atsign, to, secretFile);
-      if (svc) await this.removeService(old, svc, atsign);
       log.info({ atsign, from: from.swarm, to: to.swarm }, "atServer moved");
     });
   }
@@ -193,7 +189,26 @@ export class SwarmOrchestrator implements Orchestrator {
     // Read here and sent only as a Docker secret: never in env, args or logs.
     const cram = readFileSync(secretFile, "utf8");
     const existing = await this.find(client, atsign);
-    if (existing) return this.converge(client, atsign, placement, cram, existing);
+    // A service of this atSign in another swarm (a move, or a retried move after a crash):
+    // stop it and wait before starting here, so two atServers never share the storage.
+    const elsewhere: { client: EngineClient; svc: EngineService }[] = [];
+    for (const other of this.clients.values()) {
+      if (other === client) continue;
+      const svc = await this.find(other, atsign);
+      if (svc) elsewhere.push({ client: other, svc });
+    }
+    for (const e of elsewhere) await this.scaleToZero(e.client, e.svc);
+    if (existing) await this.converge(client, atsign, placement, cram, existing);
+    else await this.create(client, atsign, placement, cram);
+    for (const e of elsewhere) await this.removeService(e.client, e.svc, atsign);
+  }
+
+  private async create(
+    client: EngineClient,
+    atsign: string,
+    placement: Placement,
+    cram: string,
+  ): Promise<void> {
     await this.runJob(client, "mkdir", atsign, [storageRelPath(atsign)]);
     const tls = await wildcardPair(client);
     const cramRef = await ensureCramSecret(client, atsign, cram);
