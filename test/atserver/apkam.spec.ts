@@ -155,6 +155,56 @@ describe("atserver APKAM: enroll / otp / enrollment-authenticated connections (P
     expect(JSON.parse(await c.execute("scan"))).to.not.include("phone.atmosphere@alice");
   });
 
+  it("info on an APKAM connection carries apkam_metadata; keys:put/get/delete; keys without an enrollment", async () => {
+    const id = await pendingEnrollment("wavi", "keys-dev");
+    await cram.execute(`enroll:approve:${keysJson(id)}`);
+    const c = await s.client();
+    await apkamLogin(c, id);
+    const info = JSON.parse(await c.execute("info"));
+    expect(info.apkam_metadata).to.include({
+      appName: "wavi",
+      deviceName: "keys-dev",
+      apkamPublicKey: apkam.publicKey,
+    });
+    expect(info.apkam_metadata.namespaces).to.deep.equal({ wavi: "rw", buzz: "r" });
+    expect(info.apkam_metadata.sessionId).to.be.a("string");
+    expect(
+      await c.execute(
+        `keys:put:public:namespace:__global:keyType:rsa2048:keyName:encryption_${id} MIIBpub`,
+      ),
+    ).to.equal("-1");
+    expect(
+      await c.execute(
+        "keys:put:self:namespace:__global:appName:wavi:deviceName:d1:keyType:aes256:keyName:mykey SELFVALUE",
+      ),
+    ).to.equal("-1");
+    const pub = `public:encryption_${id}.__public_keys.__global@alice`;
+    expect(JSON.parse(await c.execute(`keys:get:keyName:${pub}`))).to.deep.equal({
+      value: "MIIBpub",
+      keyType: "rsa2048",
+      enrollmentId: id,
+    });
+    const selfList = JSON.parse(await c.execute("keys:get:self")) as string[];
+    expect(selfList).to.include.members([
+      "wavi.d1.mykey.__self_keys.__global@alice",
+      `${id}.default_self_enc_key.__manage@alice`,
+    ]);
+    expect(JSON.parse(await c.execute("keys:get:private"))).to.include(
+      `${id}.default_enc_private_key.__manage@alice`,
+    );
+    expect(
+      await c.execute(`keys:get:keyName:${id}.default_enc_private_key.__manage@alice`),
+    ).to.include("ENC-PRIV");
+    expect(await c.execute(`keys:delete:keyName:${pub}`)).to.equal("-1");
+    expect(await cram.send("keys:get:self")).to.match(
+      /^error:AT0011-.*Keys verb cannot be accessed without an enrollmentId/,
+    );
+    const anon = await s.client();
+    expect(await anon.send("keys:get:self")).to.equal(
+      "error:AT0401-Exception: Command cannot be executed without auth",
+    );
+  });
+
   it("enroll:list shows records (with a status filter)", async () => {
     const id = await pendingEnrollment("wavi", "listed-dev");
     const all = JSON.parse(await cram.execute("enroll:list"));

@@ -418,6 +418,35 @@ export const otp = new Grammar<OtpParams>(
   "otp:get[:ttl:<ms>] | otp:put:<code>[:ttl:<ms>]",
 );
 
+export interface KeysParams {
+  op: "put" | "get" | "delete";
+  visibility?: "public" | "private" | "self";
+  namespace?: string;
+  appName?: string;
+  deviceName?: string;
+  keyType?: string;
+  encryptionKeyName?: string;
+  keyName?: string;
+  value?: string;
+}
+export const keys = new Grammar<KeysParams>(
+  "keys",
+  [
+    "keys:",
+    field("op", "put|get|delete"),
+    opt(":", field("visibility", "public|private|self")),
+    opt(":namespace:", field("namespace", "\\w+")),
+    opt(":appName:", field("appName", "\\w+")),
+    opt(":deviceName:", field("deviceName", "\\w+")),
+    opt(":keyType:", field("keyType", "[\\w-]+")),
+    opt(":encryptionKeyName:", field("encryptionKeyName", "[\\w-]+")),
+    opt(":keyName:", field("keyName", "\\S+")),
+    opt(" ", field("value", ".+")),
+  ],
+  "keys:put|get|delete[:public|private|self][:namespace:<ns>][:appName:<a>][:deviceName:<d>]" +
+    "[:keyType:<t>][:encryptionKeyName:<k>][:keyName:<name>][ <value>]",
+);
+
 /** A verb: how the dispatcher recognises it (by prefix, in the reference order) and its grammars. */
 export interface VerbSpec {
   verb: string;
@@ -457,6 +486,7 @@ export const VERBS: readonly VerbSpec[] = [
   { verb: "notify:fetch", prefix: /^notify:fetch/i, grammars: [notifyFetch] },
   { verb: "enroll", prefix: /^enroll:/i, grammars: [enroll] },
   { verb: "otp", prefix: /^otp:/i, grammars: [otp] },
+  { verb: "keys", prefix: /^keys:/i, grammars: [keys] },
 ];
 
 /** Lower-cases the verb part as the reference does before dispatch. */

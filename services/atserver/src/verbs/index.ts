@@ -7,6 +7,7 @@ import { info, noop } from "./info";
 import { llookup, lookup, plookup } from "./lookup";
 import { monitor } from "./monitor";
 import { enroll, otp } from "./enroll";
+import { keys } from "./keys";
 import { notify, notifyAll, notifyFetch, notifyList, notifyRemove, notifyStatus } from "./notify";
 import { scan } from "./scan";
 import { stats } from "./stats";
@@ -45,6 +46,7 @@ export const HANDLERS: Readonly<Record<string, VerbHandler>> = {
   noop,
   enroll,
   otp,
+  keys,
   notify,
   "notify:all": notifyAll,
   "notify:list": notifyList,

@@ -13,10 +13,22 @@ function uptimeWords(ms: number): string {
 
 export const info: VerbHandler<InfoParams> = {
   access: ["U"],
-  handle(ctx, _s, p) {
+  handle(ctx, s, p) {
     const up = ctx.now() - ctx.startedAt;
     if (p.brief) return JSON.stringify({ version: ctx.version, uptimeAsMillis: up });
-    return JSON.stringify({ version: ctx.version, uptimeAsWords: uptimeWords(up) });
+    const out: Record<string, unknown> = { version: ctx.version, uptimeAsWords: uptimeWords(up) };
+    const rec = s.enrollmentId ? ctx.enrollments?.find(s.enrollmentId) : undefined;
+    if (rec) {
+      out.apkam_metadata = {
+        appName: rec.appName,
+        deviceName: rec.deviceName,
+        namespaces: rec.namespaces,
+        sessionId: rec.sessionId,
+        apkamPublicKey: rec.apkamPublicKey,
+        status: rec.approval.state,
+      };
+    }
+    return JSON.stringify(out);
   },
 };
 

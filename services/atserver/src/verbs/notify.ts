@@ -13,6 +13,7 @@ import type { VerbHandler } from "../engine/verb";
 import { fetchJson, storedJson, visibleStatus } from "../notifications/record";
 import type { NotificationService } from "../notifications/service";
 import { safeRegex } from "../safe-regex";
+import { authorize } from "../apkam/access";
 
 function service(ctx: ServerContext): NotificationService {
   if (!ctx.notifications) throw new InternalServerException("notifications are not available");
@@ -22,7 +23,11 @@ function service(ctx: ServerContext): NotificationService {
 export const notify: VerbHandler<NotifyParams> = {
   access: ["A", "P"],
   handle(ctx, s, p) {
-    if (s.isOwner) return service(ctx).send(p);
+    if (s.isOwner) {
+      if (p.messageType !== "text")
+        authorize(s, `${p.to}:${p.key}${p.from ?? ctx.atSign}`, "notify", true);
+      return service(ctx).send(p);
+    }
     return service(ctx).receive(s, p);
   },
 };

@@ -1,0 +1,71 @@
+// keys (Part B §3.28): an APKAM enrollment's own key material, stored unsynced.
+import {
+  AuthFailedError,
+  IllegalArgumentsError,
+  InternalServerException,
+  KeyNotFoundError,
+  type KeysParams,
+} from "@atplatform/protocol/src/core";
+import type { ServerContext } from "../context";
+import type { Session } from "../engine/session";
+import type { VerbHandler } from "../engine/verb";
+
+function storageKey(ctx: ServerContext, p: KeysParams): string {
+  const ns = p.namespace ?? "__global";
+  const name = p.keyName;
+  if (!name) throw new IllegalArgumentsError("keys:put needs a keyName");
+  const a = ctx.atSign;
+  if (p.visibility === "public") return `public:${name}.__public_keys.${ns}${a}`.toLowerCase();
+  const device = `${p.appName ?? "app"}.${p.deviceName ?? "device"}`;
+  if (p.visibility === "private")
+    return `private:${device}.${name}.__private_keys.${ns}${a}`.toLowerCase();
+  return `${device}.${name}.__self_keys.${ns}${a}`.toLowerCase();
+}
+
+function list(ctx: ServerContext, s: Session, visibility: string): string[] {
+  const marker = `.__${visibility}_keys.`;
+  const out: string[] = [];
+  for (const key of ctx.keys.store.keys({ regex: new RegExp(marker.replace(/\./g, "\\.")) })) {
+    try {
+      const v = JSON.parse(ctx.keys.find(key)?.value ?? "{}") as { enrollmentId?: string };
+      if (v.enrollmentId === s.enrollmentId) out.push(key);
+    } catch {
+      // not one of ours
+    }
+  }
+  const a = ctx.atSign;
+  if (visibility === "private") out.push(`${s.enrollmentId}.default_enc_private_key.__manage${a}`);
+  if (visibility === "self") out.push(`${s.enrollmentId}.default_self_enc_key.__manage${a}`);
+  return out;
+}
+
+export const keys: VerbHandler<KeysParams> = {
+  access: ["A"],
+  handle(ctx, s, p) {
+    if (!s.isOwner) throw new AuthFailedError("Command cannot be executed without auth");
+    if (!s.enrollmentId)
+      throw new InternalServerException("Keys verb cannot be accessed without an enrollmentId");
+    if (p.op === "put") {
+      if (p.value === undefined) throw new IllegalArgumentsError("keys:put needs a value");
+      const record: Record<string, string> = {
+        value: p.value,
+        keyType: p.keyType ?? "",
+        enrollmentId: s.enrollmentId,
+      };
+      if (p.encryptionKeyName) record.encryptionKeyName = p.encryptionKeyName;
+      ctx.keys.putUnsynced(storageKey(ctx, p), JSON.stringify(record));
+      return "-1";
+    }
+    if (p.op === "delete") {
+      if (!p.keyName) throw new IllegalArgumentsError("keys:delete needs a keyName");
+      ctx.keys.delete(p.keyName);
+      return "-1";
+    }
+    if (p.keyName) {
+      const r = ctx.keys.active(p.keyName);
+      if (!r) throw new KeyNotFoundError(p.keyName);
+      return r.value ?? "null";
+    }
+    return JSON.stringify(list(ctx, s, p.visibility ?? "self"));
+  },
+};
