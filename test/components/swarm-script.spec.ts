@@ -1,7 +1,7 @@
 // The swarm VMs' startup script: shellcheck on every rendered variant, and its logic run
 // for real (bash) in a sandbox with stand-ins for docker, gcloud, mount and systemd.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -166,7 +166,6 @@ describe("components: swarm startup script", () => {
     b.write("reachable", "10.12.0.10:2377\n");
     const fstab =
       "UUID=1234 / ext4 defaults 0 1\n10.60.9.9:/old /srv/atplatform nfs defaults 0 0\n";
-    const { mkdirSync, writeFileSync } = await import("node:fs");
     mkdirSync(`${b.root}/etc`, { recursive: true });
     writeFileSync(`${b.root}/etc/fstab`, fstab);
     b.write("mounted", "");
