@@ -260,7 +260,8 @@ async function main(): Promise<void> {
     const halfRows: string[] = [];
     if (HALF) {
       for (const ph of phases) {
-        if (ph.server.keyType !== KEYS[0]) continue;
+        // redis-nocache is a diagnostic (every lookup a GET), not a deployment setting.
+        if (ph.server.keyType !== KEYS[0] || ph.server.target === "redis-nocache") continue;
         const rate = Math.max(1, Math.round(summarise(results.get(ph)!).rps / 2));
         const r = await gen.run(ph.server, ph.mode, SECONDS, rate);
         halfRows.push(

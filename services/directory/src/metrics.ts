@@ -115,6 +115,7 @@ export class DirectoryMetrics {
   /** Hot-path incrementers. */
   readonly found = this.lookups.bind({ result: "found" });
   readonly unknown = this.lookups.bind({ result: "unknown" });
+  readonly accepted = this.connections.bind({ event: "accepted" });
 
   constructor(openConnections: () => number) {
     // Export the common series at zero so dashboards and rate() see them from the start.

@@ -197,7 +197,7 @@ export class DirectoryServer {
       stream.destroy();
       return session;
     }
-    this.metrics.connections.inc({ event: "accepted" });
+    this.metrics.accepted();
     this.tracker.add(session);
     session.start();
     return session;
