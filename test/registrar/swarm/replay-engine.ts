@@ -18,6 +18,8 @@ export interface RecordedRequest {
 export interface Exchange {
   request: RecordedRequest;
   response: { status: number; body?: unknown; stall?: boolean };
+  /** Answer every matching request with this, for ever (polling that never ends). */
+  repeat?: boolean;
 }
 
 export interface Fixture {
@@ -87,7 +89,7 @@ export class ReplayEngine {
           res.end(JSON.stringify({ message: `unexpected ${rec.method} ${rec.path}` }));
           return;
         }
-        engine.next++;
+        if (!ex.repeat) engine.next++;
         if (ex.response.stall) return; // never answers; closed by stop()
         const body = ex.response.body === undefined ? "" : JSON.stringify(ex.response.body);
         res.writeHead(ex.response.status, {

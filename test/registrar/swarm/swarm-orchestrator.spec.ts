@@ -315,6 +315,37 @@ describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", 
       expect(blue.requests).to.have.length(0);
     });
 
+    it("a task that never stops -> EngineTimeoutError after stopTimeoutMs", async () => {
+      const fx = loadFixture("stop").exchanges;
+      const blue = await engine([fx[0]!, fx[1]!, { ...fx[2]!, repeat: true }]);
+      const orch = new SwarmOrchestrator(
+        orchestratorConfig(tls.client, { blue: blue.port }, { stopTimeoutMs: 100 }),
+      );
+      const err = await orch.stop("alice").catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(EngineTimeoutError);
+      expect((err as Error).message).to.include("still running after stop");
+      expect(blue.requests.slice(2).every((r) => r.path === "/v1.43/tasks")).to.equal(true);
+    });
+
+    it("a storage job that never finishes -> StorageJobError, and the job is removed", async () => {
+      const fx = loadFixture("ensure-new").exchanges;
+      const pending = structuredClone(fx[2]!);
+      (pending.response.body as { Status: { State: string } }[])[0]!.Status.State = "pending";
+      const blue = await engine([fx[0]!, fx[1]!, { ...pending, repeat: true }]);
+      const orch = new SwarmOrchestrator(
+        orchestratorConfig(tls.client, { blue: blue.port }, { jobTimeoutMs: 100 }),
+      );
+      const err = await orch.ensure("alice", BLUE, secretFile).catch((e: unknown) => e);
+      expect((err as Error).name).to.equal("StorageJobError");
+      expect((err as Error).message).to.include("did not finish in time");
+      // The DELETE of the job came after the polls (answered 599 here: not in the fixture).
+      expect(blue.requests.at(-1)).to.deep.include({
+        method: "DELETE",
+        path: "/v1.43/services/jobmk1",
+      });
+      expect(creates(blue)).to.equal(0);
+    });
+
     it("a failed storage job is an error and the job service is still removed", async () => {
       const fx = loadFixture("ensure-new").exchanges.slice(0, 4);
       const failedTask = structuredClone(fx[2]!);
