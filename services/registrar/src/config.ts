@@ -118,8 +118,8 @@ export interface RegistrarEnvConfig {
   smtp?: SmtpConfig;
   atserversHome: string;
   atserverBin?: string;
-  /** Which Orchestrator runs atServers: "local" (child processes) here; "swarm" comes with #7. */
-  orchestrator: "local";
+  /** Which Orchestrator runs atServers: "local" (child processes) or "swarm" (Docker Swarm). */
+  orchestrator: "local" | "swarm";
 }
 
 /** Reads REGISTRAR_* and SMTP_* variables (see docs/registrar.md). */
@@ -153,8 +153,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
       }
     : undefined;
   const orchestrator = env.REGISTRAR_ORCHESTRATOR || "local";
-  if (orchestrator !== "local")
-    throw new ConfigError(`REGISTRAR_ORCHESTRATOR=${orchestrator} is not available (only "local")`);
+  if (orchestrator !== "local" && orchestrator !== "swarm")
+    throw new ConfigError(
+      `REGISTRAR_ORCHESTRATOR must be "local" or "swarm", got "${orchestrator}"`,
+    );
   if (!env.REGISTRAR_DIRECTORY_FILE && !env.REGISTRAR_DIRECTORY_REDIS)
     throw new ConfigError("set REGISTRAR_DIRECTORY_FILE or REGISTRAR_DIRECTORY_REDIS");
   return {

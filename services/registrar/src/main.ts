@@ -5,33 +5,49 @@ import { configFromEnv } from "./config";
 import { registrarLogger as log } from "./logger";
 import { LogMailer, SmtpMailer } from "./mail/mailer";
 import { LocalOrchestrator } from "./orchestrator/local-orchestrator";
+import type { Orchestrator } from "./orchestrator/orchestrator";
 import { infoBriefProbe, rootResolver } from "./provisioning/probes";
 import { Registrar } from "./registrar";
 
 export async function main(_argv: string[]): Promise<void> {
   const env = configFromEnv();
   const ca = env.caFile ? readFileSync(env.caFile, "utf8") : undefined;
-  if (!env.certFile || !env.keyFile)
-    throw new Error("the local orchestrator needs REGISTRAR_CERT_FILE and REGISTRAR_KEY_FILE");
-  const orchestrator = new LocalOrchestrator({
-    home: env.atserversHome,
-    certFile: env.certFile,
-    keyFile: env.keyFile,
-    caFile: env.caFile,
-    rootAddress: env.root,
-    atserverBin: env.atserverBin,
-  });
+  let orchestrator: Orchestrator;
+  let swarms = env.registrar.swarms;
+  if (env.orchestrator === "swarm") {
+    // Swarms (public host, port range) come from REGISTRAR_SWARMS_FILE with the engines.
+    // Loaded only here: the Docker client is not needed by the local orchestrator.
+    const { swarmOrchestratorFromEnv } =
+      require("./orchestrator/swarm/from-env") as typeof import("./orchestrator/swarm/from-env");
+    const swarm = swarmOrchestratorFromEnv();
+    orchestrator = swarm.orchestrator;
+    swarms = swarm.swarms;
+  } else {
+    if (!env.certFile || !env.keyFile)
+      throw new Error("the local orchestrator needs REGISTRAR_CERT_FILE and REGISTRAR_KEY_FILE");
+    orchestrator = new LocalOrchestrator({
+      home: env.atserversHome,
+      certFile: env.certFile,
+      keyFile: env.keyFile,
+      caFile: env.caFile,
+      rootAddress: env.root,
+      atserverBin: env.atserverBin,
+    });
+  }
   const records = env.directoryFile
     ? new FileRecordWriter(env.directoryFile)
     : new RedisRecordWriter(env.directoryRedis!);
   const [rootHost, rootPort] = env.root.split(":");
-  const registrar = await Registrar.create(env.registrar, {
-    orchestrator,
-    records,
-    healthProbe: infoBriefProbe({ ca }),
-    rootResolver: rootResolver({ host: rootHost!, port: Number(rootPort), ca }),
-    mailer: env.smtp ? new SmtpMailer(env.smtp) : new LogMailer(),
-  });
+  const registrar = await Registrar.create(
+    { ...env.registrar, swarms },
+    {
+      orchestrator,
+      records,
+      healthProbe: infoBriefProbe({ ca }),
+      rootResolver: rootResolver({ host: rootHost!, port: Number(rootPort), ca }),
+      mailer: env.smtp ? new SmtpMailer(env.smtp) : new LogMailer(),
+    },
+  );
   await registrar.start();
   process.stdout.write(`registrar listening on ${registrar.url}\n`);
   await new Promise<void>((resolve) => {
