@@ -79,6 +79,33 @@ describe("atserver federation: lookups across atServers and pol (Part A 10, Part
     }
   });
 
+  it("the cache refresh re-reads cached copies whose refreshAt passed", async () => {
+    expect(await alice.execute("config:set:autoNotify=false")).to.equal("ok");
+    try {
+      await alice.execute("update:ttr:1:@bob:refresh.k@alice old");
+      expect(await bob.execute("lookup:refresh.k@alice")).to.equal("old");
+      await alice.execute("update:ttr:1:@bob:refresh.k@alice new");
+      expect(await bob.execute("llookup:cached:@bob:refresh.k@alice")).to.equal("old");
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await p.servers["@bob"]!.refreshCache()).to.be.at.least(1);
+      expect(await bob.execute("llookup:cached:@bob:refresh.k@alice")).to.equal("new");
+    } finally {
+      await alice.execute("config:reset:autoNotify");
+    }
+  });
+
+  it("when a peer's publickey changes, shared_key.<peer>@bob is kept as shared_key.<peer>.until.<ms>@bob", async () => {
+    await alice.execute("update:public:publickey@alice KEY-ONE");
+    expect(await bob.execute("plookup:bypassCache:true:publickey@alice")).to.equal("KEY-ONE");
+    await bob.execute("update:shared_key.alice@bob WRAPPED-FOR-ONE");
+    await alice.execute("update:public:publickey@alice KEY-TWO");
+    expect(await bob.execute("plookup:bypassCache:true:publickey@alice")).to.equal("KEY-TWO");
+    expect(await bob.send("llookup:shared_key.alice@bob")).to.match(/^error:AT0015/);
+    const kept = (JSON.parse(await bob.execute("scan shared_key.alice.until")) as string[])[0]!;
+    expect(kept).to.match(/^shared_key\.alice\.until\.\d+@bob$/);
+    expect(await bob.execute(`llookup:${kept}`)).to.equal("WRAPPED-FOR-ONE");
+  });
+
   it("bob relays scan:@alice: only keys shared with bob, prefix removed", async () => {
     await alice.execute("update:@bob:for-bob.scan@alice x");
     await alice.execute("update:@carol:for-carol.scan@alice x");

@@ -10,6 +10,7 @@ import { readCramSecret, type AtServerConfig } from "./config";
 import type { CommitEvent, Peers, ServerContext } from "./context";
 import { KeyService } from "./data/key-service";
 import { Connection } from "./engine/connection";
+import { Session } from "./engine/session";
 import { ConnectionPool } from "./engine/connection-pool";
 import type { Dispatcher } from "./engine/dispatch";
 import { MonitorHub } from "./engine/monitors";
@@ -191,6 +192,7 @@ export class AtServer {
     this.listener.watch(this.config.certPollMs);
     this.every(this.config.expirySweepMs, () => this.sweep());
     this.every(10_000, () => this.pool.reap());
+    this.every(24 * 3600_000, () => void this.refreshCache());
     if (this.config.statsNotificationMs > 0) {
       this.every(this.config.statsNotificationMs, () => {
         if (this.monitors.count === 0) return;
@@ -200,6 +202,13 @@ export class AtServer {
     }
     this.log.server.info({ port: this.boundPort, host: this.config.host }, "atServer listening");
     this.signingKeys = this.ensureSigningKeys();
+  }
+
+  /** Refreshes cached copies of other atSigns' keys whose refreshAt passed (also daily). */
+  async refreshCache(): Promise<number> {
+    const f = this.ctx.peers;
+    if (!(f instanceof Federation)) return 0;
+    return f.refreshCache(new Session(this.config.atSign, "cache-refresh"));
   }
 
   /** Reloads the TLS certificate now (also happens on file change and on the `restart` file). */

@@ -109,13 +109,54 @@ export class Federation implements Peers {
       );
       if (remote === null) throw new KeyNotFoundError(shown);
       const input = cachedInput(remote.metaData);
-      if (req.key.toLowerCase() === "publickey") input.ttr = -1;
-      else if (input.ttr === undefined) input.ttl = PUBLIC_CACHE_TTL_MS;
+      if (req.key.toLowerCase() === "publickey") {
+        input.ttr = -1;
+        this.onPublicKey(req.owner, cacheKey, remote.data);
+      } else if (input.ttr === undefined) input.ttl = PUBLIC_CACHE_TTL_MS;
       this.keys.put(cacheKey, remote.data, input, req.owner);
       return this.format(remote, req.op, shown);
     } finally {
       c.destroy();
     }
+  }
+
+  /**
+   * A peer's encryption key changed: our shared key for it was encrypted for the old one, so
+   * `shared_key.<peer>@alice` is kept as `shared_key.<peer>.until.<ms>@alice` (§6.3) and the
+   * client creates a new one.
+   */
+  private onPublicKey(peer: string, cacheKey: string, value: string | null): void {
+    const old = this.keys.find(cacheKey);
+    if (!old || old.value === value) return;
+    const me = this.opts.atSign;
+    const name = `shared_key.${peer.slice(1)}${me}`;
+    const shared = this.keys.find(name);
+    if (!shared || shared.value === null) return;
+    this.keys.put(`shared_key.${peer.slice(1)}.until.${this.opts.now()}${me}`, shared.value, {});
+    this.keys.delete(name);
+    this.log.info({ peer }, "peer's public key changed: shared key renamed");
+  }
+
+  /** Refreshes cached copies whose refreshAt has passed (run daily and on demand). */
+  async refreshCache(session: Session): Promise<number> {
+    const now = this.opts.now();
+    const me = this.opts.atSign;
+    let n = 0;
+    for (const key of [...this.keys.store.keys({ regex: /^cached:/ })]) {
+      const r = this.keys.find(key);
+      if (!r || r.metadata.refreshAt === undefined || r.metadata.refreshAt > now) continue;
+      const m = /^cached:(public|@[^:@\s]+):(.+)(@[^:@\s]+)$/.exec(key);
+      if (!m) continue;
+      const req = { key: m[2]!, owner: m[3]!, bypassCache: true };
+      try {
+        if (m[1] === "public") await this.plookup(session, req);
+        else if (m[1] === me) await this.lookup(session, req);
+        n++;
+      } catch (err) {
+        this.log.debug({ key, err: (err as Error).message }, "cache refresh failed");
+      }
+    }
+    return n;
   }
 
   async scan(atSign: string, regex?: string): Promise<string> {
