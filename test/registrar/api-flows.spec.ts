@@ -88,6 +88,11 @@ describe("registrar JSON APIs (Part C) against a live registrar", function () {
     expect(ok.json.message).to.equal("Verified");
     expect(ok.json.cramkey).to.match(new RegExp(`^${atsign}:[0-9a-f]{128}$`));
     expect(h.registrar.store.get(atsign.slice(1))!.state).to.equal("active");
+    // A retried validation (e.g. after a timeout) returns the same secret.
+    const retried = await api(h.url, "/api/app/v2/validate-person", {
+      body: { email, atsign, otp, confirmation: false },
+    });
+    expect(retried.json).to.deep.equal(ok.json);
 
     // A second atSign for the same email asks for confirmation first.
     const second = "@second" + Date.now().toString().slice(-5);

@@ -132,7 +132,8 @@ export class RegistrarService {
     const existing = this.ownedBy(email).filter((a) => a !== atsign);
     if (!confirmation && existing.length > 0 && rec.state === "reserved")
       return { kind: "confirm", atsign, existing };
-    this.o.store.deleteOtp(email, purpose);
+    // The code stays valid until it expires, so a client retrying after a slow (503)
+    // activation gets the same secret instead of "Try again".
     return { kind: "verified", atsign, cramSecret: await this.activate(rec, wait) };
   }
 
