@@ -162,6 +162,18 @@ describe("atdirectory command line", () => {
     expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).to.equal(200);
     // Logs are pino JSON lines on stdout.
     expect(JSON.parse(r.stdout.split("\n")[0]!)).to.have.property("level");
+    // SIGHUP re-reads the records file and the certificate, and the process keeps running.
+    const loads = () => r.stdout.split('"msg":"records loaded"').length - 1;
+    expect(loads()).to.equal(1);
+    r.proc.kill("SIGHUP");
+    await waitForLog(r, '"msg":"certificate reloaded"');
+    for (let i = 0; loads() < 2; i++) {
+      if (i > 200) throw new Error("no reload after SIGHUP");
+      await sleep(20);
+    }
+    const again = await greeted(port);
+    expect(await again.lookup("alice")).to.equal("alice.test:6464\r\n@");
+    again.close();
   });
 
   const badConfigs: [string, string[], Record<string, string>, RegExp][] = [

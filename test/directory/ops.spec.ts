@@ -67,6 +67,28 @@ describe("directory operations", () => {
     await closed;
   });
 
+  it("per-IP budget over real TLS: unknown answers across connections are limited", async () => {
+    dir = await startDirectory({ alice: "a.test:1" }, { ipMissBudget: 2 });
+    const a = await greeted(dir.port);
+    expect(await a.lookup("x1")).to.equal("null\r\n@");
+    const b = await greeted(dir.port);
+    expect(await b.lookup("x2")).to.equal("null\r\n@");
+    const c = await greeted(dir.port);
+    expect(await c.lookup("alice")).to.equal("a.test:1\r\n@");
+    c.send("x3\n");
+    await c.waitForClose();
+    expect(c.text).to.equal("@a.test:1\r\n@");
+    a.close();
+    b.close();
+  });
+
+  it("closes idle connections when --idle-timeout-ms is set (it is off by default)", async () => {
+    dir = await startDirectory({ alice: "a.test:1" }, { idleTimeoutMs: 300 });
+    const idle = await greeted(dir.port);
+    await idle.waitForClose(3000);
+    expect(idle.text).to.equal("@");
+  });
+
   it("at the connection cap, closes the longest-idle connection first", async () => {
     dir = await startDirectory({ alice: "a.test:1" }, { maxConnections: 2 });
     const oldest = await greeted(dir.port);
