@@ -42,6 +42,12 @@ export class Reader {
     return v;
   }
 
+  optionalString(key: string, pattern: RegExp): string | undefined {
+    const v = this.value(key);
+    if (v === undefined || v === "") return undefined;
+    return this.string(key, { pattern });
+  }
+
   oneOf<T extends string>(key: string, allowed: readonly T[], def?: T): T {
     const full = this.prefix + key;
     const v = this.value(key) ?? def;

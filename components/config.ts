@@ -83,6 +83,8 @@ export interface PlatformConfig {
   filestore: FilestoreConfig;
   swarms: SwarmConfig[];
   swarmTls: SwarmTlsConfig;
+  /** The atServer image the registrar runs on the swarms; undefined when built (`buildImages`). */
+  atserverImage: string | undefined;
   /** Build the services' images from services/<svc>/Dockerfile and push them (tag below). */
   buildImages: boolean;
   imageTag: string;
@@ -110,6 +112,7 @@ const PLAIN_KEYS = [
   "acmeDirectoryUrl",
   "buildImages",
   "imageTag",
+  "atserverImage",
 ];
 const SECRET_KEYS = ["rootTlsCert", "rootTlsKey"];
 
@@ -221,6 +224,13 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new ConfigError("atplatform:swarms", `swarm name "${dup}" is used twice`);
 
+  const atserverImage = r.optionalString("atplatform:atserverImage", IMAGE_REF);
+  if (swarms.length > 0 && !buildImages && atserverImage === undefined)
+    throw new ConfigError(
+      "atplatform:atserverImage",
+      "is required for swarms (or set buildImages)",
+    );
+
   const tlsMode = r.oneOf(
     "atplatform:swarmTls",
     ["private-ca", "acme"] as const,
@@ -258,6 +268,7 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     filestore,
     swarms,
     swarmTls,
+    atserverImage,
     buildImages,
     imageTag,
   });

@@ -13,8 +13,10 @@ import { NfsShare } from "./nfs-share";
 import { LeafCertificate, PrivateCa } from "./private-ca";
 import { ProjectServices } from "./project-services";
 import { RegistrarAccess } from "./registrar-access";
+import { RegistrarSwarms } from "./registrar-swarms";
 import { ServiceImage } from "./service-image";
 import { SwarmCluster } from "./swarm-cluster";
+import { STORAGE_MOUNT } from "./swarm-script";
 
 export interface PlatformOutputs {
   /** `root.<domain>:64`, what clients configure as their root. */
@@ -209,6 +211,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
         }).name
       : undefined;
   const swarms: PlatformOutputs["swarms"] = {};
+  const registrarSwarms: ConstructorParameters<typeof RegistrarSwarms>[1]["swarms"] = [];
   cfg.swarms.forEach((settings, i) => {
     const backupOwner = i === 0 && cfg.filestore.backupKeepDays > 0;
     const swarm = new SwarmCluster(
@@ -244,12 +247,32 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       after,
     );
     if (backupOwner) nfs.grantBackups("atservers", cfg.project, swarm.managerAccount.member);
+    registrarSwarms.push({
+      name: settings.name,
+      engine: swarm.engine,
+      publicHost: swarm.swarmDomain,
+      firstPort: settings.firstPort,
+      lastPort: settings.lastPort,
+      storageRoot: `${STORAGE_MOUNT}/atservers`,
+      withAtServerCa: atServerCa !== undefined,
+    });
     swarms[settings.name] = {
       domain: swarm.swarmDomain,
       publicIp: swarm.publicIp,
       dockerHost: swarm.dockerHost,
     };
   });
+
+  const atServerImage = cfg.atserverImage ?? images.atserver;
+  if (registrarSwarms.length > 0 && atServerImage) {
+    new RegistrarSwarms("registrar-swarms", {
+      provider: registrar.provider,
+      namespace: registrar.namespace,
+      rootAddress: `${rootName}:${DIRECTORY_PORT}`,
+      atServerImage,
+      swarms: registrarSwarms,
+    });
+  }
 
   return {
     rootAddress: `${rootName}:${DIRECTORY_PORT}`,

@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { SwarmConfig, SwarmTlsConfig } from "./config";
 import type { PrivateCa } from "./private-ca";
-import { SwarmNetwork } from "./swarm-network";
+import { DOCKER_API_PORT, SwarmNetwork } from "./swarm-network";
 import { SwarmNodes } from "./swarm-nodes";
 import { renderSwarmScript, STORAGE_MOUNT, type SwarmScriptVars } from "./swarm-script";
 import { SwarmSecrets } from "./swarm-secrets";
@@ -42,6 +42,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly workers: gcp.compute.RegionInstanceGroupManager;
   readonly managerAccount: gcp.serviceaccount.Account;
   readonly dockerHost: pulumi.Output<string>;
+  /** `<internal LB IP>:2376`, the registrar's Engine API endpoint. */
+  readonly engine: pulumi.Output<string>;
   readonly publicIp: pulumi.Output<string>;
   readonly swarmDomain: string;
 
@@ -198,6 +200,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
       parent,
     );
     this.dockerHost = net.dockerHost;
+    this.engine = pulumi.interpolate`${dockerAddress.address}:${DOCKER_API_PORT}`;
 
     // Everything the registrar's Swarm orchestrator needs to drive this swarm.
     new k8s.core.v1.Secret(
@@ -217,6 +220,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
           domain: this.swarmDomain,
           ports: `${s.firstPort}-${s.lastPort}`,
           storage: `${STORAGE_MOUNT}/atservers`,
+          // The peer CA atServers trust when the swarms' certificates come from our private CA.
+          ...(args.tls.mode === "private-ca" && args.wildcardCa
+            ? { "atserver-ca.pem": args.wildcardCa.certPem }
+            : {}),
         },
       },
       { parent: this, provider: args.registrar.provider },

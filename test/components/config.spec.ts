@@ -161,6 +161,16 @@ describe("components: config", () => {
       "atplatform:acmeEmail",
     ],
     [
+      "swarms without an atServer image",
+      (r) => ({ ...r, "atplatform:atserverImage": undefined }),
+      "atplatform:atserverImage",
+    ],
+    [
+      "bad atServer image",
+      (r) => ({ ...r, "atplatform:atserverImage": "Bad Image" }),
+      "atplatform:atserverImage",
+    ],
+    [
       "bad swarmTls",
       (r) => ({ ...r, "atplatform:swarmTls": "letsencrypt" }),
       "atplatform:swarmTls",
