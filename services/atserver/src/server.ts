@@ -192,7 +192,11 @@ export class AtServer {
     this.listener.watch(this.config.certPollMs);
     this.every(this.config.expirySweepMs, () => this.sweep());
     this.every(10_000, () => this.pool.reap());
-    this.every(24 * 3600_000, () => void this.refreshCache());
+    this.every(24 * 3600_000, () => {
+      this.refreshCache().catch((err: Error) =>
+        this.log.jobs.error({ err: err.message }, "cache refresh failed"),
+      );
+    });
     if (this.config.statsNotificationMs > 0) {
       this.every(this.config.statsNotificationMs, () => {
         if (this.monitors.count === 0) return;

@@ -104,6 +104,7 @@ export class TlsListener {
       this.server.once("error", reject);
       this.server.listen(port, host, () => {
         this.server.off("error", reject);
+        this.server.on("error", (err) => this.log.error({ err: err.message }, "TLS server error"));
         const addr = this.server.address();
         resolve(typeof addr === "object" && addr ? addr.port : port);
       });

@@ -117,7 +117,10 @@ export class Connection {
       this.parts.push(Buffer.from(rest));
     }
     if (this.queue.length >= MAX_QUEUED) this.stream.pause();
-    void this.drain();
+    this.drain().catch((err: Error) => {
+      this.opts.log.error({ err: err.message, session: this.session.id }, "connection failed");
+      this.close();
+    });
   }
 
   /** A client that does not read its answers stops being read from. */

@@ -86,7 +86,11 @@ export class NotificationQueue {
       // Per recipient, oldest first; a recipient in back-off waits as a whole (keeps order).
       if (this.busy.has(to) || list[0]!.nextAttemptAt > now) continue;
       this.busy.add(to);
-      void this.deliver(to, list).finally(() => this.busy.delete(to));
+      this.deliver(to, list)
+        .catch((err: Error) =>
+          this.log.error({ to, err: err.message }, "notification delivery failed"),
+        )
+        .finally(() => this.busy.delete(to));
     }
   }
 
@@ -106,18 +110,26 @@ export class NotificationQueue {
       return;
     }
     const batch = list.slice(0, PIPELINE);
-    const replies = batch.map((n) =>
-      c.send(forwardLine(n)).then(
+    const replies = batch.map((n) => {
+      let line: string;
+      try {
+        line = forwardLine(n);
+      } catch (err) {
+        return Promise.resolve({ ok: false, reply: (err as Error).message });
+      }
+      return c.send(line).then(
         (reply) => ({ ok: reply.startsWith("data:success"), reply }),
         (err: Error) => ({ ok: false, reply: err.message }),
-      ),
-    );
+      );
+    });
     for (let i = 0; i < batch.length; i++) {
       const n = batch[i]!;
       const r = await replies[i]!;
       if (this.stopped) return;
       if (!r.ok) {
         this.failed(n, new Error(r.reply));
+        // The peer refused this one: the rest may go on. A broken connection stops the batch.
+        if (r.reply.startsWith("error:")) continue;
         return;
       }
       n.status = "delivered";
