@@ -256,7 +256,7 @@ describe("atdirectory command line", () => {
     expect(await busy.lookup("u1")).to.equal("null\r\n@");
     // u2 is held back 1 s by the throttle; alice is queued behind it.
     busy.send("u2\nalice\n");
-    await sleep(200);
+    await sleep(400); // received before SIGTERM (the answers are the same if not yet sent)
     r.proc.kill("SIGTERM");
     await idle.waitForClose(3000);
     await sleep(100);

@@ -45,13 +45,13 @@ describe("directory operations", () => {
   });
 
   it("with a shutdown delay, keeps serving new clients while /readyz fails", async () => {
-    dir = await startDirectory({ alice: "a.test:1" }, { httpPort: 0, shutdownDelayMs: 400 });
+    dir = await startDirectory({ alice: "a.test:1" }, { httpPort: 0, shutdownDelayMs: 1500 });
     const base = `http://127.0.0.1:${dir.httpPort}`;
     const stopping = dir.server.stop();
     expect((await fetch(`${base}/readyz`)).status).to.equal(503);
     const c = await greeted(dir.port);
     expect(await c.lookup("alice")).to.equal("a.test:1\r\n@");
-    await c.waitForClose(3000); // closed by the drain after the delay
+    await c.waitForClose(5000); // closed by the drain after the delay
     await stopping;
   });
 

@@ -18,14 +18,14 @@ describe("directory upstream mode", () => {
     const tls = await testTls();
     upstream = await startDirectory(
       { bob: "bob.public.test:6000", alice: "alice.public.test:1" },
-      { throttleDelayMs: 2000, ipMissBudget: 0 },
+      { throttleDelayMs: 5000, ipMissBudget: 0 },
     );
     local = await startDirectory(
       { alice: "alice.private.lan:6464" },
       {
         upstream: `localhost:${upstream.port}`,
         upstreamCa: tls.files.ca,
-        upstreamTimeoutMs: 2000,
+        upstreamTimeoutMs: 3000,
         ipMissBudget: 0,
       },
     );
@@ -44,12 +44,12 @@ describe("directory upstream mode", () => {
   });
 
   it("does not trip the upstream's per-connection throttle on repeated misses", async () => {
-    // The upstream delays a 2nd unknown by 2 s and closes on the 3rd; the local
+    // The upstream delays a 2nd unknown by 5 s and closes on the 3rd; the local
     // directory replaces its upstream connection after every null, so with several
     // clients asking about unknown atSigns every answer still comes back promptly.
     for (let i = 0; i < 4; i++) {
       const c = await client();
-      expect(await c.lookup(`ghost${i}`, 1500)).to.equal("null\r\n@");
+      expect(await c.lookup(`ghost${i}`, 4000)).to.equal("null\r\n@");
     }
   });
 
