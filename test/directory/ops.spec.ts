@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { issueServerCertificate } from "@atplatform/protocol";
-import { DirectoryServer } from "@atplatform/directory";
+import { DirectoryServer, MemoryDirectoryStore } from "@atplatform/directory";
 import { testCa, testTls } from "../support/test-ca";
 import { greeted, sleep, startDirectory, type TestDirectory } from "./helpers";
 
@@ -147,6 +147,32 @@ describe("directory operations", () => {
     }
     expect(lines.filter((l) => l.level >= 40)).to.deep.equal([]);
     expect(lines.some((l) => l.level === 20 && l.msg === "TLS handshake failed")).to.equal(true);
+  });
+
+  it("serves an injected store (embedding) with PEM text instead of files", async () => {
+    const tls = await testTls();
+    const store = new MemoryDirectoryStore([["alice", "a.test:1"]]);
+    const server = await DirectoryServer.create(
+      {
+        host: "127.0.0.1",
+        port: 0,
+        httpPort: -1,
+        cert: tls.cert,
+        key: tls.key,
+        logLevel: "silent",
+      },
+      { store },
+    );
+    const { port } = await server.start();
+    try {
+      const c = await greeted(port);
+      expect(await c.lookup("alice")).to.equal("a.test:1\r\n@");
+      store.set("bob", "b.test:2");
+      expect(await c.lookup("bob")).to.equal("b.test:2\r\n@");
+      c.close();
+    } finally {
+      await server.stop();
+    }
   });
 
   it("reloads the certificate when its files change", async () => {

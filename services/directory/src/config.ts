@@ -318,7 +318,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
 }
 
 /** Fills defaults and checks the combination; used by the CLI and by in-process callers. */
-export function resolveConfig(input: Partial<DirectoryConfig>): DirectoryConfig {
+export function resolveConfig(
+  input: Partial<DirectoryConfig>,
+  opts: { storeProvided?: boolean } = {},
+): DirectoryConfig {
   const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
   const cfg = { ...DEFAULTS, ...defined } as DirectoryConfig;
   if (!cfg.cert) throw new ConfigError("--cert (ATDIRECTORY_CERT) is required");
@@ -326,7 +329,7 @@ export function resolveConfig(input: Partial<DirectoryConfig>): DirectoryConfig 
   if (cfg.records && cfg.redis) {
     throw new ConfigError("use either --records (file store) or --redis (Redis store), not both");
   }
-  if (!cfg.records && !cfg.redis && !cfg.upstream) {
+  if (!cfg.records && !cfg.redis && !cfg.upstream && !opts.storeProvided) {
     throw new ConfigError(
       "no store: give --records <file> (ATDIRECTORY_RECORDS) or --redis <url> " +
         "(ATDIRECTORY_REDIS), and/or --upstream <host:port>",

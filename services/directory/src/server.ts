@@ -93,7 +93,7 @@ export class DirectoryServer {
     input: Partial<DirectoryConfig>,
     options: DirectoryServerOptions = {},
   ): Promise<DirectoryServer> {
-    const config = resolveConfig(input);
+    const config = resolveConfig(input, { storeProvided: options.store !== undefined });
     const log = options.logger ?? createLogger(config.logLevel);
     // Fail early on unreadable certificates, with the flag's name in the message.
     readPem(config.cert, "--cert");
