@@ -251,6 +251,24 @@ for (const env of ["dev", "prod"]) {
         expect(JSON.stringify(r.inputs), r.name).to.not.match(/SWMTKN-1-[a-z0-9]/);
     });
 
+    it("every private key and password is secret wherever the stack stores it", async () => {
+      const s = await get();
+      const versions = s.rec.all("gcp:secretmanager/secretVersion:SecretVersion");
+      const keyVersions = versions.filter((v) => /-key$/.test(v.name));
+      expect(keyVersions.length).to.be.at.least(2 * s.cfg.swarms.length);
+      for (const v of keyVersions)
+        expect(secretAt(v.rawInputs, ["secretData"]), v.name).to.equal(true);
+      for (const sec of s.rec.all("kubernetes:core/v1:Secret")) {
+        for (const field of Object.keys(sec.inputs.stringData ?? {}))
+          if (/key|password/.test(field))
+            expect(secretAt(sec.rawInputs, ["stringData", field]), `${sec.name}.${field}`).to.equal(
+              true,
+            );
+      }
+      for (const k of s.rec.all("tls:index/locallySignedCert:LocallySignedCert"))
+        expect(secretAt(k.rawInputs, ["caPrivateKeyPem"]), k.name).to.equal(true);
+    });
+
     it("wildcard certificates: stack-signed in dev, ACME on the swarm in prod", async () => {
       const s = await get();
       for (const sw of s.cfg.swarms) {
