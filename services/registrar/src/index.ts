@@ -15,3 +15,4 @@ export type { RecordWriter, RootResolver, HealthProbe } from "./provisioning/por
 export { infoBriefProbe, rootResolver } from "./provisioning/probes";
 export { LogMailer, SmtpMailer, type Mailer, type Mail, type SmtpConfig } from "./mail/mailer";
 export { normalizeAtSign, shardedPath } from "./atsign";
+export { setRegistrarLogLevel } from "./logger";

@@ -12,3 +12,16 @@ export const provisionLogger = root.child({ subsystem: "provisioning" });
 export const orchestratorLogger = root.child({ subsystem: "orchestrator" });
 export const mailLogger = root.child({ subsystem: "mail" });
 export const registrarLogger = root.child({ subsystem: "registrar" });
+
+/** Changes the level of every registrar logger (tests, embedding). */
+export function setRegistrarLogLevel(level: pino.LevelWithSilent): void {
+  for (const l of [
+    root,
+    httpLogger,
+    provisionLogger,
+    orchestratorLogger,
+    mailLogger,
+    registrarLogger,
+  ])
+    l.level = level;
+}
