@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { chromium, type Browser } from "playwright-core";
-import { startHarness, type Harness } from "./harness";
+import { ADMIN_KEY, api, startHarness, type Harness } from "./harness";
 
 const CHROMIUM_ARGS = [
   "--headless",
@@ -73,6 +73,39 @@ describe("registrar pages in headless Chromium", function () {
     );
     expect(gone!.state).to.equal("deleted");
     expect(await h.lookup("webuser1")).to.equal(null);
+    await context.close();
+  });
+
+  it("admin pages (HTTP Basic): list atSigns, suspend and resume one", async () => {
+    const got = await api(h.url, "/api/app/v3/get-atsign?atSign=adminee&ActivationKey=adm12345");
+    const act = await api(h.url, "/api/app/v3/activate-atsign", { body: got.json.value });
+    expect(act.status, act.text).to.equal(200);
+
+    const context = await browser.newContext({
+      javaScriptEnabled: false,
+      httpCredentials: { username: "admin", password: ADMIN_KEY },
+    });
+    const page = await context.newPage();
+    await page.goto(h.url + "/admin");
+    const row = page.getByRole("row", { name: /@adminee/ });
+    await row.getByText("active").waitFor();
+    await row.getByRole("button", { name: "Suspend" }).click();
+    await page.waitForURL(/\/admin$/);
+    await h.registrar.provisioner.waitFor("adminee", (r) => r?.state === "suspended", 15_000);
+    expect(await h.lookup("adminee")).to.equal(null);
+    await page.goto(h.url + "/admin");
+    await page
+      .getByRole("row", { name: /@adminee/ })
+      .getByRole("button", { name: "Resume" })
+      .click();
+    const back = await h.registrar.provisioner.waitFor(
+      "adminee",
+      (r) => r?.state === "active",
+      15_000,
+    );
+    expect(back!.state).to.equal("active");
+    await page.goto(h.url + "/admin/atsigns/adminee");
+    await page.getByRole("cell", { name: "suspended" }).first().waitFor();
     await context.close();
   });
 });
