@@ -161,6 +161,21 @@ describe("atserver notify: between two atServers (Part A 10, Part B §6, §9)", 
     ).to.equal("delivered");
   });
 
+  it("the client streams monitor notifications as an async iterator", async () => {
+    const mon = await p.owner("@bob");
+    mon.monitor("stream\\.k");
+    const stream = mon.notifications();
+    await alice.execute("notify:update:@bob:stream.k@alice:one");
+    await alice.execute("notify:update:@bob:stream.k@alice:two");
+    const got: string[] = [];
+    for await (const n of stream) {
+      if (n.id === "-1") continue; // stats notifications are not regex-filtered
+      got.push(n.value!);
+      if (got.length === 2) break;
+    }
+    expect(got).to.deep.equal(["one", "two"]);
+  });
+
   it("notify with messageType key, notifier, ttr:-1 → delivered; bob's notify:list has it; alice's fetch says sent+delivered", async () => {
     const nid = await alice.execute(
       "notify:update:messageType:key:notifier:system:ttr:-1:@bob:email@alice:alice@example.com",

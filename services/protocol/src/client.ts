@@ -189,6 +189,43 @@ export class AtClient extends EventEmitter {
     this.socket.write(`${line}\n`);
   }
 
+  /**
+   * The notifications of a monitor connection as an async stream, buffered from the moment
+   * this is called (ends when the connection closes). Stats notifications have id "-1".
+   */
+  notifications(): AsyncIterableIterator<MonitorNotification> {
+    const queued: MonitorNotification[] = [];
+    let wake: (() => void) | undefined;
+    const onNote = (n: MonitorNotification) => {
+      queued.push(n);
+      wake?.();
+    };
+    const onClose = () => wake?.();
+    this.on("notification", onNote);
+    this.on("close", onClose);
+    const stop = () => {
+      this.off("notification", onNote);
+      this.off("close", onClose);
+    };
+    const iterator: AsyncIterableIterator<MonitorNotification> = {
+      next: async () => {
+        while (queued.length === 0 && !this.closed) {
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+        if (queued.length > 0) return { value: queued.shift()!, done: false };
+        stop();
+        return { value: undefined, done: true };
+      },
+      return: async () => {
+        stop();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
   /** Resolves with the next notification whose JSON satisfies `match` (or rejects on timeout). */
   nextNotification(
     match: (n: MonitorNotification) => boolean = () => true,
