@@ -140,6 +140,23 @@ describe("directory Redis store", () => {
     await eventually(async () => (await c.lookup("alice")) === "after-restart.test:1\r\n@");
   });
 
+  it("starts while Redis is down (closing lookups, not ready) and recovers when it appears", async function () {
+    this.timeout(20_000);
+    const port = redis.port;
+    await redis.kill(); // the address is known, nothing listens there yet
+    server = await startRedisDirectory(redis); // waits up to 5 s for Redis, then starts anyway
+    expect(server.ready()).to.equal(false);
+    const c = await client();
+    c.send("alice\n");
+    await c.waitForClose();
+    expect(c.text).to.equal("@");
+    redis = await TestRedis.start({ password: PASSWORD, port, dir: redis.dir });
+    await redis.command("SET", "alice", "alice.test:6464");
+    await eventually(async () => server!.ready(), 10_000);
+    const d = await client();
+    expect(await d.lookup("alice")).to.equal("alice.test:6464\r\n@");
+  });
+
   it("reports readiness and store errors on the ops port", async () => {
     server = await startRedisDirectory(redis);
     const base = `http://127.0.0.1:${server.httpPort}`;
