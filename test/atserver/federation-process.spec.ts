@@ -16,13 +16,46 @@ async function until<T>(
   }
 }
 
-describe("atserver federation: receiver stopped while notifications are sent (real processes)", function () {
+describe("atserver federation: real atServer processes and a real atDirectory", function () {
   this.timeout(60_000);
   let p: Platform;
   before(async () => {
-    p = await startPlatform(["@alice", "@bob"], { processes: ["@bob"] });
+    p = await startPlatform(["@alice", "@bob"], { processes: ["@alice", "@bob"] });
   });
   after(async () => p.stop());
+
+  it("Part A 10: bob's server returns alice's shared and public keys; notify reaches bob's monitor; epoch replay", async () => {
+    const alice = await p.owner("@alice");
+    const bob = await p.owner("@bob");
+    await alice.execute("update:@bob:k.a10@alice shared-value");
+    await alice.execute("update:public:k.a10@alice public-value");
+    expect(await bob.execute("lookup:k.a10@alice")).to.equal("shared-value");
+    expect(await bob.execute("plookup:k.a10@alice")).to.equal("public-value");
+    const mon = await p.owner("@bob");
+    const raw: string[] = [];
+    (mon as unknown as { socket: NodeJS.EventEmitter }).socket.on("data", (d) =>
+      raw.push(String(d)),
+    );
+    mon.monitor("a10");
+    const id = "a10-0000-4000-8000-000000000001";
+    const got = mon.nextNotification((n) => n.id === id);
+    expect(
+      await alice.execute(
+        `notify:id:${id}:update:isEncrypted:true:ivNonce:M+eMa0YUAcmeRVosCpyqpQ==:@bob:note.a10@alice:Q2lw`,
+      ),
+    ).to.equal(id);
+    const n = await got;
+    expect(n).to.include({ id, key: "@bob:note.a10@alice", value: "Q2lw", operation: "update" });
+    expect(n.metadata).to.include({ ivNonce: "M+eMa0YUAcmeRVosCpyqpQ==" });
+    expect(n.key.split(":")).to.have.length(2);
+    expect(raw.join("")).to.include(`notification: {"id":"${id}"`);
+    expect(raw.join("")).to.not.include("\n@bob@");
+    // A new monitor with epoch 0 replays it first.
+    const again = await p.owner("@bob");
+    const replayed = again.nextNotification((x) => x.id === id);
+    again.monitor(".*", 0);
+    expect((await replayed).key).to.equal("@bob:note.a10@alice");
+  });
 
   it("every notification sent while bob was down is delivered exactly once after bob restarts", async () => {
     const alice = await p.owner("@alice");
