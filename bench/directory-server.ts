@@ -31,6 +31,7 @@ async function bare(cert: string, key: string, records: string): Promise<number>
     socket.write("@");
   });
   server.on("tlsClientError", () => undefined);
+  process.on("SIGTERM", () => process.exit(0));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return (server.address() as AddressInfo).port;
 }
