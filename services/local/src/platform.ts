@@ -23,6 +23,9 @@ export interface PlatformOptions {
 }
 
 export class LocalPlatform {
+  /** Data directories locked by platforms in this process (the pid file covers others). */
+  private static readonly homesInUse = new Set<string>();
+  private locked = false;
   private directory?: DirectoryServer;
   private registrar?: Registrar;
   private readonly print: (line: string) => void;
@@ -168,15 +171,22 @@ export class LocalPlatform {
   }
 
   private takeLock(): void {
+    if (LocalPlatform.homesInUse.has(this.config.home))
+      throw new Error(`another atPlatform (pid ${process.pid}) is using ${this.config.home}`);
     if (existsSync(this.pidFile)) {
       const pid = Number(readFileSync(this.pidFile, "utf8").trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
         throw new Error(`another atPlatform (pid ${pid}) is using ${this.config.home}`);
     }
     writeFileSync(this.pidFile, `${process.pid}\n`);
+    LocalPlatform.homesInUse.add(this.config.home);
+    this.locked = true;
   }
 
   private releaseLock(): void {
+    if (!this.locked) return;
+    this.locked = false;
+    LocalPlatform.homesInUse.delete(this.config.home);
     try {
       if (readFileSync(this.pidFile, "utf8").trim() === String(process.pid)) rmSync(this.pidFile);
     } catch {

@@ -1,0 +1,58 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { LocalPlatform, localConfigFromEnv } from "@atplatform/local";
+import { setRegistrarLogLevel } from "@atplatform/registrar";
+import { freePort } from "../support/ports";
+
+describe("local platform first run: generated API key, kept across starts, one platform per home", function () {
+  let home: string;
+  const running: LocalPlatform[] = [];
+  before(() => {
+    setRegistrarLogLevel("error");
+    home = mkdtempSync(join(tmpdir(), "atp-first-"));
+  });
+  after(async () => {
+    for (const p of running) await p.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  async function platform(lines: string[]): Promise<LocalPlatform> {
+    const base = await freePort();
+    const config = localConfigFromEnv({
+      ATPLATFORM_HOME: home,
+      ROOT_PORT: String(await freePort()),
+      REGISTRAR_PORT: String(await freePort()),
+      ATPLATFORM_ATSERVER_PORTS: `${base}-${base + 5}`,
+    });
+    return new LocalPlatform(config, { print: (l) => lines.push(l) });
+  }
+
+  it("generates and prints an API key on first run, then keeps it (file mode 0600)", async () => {
+    const lines: string[] = [];
+    const first = await platform(lines);
+    running.push(first);
+    await first.start();
+    const key = readFileSync(join(home, "api-key"), "utf8").trim();
+    expect(key).to.have.length.greaterThan(20);
+    expect(statSync(join(home, "api-key")).mode & 0o777).to.equal(0o600);
+    expect(lines.join("\n")).to.contain(`Registrar API key:   ${key} (generated;`);
+    const info = JSON.parse(readFileSync(join(home, "platform.json"), "utf8"));
+    expect(info.caFile).to.equal(join(home, "ca.pem"));
+
+    // A second platform on the same data directory is refused while the first runs.
+    const second = await platform([]);
+    let refused = "";
+    await second.start().catch((err: Error) => (refused = err.message));
+    expect(refused).to.match(/another atPlatform \(pid \d+\) is using/);
+
+    await first.stop();
+    running.pop();
+    const again: string[] = [];
+    const third = await platform(again);
+    running.push(third);
+    await third.start();
+    expect(again.join("\n")).to.contain(`Registrar API key:   ${key} (kept in`);
+  });
+});
