@@ -13,22 +13,28 @@ function kindOf(n: NotificationRecord): Kind {
 }
 
 export class NotificationStore {
-  private readonly index = new Map<string, NotificationRecord>();
+  private loaded?: Map<string, NotificationRecord>;
 
   constructor(
     private readonly store: KeyStore,
     private readonly now: () => number,
-  ) {
-    for (const key of store.keys({ regex: /^private:__notification\./ })) {
-      const v = store.peek(key)?.value;
+  ) {}
+
+  /** Loaded on first use: an atServer that never sees a notification never scans for them. */
+  private get index(): Map<string, NotificationRecord> {
+    if (this.loaded) return this.loaded;
+    this.loaded = new Map();
+    for (const key of this.store.keys({ regex: /^private:__notification\./ })) {
+      const v = this.store.peek(key)?.value;
       if (!v) continue;
       try {
         const n = JSON.parse(v) as NotificationRecord;
-        this.index.set(`${kindOf(n)}:${n.id}`, n);
+        this.loaded.set(`${kindOf(n)}:${n.id}`, n);
       } catch {
         // an unreadable record is skipped
       }
     }
+    return this.loaded;
   }
 
   private storeKey(kind: Kind, id: string): string {
