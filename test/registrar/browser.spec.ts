@@ -106,6 +106,7 @@ describe("registrar pages in headless Chromium", function () {
     expect(back!.state).to.equal("active");
     await page.goto(h.url + "/admin/atsigns/adminee");
     await page.getByRole("cell", { name: "suspended" }).first().waitFor();
+    await page.getByText(/^running, pid \d+$/).waitFor();
     await context.close();
   });
 });

@@ -63,6 +63,8 @@ describe("registrar lifecycle: crash restart, memory limit, suspend/resume, move
     expect(now).to.have.length(1);
     expect(now[0]).not.to.equal(pid);
     expect((await h.orchestrator.inspect(NAME)).state).to.equal("running");
+    const status = await api(h.url, `/api/admin/atsigns/${NAME}`, admin);
+    expect(status.json.atServer).to.include({ state: "running", pid: now[0], restarts: 1 });
   });
 
   it("a per-atSign memory limit is stored and handed to the orchestrator's placement", async () => {

@@ -64,10 +64,17 @@ function adminList(ctx: Ctx): void {
   sendHtml(ctx.res, 200, page({ title: "Admin: atSigns", body }));
 }
 
-function adminDetail(ctx: Ctx): void {
+async function adminDetail(ctx: Ctx): Promise<void> {
   requireAdmin(ctx);
   const rec = ctx.service.get(ctx.params.atsign);
   const events = ctx.service.store.events(rec.atsign);
+  const atServer = await ctx.service.provisioner.inspect(rec.atsign).catch(() => undefined);
+  const running =
+    atServer?.state === "running"
+      ? `running${atServer.pid ? `, pid ${atServer.pid}` : ""}${
+          atServer.restarts ? `, ${atServer.restarts} restarts` : ""
+        }`
+      : (atServer?.state ?? "unknown");
   const body = html`<dl>
       <dt>State</dt>
       <dd>${rec.state}</dd>
@@ -75,6 +82,8 @@ function adminDetail(ctx: Ctx): void {
       <dd>${rec.email ?? "API key"}</dd>
       <dt>Placement</dt>
       <dd>${rec.swarm ? `${rec.swarm} ${rec.host}:${rec.port}` : "-"}</dd>
+      <dt>atServer</dt>
+      <dd>${running}</dd>
       <dt>Last error</dt>
       <dd>${rec.lastError ?? "-"}</dd>
     </dl>

@@ -78,11 +78,16 @@ function adminList(ctx: Ctx): void {
   sendJson(ctx.res, 200, { atsigns: ctx.service.store.list().map(publicRecord) });
 }
 
-function adminGet(ctx: Ctx): void {
+async function adminGet(ctx: Ctx): Promise<void> {
   requireAdmin(ctx);
   const rec = ctx.service.get(ctx.params.atsign);
+  const atServer = await ctx.service.provisioner.inspect(rec.atsign).catch((err: Error) => ({
+    state: "unknown",
+    error: err.message,
+  }));
   sendJson(ctx.res, 200, {
     ...publicRecord(rec),
+    atServer,
     events: ctx.service.store.events(rec.atsign).map((e) => ({
       at: new Date(e.at).toISOString(),
       kind: e.kind,

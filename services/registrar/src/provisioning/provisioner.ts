@@ -4,7 +4,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { shardedPath } from "../atsign";
 import { provisionLogger as log } from "../logger";
-import type { Orchestrator, Placement } from "../orchestrator/orchestrator";
+import type { AtServerStatus, Orchestrator, Placement } from "../orchestrator/orchestrator";
 import type { RegistrarStore, SwarmPorts } from "../store/registrar-store";
 import { PENDING_STATES, type AtSignRecord, type AtSignState } from "../store/types";
 import type { HealthProbe, RecordWriter, RootResolver } from "./ports";
@@ -69,6 +69,11 @@ export class Provisioner {
       }
     };
     await Promise.all(Array.from({ length: this.o.restartConcurrency ?? 4 }, worker));
+  }
+
+  /** What the orchestrator says about the atSign's atServer (admin status). */
+  inspect(atsign: string): Promise<AtServerStatus> {
+    return this.o.orchestrator.inspect(atsign);
   }
 
   /** Re-applies an active atSign's placement (e.g. a changed memory limit). */
