@@ -40,6 +40,7 @@ describe("registrar JSON APIs (Part C) against a live registrar", function () {
     expect(pids).to.have.length(1);
     const { readFileSync } = await import("node:fs");
     expect(readFileSync(`/proc/${pids[0]}/cmdline`, "utf8")).not.to.contain(secret);
+    expect(readFileSync(`/proc/${pids[0]}/environ`, "utf8")).not.to.contain(secret);
 
     // Activation is idempotent: the same key gives the same secret, no second atServer.
     const again = await api(h.url, "/api/app/v3/activate-atsign", {

@@ -108,6 +108,9 @@ describe("registrar killed mid-provisioning (real child process, SIGKILL)", func
     const pids = processesWith(storage);
     expect(pids).to.have.length(1);
     expect(pids[0]).not.to.equal(orphan);
+    // The registrar's own secrets stay out of the atServer's environment.
+    const { readFileSync } = await import("node:fs");
+    expect(readFileSync(`/proc/${pids[0]}/environ`, "utf8")).not.to.contain(key);
     const events = (done.events as { kind: string }[]).map((e) => e.kind);
     expect(events.filter((k) => k === "allocated")).to.have.length(1);
     const lookup = rootResolver({

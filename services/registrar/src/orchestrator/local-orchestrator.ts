@@ -200,7 +200,7 @@ export class LocalOrchestrator implements Orchestrator {
     const logFile = createWriteStream(join(dir, "atserver.log"), { flags: "a" });
     const child = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...this.cfg.env },
+      env: { ...childEnv(), ...this.cfg.env },
     });
     child.stdout?.pipe(logFile);
     child.stderr?.pipe(logFile);
@@ -263,6 +263,13 @@ export class LocalOrchestrator implements Orchestrator {
       for (let i = 0; i < 20 && alive(pid); i++) await sleep(50);
     }
   }
+}
+
+/** The registrar's environment minus its own secrets (API keys, SMTP password). */
+function childEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(REGISTRAR_|SMTP_)/.test(k)),
+  );
 }
 
 function samePlacement(a: Placement, b: Placement): boolean {
