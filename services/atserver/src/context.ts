@@ -2,6 +2,7 @@
 import type { EventEmitter } from "node:events";
 import type { AtServerConfig } from "./config";
 import type { KeyService } from "./data/key-service";
+import type { WriteBatcher } from "./data/write-batcher";
 import type { Loggers } from "./logger";
 import type { Session } from "./engine/session";
 import type { RuntimeSettings } from "./runtime-settings";
@@ -46,6 +47,8 @@ export interface ServerContext {
   atSign: string;
   config: AtServerConfig;
   keys: KeyService;
+  /** Group commit for acknowledged writes (update, update:meta, delete). */
+  writes: WriteBatcher;
   log: Loggers;
   now(): number;
   startedAt: number;

@@ -9,6 +9,7 @@ import { errorLine, InboundLimitError } from "@atplatform/protocol/src/core";
 import { readCramSecret, type AtServerConfig } from "./config";
 import type { CommitEvent, Peers, ServerContext } from "./context";
 import { KeyService } from "./data/key-service";
+import { WriteBatcher } from "./data/write-batcher";
 import { Connection } from "./engine/connection";
 import { Session } from "./engine/session";
 import { ConnectionPool } from "./engine/connection-pool";
@@ -76,6 +77,7 @@ export class AtServer {
       atSign: config.atSign,
       config,
       keys: new KeyService(store, config.atSign, now),
+      writes: new WriteBatcher(store),
       log,
       now,
       startedAt: now(),

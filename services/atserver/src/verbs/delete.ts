@@ -12,7 +12,7 @@ import { AT_SECRET_KEY } from "../data/key-service";
 
 export const del: VerbHandler<DeleteParams> = {
   access: ["A"],
-  handle(ctx, s, p) {
+  async handle(ctx, s, p) {
     if (p.key.toLowerCase() === AT_SECRET_KEY) {
       authorize(s, AT_SECRET_KEY, "delete", true);
       ctx.keys.deleteCramSecret();
@@ -25,7 +25,7 @@ export const del: VerbHandler<DeleteParams> = {
       throw new UnauthorizedError(`Cannot delete protected key: '${key}'`);
     }
     authorize(s, key, "delete", true);
-    const id = ctx.keys.delete(key);
+    const id = await ctx.writes.submit(() => ctx.keys.delete(key));
     if (id === undefined) return String(Math.max(0, ctx.keys.store.lastCommitId()));
     emitCommit(ctx, key, "delete", id, null);
     return String(id);

@@ -34,10 +34,10 @@ export function emitCommit(
 
 export const update: VerbHandler<UpdateParams> = {
   access: ["A"],
-  handle(ctx, s, p) {
+  async handle(ctx, s, p) {
     const key = writableKey(ctx, p, "update");
     authorize(s, key, "update", true);
-    const id = ctx.keys.put(key, p.value, p.metadata ?? {});
+    const id = await ctx.writes.submit(() => ctx.keys.put(key, p.value, p.metadata ?? {}));
     emitCommit(ctx, key, "update", id, p.value);
     return String(id);
   },
@@ -45,10 +45,10 @@ export const update: VerbHandler<UpdateParams> = {
 
 export const updateMeta: VerbHandler<UpdateMetaParams> = {
   access: ["A"],
-  handle(ctx, s, p) {
+  async handle(ctx, s, p) {
     const key = writableKey(ctx, p, "update:meta");
     authorize(s, key, "update", true);
-    const id = ctx.keys.putMeta(key, p.metadata ?? {});
+    const id = await ctx.writes.submit(() => ctx.keys.putMeta(key, p.metadata ?? {}));
     emitCommit(ctx, key, "update", id, null);
     return String(id);
   },
