@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     await timed("store put (update semantics)", 1, async (i) => {
       keys.put(`public:k${i % 1000}.bench@alice`, `value-${i}`, {});
     });
-    await timed("store put, 10 per batch() (group commit)", 1, async (i) => {
+    await timed("store batch() of 10 puts (ops = batches)", 1, async (i) => {
       store.batch(() => {
         for (let j = 0; j < 10; j++)
           keys.put(`public:k${(i * 10 + j) % 1000}.bench@alice`, `value-${i}`, {});
