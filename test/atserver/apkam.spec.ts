@@ -205,6 +205,25 @@ describe("atserver APKAM: enroll / otp / enrollment-authenticated connections (P
     );
   });
 
+  it("sync:from on a wavi(rw)/buzz(r) connection lists only its namespaces, in commit order", async () => {
+    const id = await pendingEnrollment("wavi", "sync-dev");
+    await cram.execute(`enroll:approve:${keysJson(id)}`);
+    const c = await s.client();
+    await apkamLogin(c, id);
+    const before = Number(await cram.execute("update:public:sync.marker@alice m"));
+    const a = Number(await cram.execute("update:s1.wavi@alice 1"));
+    const b = Number(await cram.execute("update:s2.buzz@alice 2"));
+    await cram.execute("update:s3.atmosphere@alice 3");
+    const entries = JSON.parse(await c.execute(`sync:from:${before}:limit:10`)) as Array<{
+      atKey: string;
+      commitId: number;
+    }>;
+    expect(entries.map((e) => [e.atKey, e.commitId])).to.deep.equal([
+      ["s1.wavi@alice", a],
+      ["s2.buzz@alice", b],
+    ]);
+  });
+
   it("enroll:list shows records (with a status filter)", async () => {
     const id = await pendingEnrollment("wavi", "listed-dev");
     const all = JSON.parse(await cram.execute("enroll:list"));

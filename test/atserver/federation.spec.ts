@@ -12,6 +12,14 @@ async function failure(c: AtClient, cmd: string): Promise<Error & { code?: strin
   }
 }
 
+async function until(pred: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error("condition not met");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe("atserver federation: lookups across atServers and pol (Part A 10, Part B §5.3, §9)", function () {
   this.timeout(30_000);
   let p: Platform;
@@ -104,6 +112,19 @@ describe("atserver federation: lookups across atServers and pol (Part A 10, Part
     const kept = (JSON.parse(await bob.execute("scan shared_key.alice.until")) as string[])[0]!;
     expect(kept).to.match(/^shared_key\.alice\.until\.\d+@bob$/);
     expect(await bob.execute(`llookup:${kept}`)).to.equal("WRAPPED-FOR-ONE");
+  });
+
+  it("auto-notify keeps bob's cache: ttr:-1 update appears as llookup:cached; ttr+ccd:true delete removes bob's copy", async () => {
+    await alice.execute("update:ttr:-1:@bob:yt_id@alice v-yt");
+    await until(async () => (await bob.send("llookup:cached:@bob:yt_id@alice")) === "data:v-yt");
+    await alice.execute("update:ttr:10000:ccd:true:@bob:ccd.auto@alice v-ccd");
+    await until(
+      async () => (await bob.send("llookup:cached:@bob:ccd.auto@alice")) === "data:v-ccd",
+    );
+    await alice.execute("delete:@bob:ccd.auto@alice");
+    await until(async () =>
+      (await bob.send("llookup:cached:@bob:ccd.auto@alice")).startsWith("error:AT0015"),
+    );
   });
 
   it("bob relays scan:@alice: only keys shared with bob, prefix removed", async () => {
