@@ -34,8 +34,9 @@ describe("registrar killed mid-provisioning (real child process, SIGKILL)", func
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     // Leftover atServers of a killed registrar are this test's to clean up.
-    for (const pid of processesWith(join(home, "atservers", shardedPath("phoenix"), "storage")))
-      process.kill(pid, "SIGKILL");
+    for (const name of ["phoenix-atserver-started", "phoenix-directory-written"])
+      for (const pid of processesWith(join(home, "atservers", shardedPath(name), "storage")))
+        process.kill(pid, "SIGKILL");
     await directory?.stop();
     rmSync(home, { recursive: true, force: true });
   });
@@ -74,62 +75,68 @@ describe("registrar killed mid-provisioning (real child process, SIGKILL)", func
     return url;
   }
 
-  it("resumes after restart and completes with one atServer and one placement", async () => {
-    const port = await freePort();
-    const key = "crash-test-api-key-0123456789";
-    let url = await startRegistrar(port, { REGISTRAR_FAULT_HALT_AFTER: "atserver_started" });
-    const got = await api(url, "/api/app/v3/get-atsign?atSign=phoenix&ActivationKey=fire1234", {
-      key,
-    });
-    expect(got.status).to.equal(200);
-    // The activation cannot finish (halted), so it answers 503 "still being provisioned".
-    const first = await api(url, "/api/app/v3/activate-atsign", {
-      key,
-      body: { atSign: "@phoenix", ActivationKey: "fire1234" },
-    });
-    expect(first.status).to.equal(503);
-    const admin = { key: `Bearer ${ADMIN_KEY}` };
-    await waitFor(async () => {
-      const s = await api(url, "/api/admin/atsigns/phoenix", admin);
-      return s.json?.state === "atserver_started" ? true : undefined;
-    }, "atserver_started");
-    const storage = join(home, "atservers", shardedPath("phoenix"), "storage");
-    await waitFor(async () => (processesWith(storage).length === 1 ? true : undefined), "atServer");
-    const orphan = processesWith(storage)[0];
+  for (const haltAfter of ["atserver_started", "directory_written"]) {
+    it(`killed after ${haltAfter}: resumes after restart, one atServer, one placement`, async () => {
+      const name = `phoenix-${haltAfter.replace("_", "-")}`;
+      const port = await freePort();
+      const key = "crash-test-api-key-0123456789";
+      let url = await startRegistrar(port, { REGISTRAR_FAULT_HALT_AFTER: haltAfter });
+      const got = await api(url, `/api/app/v3/get-atsign?atSign=${name}&ActivationKey=fire1234`, {
+        key,
+      });
+      expect(got.status).to.equal(200);
+      // The activation cannot finish (halted), so it answers 503 "still being provisioned".
+      const first = await api(url, "/api/app/v3/activate-atsign", {
+        key,
+        body: { atSign: `@${name}`, ActivationKey: "fire1234" },
+      });
+      expect(first.status).to.equal(503);
+      const admin = { key: `Bearer ${ADMIN_KEY}` };
+      await waitFor(async () => {
+        const s = await api(url, `/api/admin/atsigns/${name}`, admin);
+        return s.json?.state === haltAfter ? true : undefined;
+      }, haltAfter);
+      const storage = join(home, "atservers", shardedPath(name), "storage");
+      await waitFor(
+        async () => (processesWith(storage).length === 1 ? true : undefined),
+        "atServer",
+      );
+      const orphan = processesWith(storage)[0];
 
-    child!.kill("SIGKILL");
-    await new Promise((r) => child!.once("exit", r));
+      child!.kill("SIGKILL");
+      await new Promise((r) => child!.once("exit", r));
 
-    url = await startRegistrar(port);
-    const done = await waitFor(async () => {
-      const s = await api(url, "/api/admin/atsigns/phoenix", admin);
-      return s.json?.state === "active" ? s.json : undefined;
-    }, "active");
-    const pids = processesWith(storage);
-    expect(pids).to.have.length(1);
-    expect(pids[0]).not.to.equal(orphan);
-    // The registrar's own secrets stay out of the atServer's environment.
-    const { readFileSync } = await import("node:fs");
-    expect(readFileSync(`/proc/${pids[0]}/environ`, "utf8")).not.to.contain(key);
-    const events = (done.events as { kind: string }[]).map((e) => e.kind);
-    expect(events.filter((k) => k === "allocated")).to.have.length(1);
-    const lookup = rootResolver({
-      host: "127.0.0.1",
-      port: directory.port!,
-      ca: (await testTls()).ca,
+      url = await startRegistrar(port);
+      const done = await waitFor(async () => {
+        const s = await api(url, `/api/admin/atsigns/${name}`, admin);
+        return s.json?.state === "active" ? s.json : undefined;
+      }, "active");
+      const pids = processesWith(storage);
+      expect(pids).to.have.length(1);
+      expect(pids[0]).not.to.equal(orphan);
+      // The registrar's own secrets stay out of the atServer's environment.
+      const { readFileSync } = await import("node:fs");
+      expect(readFileSync(`/proc/${pids[0]}/environ`, "utf8")).not.to.contain(key);
+      const events = (done.events as { kind: string }[]).map((e) => e.kind);
+      expect(events.filter((k) => k === "allocated")).to.have.length(1);
+      const lookup = rootResolver({
+        host: "127.0.0.1",
+        port: directory.port!,
+        ca: (await testTls()).ca,
+      });
+      expect(await lookup(name)).to.equal(`127.0.0.1:${done.port}`);
+
+      // Activating again returns the same secret as the first request did (idempotent).
+      const again = await api(url, "/api/app/v3/activate-atsign", {
+        key,
+        body: { atSign: `@${name}`, ActivationKey: "fire1234" },
+      });
+      expect(again.status).to.equal(200);
+      expect(processesWith(storage)).to.deep.equal(pids);
+
+      child!.kill("SIGTERM");
+      await new Promise((r) => child!.once("exit", r));
+      expect(processesWith(storage)).to.have.length(0);
     });
-    expect(await lookup("phoenix")).to.equal(`127.0.0.1:${done.port}`);
-
-    // Activating again returns the same secret as the first request did (idempotent).
-    const again = await api(url, "/api/app/v3/activate-atsign", {
-      key,
-      body: { atSign: "@phoenix", ActivationKey: "fire1234" },
-    });
-    expect(again.status).to.equal(200);
-    expect(processesWith(storage)).to.deep.equal(pids);
-
-    child!.kill("SIGTERM");
-    await new Promise((r) => child!.once("exit", r));
-    expect(processesWith(storage)).to.have.length(0);
-  });
+  }
 });

@@ -220,13 +220,20 @@ export class Provisioner {
         return store.transition(rec, "healthy");
       }
       case "healthy":
+      case "directory_written": {
         if (!placement) throw new Error("no placement");
-        await this.o.records.set(rec.atsign, `${placement.host}:${placement.port}`);
-        return store.transition(rec, "directory_written");
-      case "directory_written":
-        if (!placement) throw new Error("no placement");
-        await this.waitRoot(rec.atsign, `${placement.host}:${placement.port}`);
+        // Idempotent, and after a registrar restart it takes the atServer (back) under this
+        // process's supervision before the atSign is published or declared active.
+        await orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
+        await this.waitHealthy(rec.atsign, placement);
+        const address = `${placement.host}:${placement.port}`;
+        if (rec.state === "healthy") {
+          await this.o.records.set(rec.atsign, address);
+          return store.transition(rec, "directory_written");
+        }
+        await this.waitRoot(rec.atsign, address);
         return store.transition(rec, "active");
+      }
       case "suspending":
         await orchestrator.stop(rec.atsign);
         await this.o.records.delete(rec.atsign);
