@@ -3,6 +3,8 @@ import { statfsSync } from "node:fs";
 import { formatDate, type StatsParams } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { VerbHandler } from "../engine/verb";
+import type { Session } from "../engine/session";
+import { mayAccess } from "../apkam/access";
 import { safeRegex } from "../safe-regex";
 
 const NAMES: Record<number, string> = {
@@ -23,13 +25,15 @@ const NAMES: Record<number, string> = {
   15: "LatestCommitEntryOfEachKey",
 };
 
-function lastCommitId(ctx: ServerContext, regex?: RegExp): string {
-  if (!regex) {
+/** Highest commit id among the keys this connection may see (regex, APKAM namespaces). */
+function lastCommitId(ctx: ServerContext, s: Session, regex?: RegExp): string {
+  if (!regex && !(s.auth === "apkam" && s.namespaces)) {
     const id = ctx.keys.store.lastCommitId();
     return id < 0 ? "null" : String(id);
   }
   let max = -1;
   for (const key of ctx.keys.store.keys({ regex })) {
+    if (!mayAccess(s, key, false)) continue;
     const id = ctx.keys.store.peek(key)?.commitId ?? -1;
     if (id > max) max = id;
   }
@@ -67,14 +71,14 @@ function notificationCounts(ctx: ServerContext): string {
   return JSON.stringify(c);
 }
 
-function value(ctx: ServerContext, id: number, regex?: RegExp): unknown {
+function value(ctx: ServerContext, s: Session, id: number, regex?: RegExp): unknown {
   switch (id) {
     case 1:
       return ctx.connections.inbound();
     case 2:
       return ctx.connections.outbound();
     case 3:
-      return lastCommitId(ctx, regex);
+      return lastCommitId(ctx, s, regex);
     case 4:
       return ctx.keys.store.sizeOnDisk();
     case 5:
@@ -105,13 +109,13 @@ function value(ctx: ServerContext, id: number, regex?: RegExp): unknown {
 
 export const stats: VerbHandler<StatsParams> = {
   access: ["A"],
-  handle(ctx, _s, p) {
+  handle(ctx, s, p) {
     const ids = p.ids ? p.ids.split(",").map(Number) : Object.keys(NAMES).map(Number);
     const regex = p.regex !== undefined ? safeRegex(p.regex) : undefined;
     const items = ids
       .filter((id) => NAMES[id] !== undefined)
       .map((id) =>
-        JSON.stringify({ id: String(id), name: NAMES[id], value: value(ctx, id, regex) }),
+        JSON.stringify({ id: String(id), name: NAMES[id], value: value(ctx, s, id, regex) }),
       );
     return ` [${items.join(", ")}]`;
   },
