@@ -74,6 +74,14 @@ describe("atserver: configuration", () => {
     expect(resolveConfig(REQUIRED, {}).inboundMaxLimit).to.equal(DEFAULTS.inboundMaxLimit);
   });
 
+  it("ATSERVER_ATSIGN (the name the cloud stack sets) names the atSign too", () => {
+    const { atSign: _omit, ...rest } = REQUIRED;
+    expect(resolveConfig(rest, { ATSERVER_ATSIGN: "@stack" }).atSign).to.equal("@stack");
+    expect(
+      resolveConfig(rest, { ATSERVER_ATSIGN: "@stack", ATSERVER_AT_SIGN: "@ours" }).atSign,
+    ).to.equal("@ours");
+  });
+
   it("flags parse in all forms; bad input is a ConfigError; the secret never comes from argv", () => {
     expect(
       parseArgs(["-a", "@x", "--port=1", "--testing-mode", "--storage", "/s"]).values,

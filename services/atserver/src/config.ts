@@ -76,6 +76,8 @@ export const SETTINGS: Setting[] = [
     short: "a",
     key: "atSign",
     kind: "atsign",
+    // ATSERVER_ATSIGN is the name the cloud stack and the docs use.
+    ref: ["ATSERVER_ATSIGN"],
     help: "the atSign served, e.g. @alice (required)",
   },
   { flag: "port", short: "p", key: "port", kind: "int", help: "TLS port (required; 0 = pick one)" },
