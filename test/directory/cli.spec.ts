@@ -80,7 +80,7 @@ describe("atdirectory command line", () => {
     const samples: Record<string, [string, string | number]> = {
       port: ["6464", 6464],
       host: ["127.0.0.1", "127.0.0.1"],
-      cert: ["/c.pem", "/c.pem"],
+      cert: ["/c.pem,/r.pem", "/c.pem,/r.pem"],
       key: ["/k.pem", "/k.pem"],
       records: ["/r.txt", "/r.txt"],
       redis: ["", ""],

@@ -175,6 +175,56 @@ describe("directory operations", () => {
     }
   });
 
+  it("serves an ECDSA and an RSA certificate side by side (comma-separated files)", async () => {
+    const ca = await testCa();
+    const tls = await testTls();
+    const rsa = await issueServerCertificate(ca, {
+      names: ["localhost", "127.0.0.1"],
+      keyType: "rsa-2048",
+    });
+    const certDir = mkdtempSync(join(tmpdir(), "atp-cert-"));
+    writeFileSync(join(certDir, "rsa.crt"), rsa.cert);
+    writeFileSync(join(certDir, "rsa.key"), rsa.key);
+    try {
+      dir = await startDirectory(
+        { alice: "a.test:1" },
+        {
+          cert: `${tls.files.cert},${join(certDir, "rsa.crt")}`,
+          key: `${tls.files.key}, ${join(certDir, "rsa.key")}`,
+        },
+      );
+      const peer = (sigalgs?: string) =>
+        new Promise<{ curve?: string; bits?: number; answer: string }>((resolve, reject) => {
+          const s = tlsConnect(
+            { host: "127.0.0.1", port: dir!.port, ca: tls.ca, servername: "localhost", sigalgs },
+            () => {
+              const c = s.getPeerCertificate() as { asn1Curve?: string; bits?: number };
+              let answer = "";
+              s.on("data", (d: Buffer) => {
+                answer += d.toString();
+                if (answer.endsWith("\r\n@")) {
+                  s.destroy();
+                  resolve({ curve: c.asn1Curve, bits: c.bits, answer });
+                }
+              });
+              s.write("alice\n");
+            },
+          );
+          s.on("error", reject);
+        });
+      const modern = await peer();
+      expect(modern.curve).to.equal("prime256v1");
+      expect(modern.answer).to.equal("@a.test:1\r\n@");
+      const rsaOnly = await peer("rsa_pss_rsae_sha256:rsa_pkcs1_sha256");
+      expect(rsaOnly.bits).to.equal(2048);
+      expect(rsaOnly.answer).to.equal("@a.test:1\r\n@");
+    } finally {
+      await dir?.stop();
+      dir = undefined;
+      rmSync(certDir, { recursive: true, force: true });
+    }
+  });
+
   it("reloads the certificate when its files change", async () => {
     const ca = await testCa();
     const tls = await testTls();

@@ -10,7 +10,10 @@ export interface DirectoryConfig {
   /** TLS listen port (0 = pick a free one). */
   port: number;
   host: string;
-  /** Certificate chain and private key: a file path (reloaded when it changes) or PEM text. */
+  /**
+   * Certificate chain and private key: file path(s) (reloaded when they change;
+   * comma-separated for several pairs, e.g. ECDSA and RSA) or PEM text.
+   */
   cert: string;
   key: string;
   /** File store: path of the `atsign host:port` records file. */
@@ -67,8 +70,18 @@ interface Flag {
 const FLAGS: Flag[] = [
   { name: "port", key: "port", kind: "int", min: 0, help: "TLS port to listen on (default 64)" },
   { name: "host", key: "host", kind: "string", help: "address to bind (default 0.0.0.0)" },
-  { name: "cert", key: "cert", kind: "string", help: "certificate chain PEM file (required)" },
-  { name: "key", key: "key", kind: "string", help: "private key PEM file (required)" },
+  {
+    name: "cert",
+    key: "cert",
+    kind: "string",
+    help: "certificate chain PEM file(s), comma-separated for several pairs (required)",
+  },
+  {
+    name: "key",
+    key: "key",
+    kind: "string",
+    help: "private key PEM file(s), in the same order as --cert (required)",
+  },
   { name: "records", key: "records", kind: "string", help: "file store: `atsign host:port` lines" },
   { name: "redis", key: "redis", kind: "string", help: "Redis store: redis[s]://host:port[/db]" },
   { name: "redis-ca", key: "redisCa", kind: "string", help: "CA PEM for Redis TLS (implies TLS)" },

@@ -6,6 +6,20 @@ export function isInlinePem(value: string): boolean {
   return value.includes("-----BEGIN ");
 }
 
+/**
+ * The files of a certificate or key setting: a comma-separated list of paths (several
+ * pairs, e.g. ECDSA and RSA, served side by side), or none for inline PEM.
+ */
+export function pemFiles(value: string): string[] {
+  return isInlinePem(value) ? [] : value.split(",").map((f) => f.trim());
+}
+
+/** Reads a certificate or key setting: one PEM per listed file, or the inline PEM. */
+export function readPemList(value: string, what: string): string[] {
+  if (isInlinePem(value)) return [value];
+  return pemFiles(value).map((f) => readPem(f, what));
+}
+
 /** Reads a PEM setting: inline PEM text or a file path. */
 export function readPem(value: string, what: string): string {
   if (isInlinePem(value)) return value;

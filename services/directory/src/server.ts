@@ -11,7 +11,7 @@ import { ConnectionTracker } from "./connections";
 import { IpMissBudget } from "./ip-budget";
 import { TlsListener } from "./tls-listener";
 import { OpsHttpServer } from "./ops-http";
-import { readPem } from "./pem";
+import { readPem, readPemList } from "./pem";
 import type { DirectoryStore } from "./store/types";
 import { FileDirectoryStore } from "./store/file-store";
 import { MemoryDirectoryStore } from "./store/memory-store";
@@ -96,8 +96,8 @@ export class DirectoryServer {
     const config = resolveConfig(input, { storeProvided: options.store !== undefined });
     const log = options.logger ?? createLogger(config.logLevel);
     // Fail early on unreadable certificates, with the flag's name in the message.
-    readPem(config.cert, "--cert");
-    readPem(config.key, "--key");
+    readPemList(config.cert, "--cert");
+    readPemList(config.key, "--key");
     const storeLog = log.child({ subsystem: "store" });
     const tracker = new ConnectionTracker<DirectorySession>(config.maxConnections);
     const metrics = new DirectoryMetrics(() => tracker.size);

@@ -6,7 +6,8 @@ import { watchFile, unwatchFile } from "node:fs";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "./logger";
 import type { DirectoryMetrics } from "./metrics";
-import { isInlinePem, readPem } from "./pem";
+import { ConfigError } from "./errors";
+import { pemFiles, readPemList } from "./pem";
 
 export interface TlsListenerOptions {
   host: string;
@@ -32,8 +33,7 @@ export class TlsListener {
   async listen(): Promise<number> {
     const { opts } = this;
     const server = createServer({
-      cert: readPem(opts.cert, "--cert"),
-      key: readPem(opts.key, "--key"),
+      ...this.readPair(),
       minVersion: "TLSv1.2",
       handshakeTimeout: opts.handshakeTimeoutMs,
     });
@@ -59,8 +59,7 @@ export class TlsListener {
       });
     });
     server.on("error", (err) => opts.log.error({ err }, "TLS listener error"));
-    for (const file of [opts.cert, opts.key]) {
-      if (isInlinePem(file)) continue;
+    for (const file of [...pemFiles(opts.cert), ...pemFiles(opts.key)]) {
       watchFile(file, { interval: opts.watchIntervalMs, persistent: false }, (cur, prev) => {
         if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino) this.reloadCertificate();
       });
@@ -72,9 +71,7 @@ export class TlsListener {
   reloadCertificate(): boolean {
     const { opts } = this;
     try {
-      const cert = readPem(opts.cert, "--cert");
-      const key = readPem(opts.key, "--key");
-      this.server?.setSecureContext({ cert, key, minVersion: "TLSv1.2" });
+      this.server?.setSecureContext({ ...this.readPair(), minVersion: "TLSv1.2" });
       opts.metrics.reloads.inc({ kind: "certificate", result: "ok" });
       opts.log.info("certificate reloaded");
       return true;
@@ -86,10 +83,24 @@ export class TlsListener {
     }
   }
 
+  /**
+   * The certificate chain(s) and key(s). Several comma-separated files make several
+   * pairs (in the same order), e.g. ECDSA first and RSA for clients without ECDSA:
+   * OpenSSL picks per handshake from what the client supports.
+   */
+  private readPair(): { cert: string | string[]; key: string | string[] } {
+    const cert = readPemList(this.opts.cert, "--cert");
+    const key = readPemList(this.opts.key, "--key");
+    if (cert.length !== key.length) {
+      throw new ConfigError(`--cert lists ${cert.length} file(s) but --key lists ${key.length}`);
+    }
+    return cert.length === 1 ? { cert: cert[0]!, key: key[0]! } : { cert, key };
+  }
+
   /** Stops accepting; open connections are left to the caller. */
   async close(): Promise<void> {
-    for (const file of [this.opts.cert, this.opts.key]) {
-      if (!isInlinePem(file)) unwatchFile(file);
+    for (const file of [...pemFiles(this.opts.cert), ...pemFiles(this.opts.key)]) {
+      unwatchFile(file);
     }
     const server = this.server;
     if (!server) return;
