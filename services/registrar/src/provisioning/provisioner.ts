@@ -43,6 +43,8 @@ export class Provisioner {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly abort = new AbortController();
+  /** atSigns whose atServer this process has ensured (the rest are resumed ones). */
+  private readonly supervised = new Set<string>();
 
   constructor(private readonly o: ProvisionerOptions) {
     this.events.setMaxListeners(0);
@@ -61,7 +63,7 @@ export class Provisioner {
         const placement = this.placementOf(rec);
         if (!placement || this.abort.signal.aborted) continue;
         try {
-          await this.o.orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
+          await this.ensure(rec, placement);
           await this.waitHealthy(rec.atsign, placement);
         } catch (err) {
           log.error({ atsign: rec.atsign, err }, "atServer did not come back");
@@ -194,6 +196,11 @@ export class Provisioner {
     throw new Error(`no free port in swarm ${swarm.name}`);
   }
 
+  private async ensure(rec: AtSignRecord, placement: Placement): Promise<void> {
+    await this.o.orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
+    this.supervised.add(rec.atsign);
+  }
+
   private writeSecretFile(rec: AtSignRecord): string {
     if (!rec.cramSecret) throw new Error(`${rec.atsign} has no CRAM secret`);
     mkdirSync(this.o.secretsDir, { recursive: true, mode: 0o700 });
@@ -214,7 +221,7 @@ export class Provisioner {
       case "atserver_started": {
         if (!placement) throw new Error("no placement");
         // Re-ensuring in atserver_started restarts the atServer after a registrar restart.
-        await orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
+        await this.ensure(rec, placement);
         if (rec.state === "allocated") return store.transition(rec, "atserver_started");
         await this.waitHealthy(rec.atsign, placement);
         return store.transition(rec, "healthy");
@@ -222,10 +229,12 @@ export class Provisioner {
       case "healthy":
       case "directory_written": {
         if (!placement) throw new Error("no placement");
-        // Idempotent, and after a registrar restart it takes the atServer (back) under this
+        // Resumed here after a registrar restart: take the atServer (back) under this
         // process's supervision before the atSign is published or declared active.
-        await orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
-        await this.waitHealthy(rec.atsign, placement);
+        if (!this.supervised.has(rec.atsign)) {
+          await this.ensure(rec, placement);
+          await this.waitHealthy(rec.atsign, placement);
+        }
         const address = `${placement.host}:${placement.port}`;
         if (rec.state === "healthy") {
           await this.o.records.set(rec.atsign, address);
@@ -235,11 +244,13 @@ export class Provisioner {
         return store.transition(rec, "active");
       }
       case "suspending":
+        this.supervised.delete(rec.atsign);
         await orchestrator.stop(rec.atsign);
         await this.o.records.delete(rec.atsign);
         await this.waitRoot(rec.atsign, null);
         return store.transition(rec, "suspended");
       case "resetting":
+        this.supervised.delete(rec.atsign);
         // The new secret was stored with the reset request; the old storage is archived.
         await this.o.records.delete(rec.atsign);
         await orchestrator.remove(rec.atsign);
@@ -252,9 +263,11 @@ export class Provisioner {
         if (placement)
           await orchestrator.move(rec.atsign, placement, to, this.writeSecretFile(moved));
         else await orchestrator.ensure(rec.atsign, to, this.writeSecretFile(moved));
+        this.supervised.add(rec.atsign);
         return store.transition(moved, "atserver_started");
       }
       case "deleting":
+        this.supervised.delete(rec.atsign);
         await orchestrator.remove(rec.atsign);
         await this.o.records.delete(rec.atsign);
         await this.waitRoot(rec.atsign, null);
