@@ -97,9 +97,15 @@ export async function startHarness(
   const tls = await testTls();
   const home = mkdtempSync(join(tmpdir(), "atp-registrar-"));
   const recordsFile = join(home, "directory", "records.txt");
-  const directory = opts.redis
-    ? await startRedisDirectory(opts.redis.replica)
-    : await startDirectory(recordsFile);
+  let directory: DirectoryServer;
+  try {
+    directory = opts.redis
+      ? await startRedisDirectory(opts.redis.replica)
+      : await startDirectory(recordsFile);
+  } catch (err) {
+    rmSync(home, { recursive: true, force: true });
+    throw err;
+  }
   const rootPort = directory.port!;
   const orchestrator = new LocalOrchestrator({
     home,
@@ -139,7 +145,14 @@ export async function startHarness(
       mailer,
     },
   );
-  await registrar.start();
+  try {
+    await registrar.start();
+  } catch (err) {
+    await registrar.stop().catch(() => undefined);
+    await directory.stop();
+    rmSync(home, { recursive: true, force: true });
+    throw err;
+  }
   return {
     home,
     registrar,
