@@ -51,9 +51,12 @@ describe("directory file store", () => {
     for (const c of clients) c.close();
     expect(wrong).to.deep.equal([]);
     expect(answered).to.be.greaterThan(100);
-    // And the changes did arrive: wait for the last write (temp38 deleted).
+    // And the changes did arrive: wait for the last version (temp39 added, temp38 deleted;
+    // an older version can lack temp38 too, so both are checked).
     const store = dir.server.fileStore!;
-    for (let i = 0; (await store.lookup("temp38")) !== null; i++) {
+    const isLast = async () =>
+      (await store.lookup("temp39")) !== null && (await store.lookup("temp38")) === null;
+    for (let i = 0; !(await isLast()); i++) {
       if (i > 100) throw new Error("last version never loaded");
       await sleep(20);
     }

@@ -21,6 +21,8 @@ export interface FileStoreOptions {
 export class FileDirectoryStore implements DirectoryStore {
   private records = new Map<string, string>();
   private signature = "";
+  /** The loaded file was modified too recently for its signature to be trusted. */
+  private racy = true;
   private watcher?: FSWatcher;
   private poll?: NodeJS.Timeout;
   private debounce?: NodeJS.Timeout;
@@ -108,11 +110,16 @@ export class FileDirectoryStore implements DirectoryStore {
   private async load(force: boolean): Promise<boolean> {
     const st = await stat(this.opts.path);
     const signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    if (!force && signature === this.signature) return false;
+    // An atomic rewrite can reuse the freed inode, keep the size and land in the same
+    // coarse mtime tick, so a signature seen within a second of its mtime proves nothing:
+    // re-read until the file has been quiet for a second.
+    if (!force && signature === this.signature && !this.racy) return false;
+    const readAt = Date.now();
     const text = await readFile(this.opts.path, "utf8");
     const records = parseRecords(text, this.opts.path);
     this.records = records;
     this.signature = signature;
+    this.racy = readAt - st.mtimeMs < 1000;
     this.loaded = true;
     this.opts.metrics?.reloads.inc({ kind: "records", result: "ok" });
     this.opts.log.info({ records: records.size }, "records loaded");
