@@ -1,6 +1,6 @@
 // The tests' own certificate authority: one per test process, created on first use,
 // with leaf certificates for the loopback names every test server listens on.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -19,6 +19,12 @@ export interface TestTls extends Pem {
 
 let authority: Promise<CertificateAuthority> | undefined;
 const issued = new Map<string, Promise<TestTls>>();
+const dirs: string[] = [];
+
+// The key files live as long as the test process, and no longer.
+process.once("exit", () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 export function testCa(): Promise<CertificateAuthority> {
   authority ??= createCertificateAuthority({ commonName: "atplatform test CA" });
@@ -38,6 +44,7 @@ export function testTls(
       const ca = await testCa();
       const leaf = await issueServerCertificate(ca, { names, keyType });
       const dir = mkdtempSync(join(tmpdir(), "atp-tls-"));
+      dirs.push(dir);
       const files = {
         ca: join(dir, "ca.pem"),
         cert: join(dir, "cert.pem"),
