@@ -56,6 +56,8 @@ export async function startServer(
   };
   const server = AtServer.create(cfg, { logger: pino({ level: "silent" }), now: opts.now });
   await server.start();
+  // Tests count commit ids; the background signing-key writes must not land among them.
+  await server.settled();
   const clients: AtClient[] = [];
   const client = async (opts: { atSign?: string } = {}) => {
     const c = await AtClient.connect({

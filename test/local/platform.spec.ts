@@ -52,7 +52,8 @@ describe("local platform end to end (npm start + atplatform CLI)", function () {
    */
   async function interrupt(): Promise<string> {
     const p = platform!;
-    const exited = new Promise<void>((r) => p.once("exit", () => r()));
+    // "close", not "exit": the last lines may still be in the pipe when the process exits.
+    const exited = new Promise<void>((r) => p.once("close", () => r()));
     process.kill(-p.pid!, "SIGINT");
     await exited;
     platform = undefined;

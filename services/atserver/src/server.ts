@@ -210,6 +210,11 @@ export class AtServer {
     this.signingKeys = this.ensureSigningKeys();
   }
 
+  /** Resolves once first-start housekeeping (creating the signing key pair) is done. */
+  async settled(): Promise<void> {
+    await this.signingKeys;
+  }
+
   /** Refreshes cached copies of other atSigns' keys whose refreshAt passed (also daily). */
   async refreshCache(): Promise<number> {
     const f = this.ctx.peers;
