@@ -2,7 +2,7 @@
 // start until the first `info:brief` answer; beside a bare Node TLS server that answers
 // `@` (the floor: Node itself) measured the same way in the same run.
 // Run: npx tsx bench/atserver-footprint.ts   (about 30 s)
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { connect as tlsConnect } from "node:tls";
@@ -13,6 +13,7 @@ import { KeyService } from "../services/atserver/src/data/key-service";
 import { KeyStore } from "../services/atserver/src/store";
 
 const BIN = join(__dirname, "..", "services", "atserver", "bin", "atserver.js");
+const BUNDLE = join(__dirname, "..", "services", "atserver", "dist", "atserver.js");
 const KEYS = 10_000;
 const STARTS = 5;
 
@@ -106,61 +107,85 @@ async function main(): Promise<void> {
       await stop(p);
     }
 
-    const starts: number[] = [];
-    let mem = { privateKb: 0, anonKb: 0, rssKb: 0 };
-    for (let i = 0; i < STARTS; i++) {
-      const port = await freePort();
-      const t0 = performance.now();
-      const p = spawn(
-        process.execPath,
-        [
-          BIN,
-          "-a",
-          "@alice",
-          "-p",
-          String(port),
-          "--host",
-          "127.0.0.1",
-          "--cert",
-          cert,
-          "--key",
-          key,
-          "--storage",
-          storage,
-          "--log-level",
-          "warn",
-        ],
-        { stdio: ["ignore", "inherit", "inherit"] },
-      );
-      await untilAnswer(async () => {
-        const c = await AtClient.connect({ host: "127.0.0.1", port, ca: ca.cert, timeoutMs: 2000 });
-        try {
-          await c.execute("info:brief");
-        } finally {
-          c.destroy();
+    // The same server two ways: the development bin (TypeScript through tsx) and the
+    // bundle the container image runs (plain JavaScript).
+    const bundle = spawnSync("npm", ["run", "bundle", "-w", "services/atserver"], {
+      cwd: join(__dirname, ".."),
+      encoding: "utf8",
+    });
+    if (bundle.status !== 0) throw new Error(`bundle failed: ${bundle.stderr}`);
+    const bundled = await coldStarts(BUNDLE);
+    const { starts, mem } = await coldStarts(BIN);
+
+    async function coldStarts(entry: string) {
+      const starts: number[] = [];
+      let mem = { privateKb: 0, anonKb: 0, rssKb: 0 };
+      for (let i = 0; i < STARTS; i++) {
+        const port = await freePort();
+        const t0 = performance.now();
+        const p = spawn(
+          process.execPath,
+          [
+            entry,
+            "-a",
+            "@alice",
+            "-p",
+            String(port),
+            "--host",
+            "127.0.0.1",
+            "--cert",
+            cert,
+            "--key",
+            key,
+            "--storage",
+            storage,
+            "--log-level",
+            "warn",
+          ],
+          { stdio: ["ignore", "inherit", "inherit"] },
+        );
+        await untilAnswer(async () => {
+          const c = await AtClient.connect({
+            host: "127.0.0.1",
+            port,
+            ca: ca.cert,
+            timeoutMs: 2000,
+          });
+          try {
+            await c.execute("info:brief");
+          } finally {
+            c.destroy();
+          }
+        });
+        starts.push(performance.now() - t0);
+        if (i === STARTS - 1) {
+          // Idle after one authenticated-free probe; let start-up garbage be collected.
+          await new Promise((r) => setTimeout(r, 3000));
+          mem = memory(p.pid!);
         }
-      });
-      starts.push(performance.now() - t0);
-      if (i === STARTS - 1) {
-        // Idle after one authenticated-free probe; let start-up garbage be collected.
-        await new Promise((r) => setTimeout(r, 3000));
-        mem = memory(p.pid!);
+        await stop(p);
       }
-      await stop(p);
+      return { starts, mem };
     }
 
     console.log(
       `# cold start until the first answer (${STARTS} starts; first start includes tsx's cache fill)`,
     );
     console.log(
-      `atserver, until info:brief answers: ${starts.map((s) => s.toFixed(0)).join(", ")} ms; median ${median(starts).toFixed(0)} ms (target < 300)`,
+      `atserver bundle (image), until info:brief: ${bundled.starts.map((s) => s.toFixed(0)).join(", ")} ms; median ${median(bundled.starts).toFixed(0)} ms (target < 300)`,
+    );
+    console.log(
+      `atserver bin (tsx), until info:brief answers: ${starts.map((s) => s.toFixed(0)).join(", ")} ms; median ${median(starts).toFixed(0)} ms`,
     );
     console.log(
       `bare node TLS server, until '@':    ${bareStarts.map((s) => s.toFixed(0)).join(", ")} ms; median ${median(bareStarts).toFixed(0)} ms`,
     );
     console.log(`# idle memory (/proc/<pid>/smaps_rollup)`);
     console.log(
-      `atserver with ${KEYS} keys: Private_Clean+Private_Dirty ${mb(mem.privateKb)}, Anonymous ${mb(mem.anonKb)}, Rss ${mb(mem.rssKb)} (target private <= 20 MB)`,
+      `atserver bundle with ${KEYS} keys: Private_Clean+Private_Dirty ${mb(bundled.mem.privateKb)}, Anonymous ${mb(bundled.mem.anonKb)}, Rss ${mb(bundled.mem.rssKb)} (target private <= 20 MB)`,
+    );
+    console.log(
+      `atserver bin with ${KEYS} keys: Private_Clean+Private_Dirty ${mb(mem.privateKb)}, Anonymous ${mb(mem.anonKb)}, Rss ${mb(mem.rssKb)} (target private <= 20 MB)`,
     );
     console.log(
       `bare node TLS server:          Private_Clean+Private_Dirty ${mb(bareMem.privateKb)}, Anonymous ${mb(bareMem.anonKb)}, Rss ${mb(bareMem.rssKb)}`,
