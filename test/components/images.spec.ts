@@ -63,8 +63,21 @@ describe("components: service images", () => {
         expect(existsSync(join(REPO_ROOT, m[1]!)), m[1]).to.equal(true);
       expect(text).to.match(/^USER 1024:1024$/m);
       const entry = /^ENTRYPOINT \["node", "([^"]+)"\]$/m.exec(text);
-      expect(entry?.[1]).to.equal(`services/${svc}/bin/${bin}.js`);
-      expect(existsSync(join(REPO_ROOT, entry![1]!))).to.equal(true);
+      if (svc === "atserver") {
+        // The atServer image runs the esbuild bundle made in its own build stage.
+        expect(entry?.[1]).to.equal("services/atserver/dist/atserver.js");
+        expect(text).to.match(/^RUN npm run bundle -w services\/atserver$/m);
+        expect(text).to.contain(
+          "COPY --from=bundle /app/services/atserver/dist services/atserver/dist",
+        );
+        const pkg = JSON.parse(
+          readFileSync(join(REPO_ROOT, "services", "atserver", "package.json"), "utf8"),
+        ) as { scripts: Record<string, string> };
+        expect(pkg.scripts.bundle).to.contain("--outfile=dist/atserver.js");
+      } else {
+        expect(entry?.[1]).to.equal(`services/${svc}/bin/${bin}.js`);
+        expect(existsSync(join(REPO_ROOT, entry![1]!))).to.equal(true);
+      }
       const ignore = readFileSync(
         join(REPO_ROOT, "services", svc, "Dockerfile.dockerignore"),
         "utf8",
