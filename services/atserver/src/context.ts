@@ -8,6 +8,7 @@ import type { Session } from "./engine/session";
 import type { RuntimeSettings } from "./runtime-settings";
 import type { NotificationService } from "./notifications/service";
 import type { Enrollments } from "./apkam/enrollments";
+import type { Usage } from "./stats/usage";
 
 /** Cross-server operations (issue 5). Absent until federation is wired in. */
 export interface Peers {
@@ -59,6 +60,8 @@ export interface ServerContext {
   events: EventEmitter;
   /** Facts for `stats`. */
   facts: { lastLoggedInAt?: number; lastPkamAt?: number };
+  /** Lookup counters and housekeeping runs for `stats` 5, 6, 12-14. */
+  usage: Usage;
   peers?: Peers;
   notifications?: NotificationService;
   enrollments?: Enrollments;

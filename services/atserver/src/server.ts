@@ -29,6 +29,7 @@ import { NotificationQueue } from "./notifications/queue";
 import { NotificationService } from "./notifications/service";
 import { Enrollments } from "./apkam/enrollments";
 import { SERVER_VERSION } from "./version";
+import { Usage } from "./stats/usage";
 
 export interface AtServerOptions {
   /** Root pino logger (default: stderr at cfg.logLevel). */
@@ -46,6 +47,7 @@ export class AtServer {
   readonly monitors: MonitorHub;
   readonly log: Loggers;
   private readonly dispatcher: Dispatcher;
+  private readonly notificationStore: NotificationStore;
   private listener?: TlsListener;
   private timers: NodeJS.Timeout[] = [];
   private boundPort?: number;
@@ -86,6 +88,7 @@ export class AtServer {
       connections: { inbound: () => this.pool.size, outbound: () => this.outbound?.size ?? 0 },
       events,
       facts: {},
+      usage: new Usage(),
       peers: opts.peers,
     };
     if (!opts.peers && config.root) {
@@ -119,6 +122,7 @@ export class AtServer {
       if (e.commitId >= 0) this.monitors.pushStats(config.atSign, e.commitId, e.operation, now());
     });
     const notificationStore = new NotificationStore(store, now);
+    this.notificationStore = notificationStore;
     if (this.outbound) {
       this.queue = new NotificationQueue(
         notificationStore,
@@ -227,15 +231,38 @@ export class AtServer {
     return this.listener?.reload() ?? false;
   }
 
+  /**
+   * Housekeeping (every `expirySweepMs`): the expired-key sweep, the trim of the lookup
+   * counters and of the notification index; each run is recorded for `stats` 12/13/14.
+   */
   sweep(): number {
+    const usage = this.ctx.usage;
+    const now = this.ctx.now;
+    let n = 0;
+    let t = now();
     try {
-      const n = this.store.sweepExpired();
+      n = this.store.sweepExpired();
       if (n > 0) this.log.jobs.info({ removed: n }, "expired keys swept");
-      return n;
+      usage.record("commitLog", "CommitLogCompaction", t, now() - t, null, null, n);
     } catch (err) {
       this.log.jobs.error({ err }, "expiry sweep failed");
-      return 0;
     }
+    t = now();
+    const pre = usage.atSigns.size + usage.keys.size;
+    const trimmed = usage.atSigns.trim() + usage.keys.trim();
+    usage.record("accessLog", "AccessLogCompaction", t, now() - t, pre, pre - trimmed, trimmed);
+    t = now();
+    const { before, after } = this.notificationStore.prune();
+    usage.record(
+      "notifications",
+      "NotificationCompaction",
+      t,
+      now() - t,
+      before,
+      after,
+      before - after,
+    );
+    return n;
   }
 
   /** Stops accepting, closes connections (giving them `shutdownGraceMs`), closes the store. */

@@ -76,6 +76,14 @@ export class NotificationStore {
     }
   }
 
+  /** Drops index entries an hour past expiry (their rows go with the key sweep). */
+  prune(): { before: number; after: number } {
+    if (!this.loaded) return { before: 0, after: 0 };
+    const before = this.loaded.size;
+    this.all();
+    return { before, after: this.loaded.size };
+  }
+
   all(): NotificationRecord[] {
     const cutoff = this.now() - KEEP_AFTER_EXPIRY_MS;
     const out: NotificationRecord[] = [];

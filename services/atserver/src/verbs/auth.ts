@@ -138,6 +138,7 @@ export const pol: VerbHandler<Record<string, never>> = {
     }
     s.challenge = undefined;
     s.polAtSign = c.atSign;
+    ctx.usage.atSigns.add(c.atSign);
     return { raw: `${c.atSign}@` };
   },
 };

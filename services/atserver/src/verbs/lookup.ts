@@ -80,6 +80,7 @@ export const lookup: VerbHandler<LookupParams> = {
     const r = ctx.keys.find(key);
     if (!r) throw new KeyNotFoundError(key);
     if (!ctx.keys.isActive(r)) return "null";
+    ctx.usage.lookedUp(s.isOwner ? ctx.atSign : s.polAtSign, key);
     const value = resolveReferences(ctx, prefix, r.value);
     return answer(r, p.op, key, value);
   },
@@ -103,6 +104,7 @@ export const plookup: VerbHandler<LookupParams> = {
     // Our own public key: the remote lookup would come back here, so read it directly.
     const r = ctx.keys.active(key);
     if (!r) throw new KeyNotFoundError(key);
+    ctx.usage.lookedUp(ctx.atSign, key);
     return answer(r, p.op, key, resolveReferences(ctx, "public:", r.value));
   },
 };

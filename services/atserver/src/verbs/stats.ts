@@ -6,6 +6,7 @@ import type { VerbHandler } from "../engine/verb";
 import type { Session } from "../engine/session";
 import { mayAccess } from "../apkam/access";
 import { safeRegex } from "../safe-regex";
+import type { JobName } from "../stats/usage";
 
 const NAMES: Record<number, string> = {
   1: "activeInboundConnections",
@@ -71,6 +72,11 @@ function notificationCounts(ctx: ServerContext): string {
   return JSON.stringify(c);
 }
 
+/** The job's last run as a JSON string; "{}" until it first ran. */
+function jobRun(ctx: ServerContext, job: JobName): string {
+  return JSON.stringify(ctx.usage.jobs.get(job) ?? {});
+}
+
 function value(ctx: ServerContext, s: Session, id: number, regex?: RegExp): unknown {
   switch (id) {
     case 1:
@@ -82,8 +88,9 @@ function value(ctx: ServerContext, s: Session, id: number, regex?: RegExp): unkn
     case 4:
       return ctx.keys.store.sizeOnDisk();
     case 5:
+      return JSON.stringify(ctx.usage.topAtSigns());
     case 6:
-      return "{}";
+      return JSON.stringify(ctx.usage.topKeys());
     case 7:
       return ctx.version;
     case 8:
@@ -97,9 +104,11 @@ function value(ctx: ServerContext, s: Session, id: number, regex?: RegExp): unkn
     case 11:
       return notificationCounts(ctx);
     case 12:
+      return jobRun(ctx, "commitLog");
     case 13:
+      return jobRun(ctx, "accessLog");
     case 14:
-      return "{}";
+      return jobRun(ctx, "notifications");
     case 15:
       return latestCommitOfEachKey(ctx, regex);
     default:
