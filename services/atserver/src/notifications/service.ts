@@ -106,17 +106,20 @@ export class NotificationService {
     return p.id ?? id;
   }
 
-  /** strategy:latest keeps only the newest `latestN` queued per notifier and recipient. */
+  /**
+   * strategy:latest keeps only the newest `latestN` undelivered per notifier and recipient
+   * (§6: per notifier, whatever the key); strategy:all ones asked for every delivery.
+   */
   private dropOlder(n: NotificationRecord): void {
     const same = this.store
       .all()
       .filter(
         (o) =>
           o.type === "sent" &&
+          o.strategy === "latest" &&
           o.status !== "delivered" &&
           o.to === n.to &&
-          o.notifier === n.notifier &&
-          o.key === n.key,
+          o.notifier === n.notifier,
       );
     for (const o of same.slice(0, Math.max(0, same.length - n.latestN + 1)))
       this.store.remove(o.id);
