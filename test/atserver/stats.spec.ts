@@ -2,6 +2,7 @@ import { expect } from "chai";
 import type { AtClient } from "@atplatform/protocol";
 import { UsageCounter } from "@atplatform/atserver/src/stats/usage";
 import { startServer, type Started } from "./harness";
+import { startPlatform } from "./federation-harness";
 
 interface Stat {
   id: string;
@@ -89,6 +90,27 @@ describe("atserver: stats 5, 6 (lookup counters) and 12-14 (housekeeping runs)",
       });
     } finally {
       await fresh.stop();
+    }
+  });
+});
+
+describe("atserver: stats:5 counts peers that looked up over pol (federation)", () => {
+  it("bob's server looks up alice's shared key: alice's topAtSigns has @bob, topKeys the key", async () => {
+    const p = await startPlatform(["@alice", "@bob"]);
+    try {
+      const alice = await p.owner("@alice");
+      const bob = await p.owner("@bob");
+      await alice.execute("update:@bob:code@alice s3cr3t");
+      expect(await bob.execute("lookup:bypassCache:true:code@alice")).to.equal("s3cr3t");
+      expect(await bob.execute("lookup:bypassCache:true:code@alice")).to.equal("s3cr3t");
+      const atSigns = JSON.parse((await stat(alice, 5)).value) as Record<string, number>;
+      // One pol per outbound connection plus one per lookup.
+      expect(atSigns["@bob"]).to.be.at.least(3);
+      // The pol handshake's own lookups (signing key, proof key) are counted too, once each.
+      const keys = Object.entries(JSON.parse((await stat(alice, 6)).value) as object);
+      expect(keys[0]).to.deep.equal(["@bob:code@alice", 2]);
+    } finally {
+      await p.stop();
     }
   });
 });
