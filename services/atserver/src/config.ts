@@ -46,6 +46,8 @@ export interface AtServerConfig {
   autoNotify: boolean;
   /** Require a client certificate on `from:` by another atSign. */
   clientCertificateRequired: boolean;
+  /** Inbound `from:`/`pol` handshakes allowed per peer atSign and per IP each minute. */
+  polHandshakesPerMinute: number;
   maxNotificationRetries: number;
   notificationExpiryMs: number;
   /** How often cert/key files are polled for changes (and the `restart` file looked for). */
@@ -222,6 +224,12 @@ export const SETTINGS: Setting[] = [
     help: "peers must present a client certificate (default true)",
   },
   {
+    flag: "pol-handshakes-per-minute",
+    key: "polHandshakesPerMinute",
+    kind: "int",
+    help: "inbound from:/pol handshakes per peer atSign and per IP per minute (default 30)",
+  },
+  {
     flag: "max-notification-retries",
     key: "maxNotificationRetries",
     kind: "int",
@@ -270,6 +278,7 @@ export const DEFAULTS: Omit<AtServerConfig, "atSign" | "port" | "cert" | "key" |
   testingMode: false,
   autoNotify: true,
   clientCertificateRequired: true,
+  polHandshakesPerMinute: 30,
   maxNotificationRetries: 30,
   notificationExpiryMs: 1440 * 60_000,
   certPollMs: 5000,

@@ -111,7 +111,12 @@ export class AtServer {
         log.server.child({ sub: "outbound" }),
       );
       this.ctx.peers = new Federation(
-        { atSign: config.atSign, clientCertificateRequired: config.clientCertificateRequired, now },
+        {
+          atSign: config.atSign,
+          clientCertificateRequired: config.clientCertificateRequired,
+          polHandshakesPerMinute: config.polHandshakesPerMinute,
+          now,
+        },
         this.ctx.keys,
         this.outbound,
         resolver,

@@ -14,6 +14,7 @@ import type { Session } from "../engine/session";
 import type { Logger } from "../logger";
 import { answer } from "../verbs/read";
 import type { OutboundPool } from "./outbound";
+import { HandshakeLimiter } from "./handshake-limiter";
 import type { AtSignResolver } from "./resolver";
 
 const PUBLIC_CACHE_TTL_MS = 24 * 3600_000;
@@ -52,17 +53,32 @@ function cachedInput(meta: Record<string, unknown> | null | undefined): Metadata
 export interface FederationOptions {
   atSign: string;
   clientCertificateRequired: boolean;
+  /** Inbound handshakes per peer atSign and per IP per minute (default 30). */
+  polHandshakesPerMinute?: number;
   now(): number;
 }
 
 export class Federation implements Peers {
+  private readonly limiter: HandshakeLimiter;
+
   constructor(
     private readonly opts: FederationOptions,
     private readonly keys: KeyService,
     readonly outbound: OutboundPool,
     private readonly resolver: AtSignResolver,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.limiter = new HandshakeLimiter(opts.polHandshakesPerMinute ?? 30, () => opts.now());
+  }
+
+  private limit(s: Session, atSign: string): void {
+    if (
+      !this.limiter.allow(`as:${normalizeAtSign(atSign)}`, `ip:${s.remote.replace(/:\d+$/, "")}`)
+    ) {
+      this.log.warn({ peer: atSign, remote: s.remote }, "inbound handshake rate limit");
+      throw new AuthFailedError("Pol Authentication Failed: too many handshakes, try later");
+    }
+  }
 
   /** A cached copy is fresh while ttr is -1 or refreshAt has not passed. */
   private fresh(r: KeyRecord): boolean {
@@ -168,6 +184,7 @@ export class Federation implements Peers {
   async verifyPol(s: Session): Promise<void> {
     const ch = s.challenge;
     if (!ch) throw new AuthFailedError("Pol Authentication Failed");
+    this.limit(s, ch.atSign);
     const c = await this.outbound.anonymous(ch.atSign);
     try {
       const signature = await c.execute(`lookup:${s.id}${ch.atSign}`);
@@ -181,6 +198,7 @@ export class Federation implements Peers {
 
   /** `from:@bob` by a peer: its client certificate must name bob's host (§5.3 step 3). */
   async checkPeerCertificate(s: Session, atSign: string): Promise<void> {
+    this.limit(s, atSign);
     if (!this.opts.clientCertificateRequired) return;
     const cert = s.peerCertificate;
     if (!cert) throw new AuthFailedError("Certificate Verification Failed");
