@@ -58,6 +58,12 @@ export interface FederationOptions {
   now(): number;
 }
 
+/**
+ * One address may carry many peers' handshakes: Docker's ingress routing mesh and NATs
+ * rewrite source addresses, so the per-IP budget is this many times the per-atSign one.
+ */
+export const IP_WEIGHT = 10;
+
 export class Federation implements Peers {
   private readonly limiter: HandshakeLimiter;
 
@@ -73,7 +79,10 @@ export class Federation implements Peers {
 
   private limit(s: Session, atSign: string): void {
     if (
-      !this.limiter.allow(`as:${normalizeAtSign(atSign)}`, `ip:${s.remote.replace(/:\d+$/, "")}`)
+      !this.limiter.allow(`as:${normalizeAtSign(atSign)}`, [
+        `ip:${s.remote.replace(/:\d+$/, "")}`,
+        IP_WEIGHT,
+      ])
     ) {
       this.log.warn({ peer: atSign, remote: s.remote }, "inbound handshake rate limit");
       throw new AuthFailedError("Pol Authentication Failed: too many handshakes, try later");

@@ -11,13 +11,17 @@ export class HandshakeLimiter {
     private readonly now: () => number,
   ) {}
 
-  /** Records one attempt for every key; false when any of them is over the limit. */
-  allow(...keys: string[]): boolean {
+  /**
+   * Records one attempt for every key; false when any of them is over its limit. A key's
+   * limit is `perMinute` times its weight (default 1).
+   */
+  allow(...keys: Array<string | [key: string, weight: number]>): boolean {
     const t = this.now();
     let ok = true;
-    for (const k of keys) {
+    for (const entry of keys) {
+      const [k, weight] = typeof entry === "string" ? [entry, 1] : entry;
       const list = (this.hits.get(k) ?? []).filter((x) => x > t - WINDOW_MS);
-      if (list.length >= this.perMinute) ok = false;
+      if (list.length >= this.perMinute * weight) ok = false;
       else list.push(t);
       this.hits.set(k, list);
     }
