@@ -65,6 +65,33 @@ export type RootTlsConfig =
   | { mode: "private-ca" }
   | { mode: "provided"; certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> };
 
+/** The registrar's outgoing mail (one-time codes). Without it codes only go to its log (dev). */
+export interface RegistrarSmtpConfig {
+  host: string;
+  port: number;
+  /** Implicit TLS (port 465); otherwise STARTTLS when the server offers it. */
+  secure: boolean;
+  user: string | undefined;
+  from: string;
+  /** Secret config `registrarSmtpPassword`, if set. */
+  password: pulumi.Output<string> | undefined;
+}
+
+export interface RegistrarServiceConfig {
+  /** Image reference; unset when the stack builds the images itself (`buildImages`). */
+  image: string | undefined;
+  /** Initial size of the SQLite volume (a regional persistent disk: 10 GiB at least). */
+  storageGb: number;
+  cpu: string;
+  memory: string;
+  smtp: RegistrarSmtpConfig | undefined;
+  /** Secret config; the stack generates a key when unset. */
+  apiKey: pulumi.Output<string> | undefined;
+  adminKey: pulumi.Output<string> | undefined;
+  /** TLS of registrar.<domain> at its HTTPS load balancer; same modes as the root name. */
+  tls: RootTlsConfig;
+}
+
 export interface PlatformConfig {
   project: string;
   region: string;
@@ -80,6 +107,8 @@ export interface PlatformConfig {
   redis: RedisConfig;
   directory: DirectoryConfig;
   rootTls: RootTlsConfig;
+  /** The registrar workload (deployed when there are swarms to place atServers on). */
+  registrar: RegistrarServiceConfig;
   filestore: FilestoreConfig;
   swarms: SwarmConfig[];
   swarmTls: SwarmTlsConfig;
@@ -113,8 +142,18 @@ const PLAIN_KEYS = [
   "buildImages",
   "imageTag",
   "atserverImage",
+  "registrar",
+  "registrarTls",
 ];
-const SECRET_KEYS = ["rootTlsCert", "rootTlsKey"];
+const SECRET_KEYS = [
+  "rootTlsCert",
+  "rootTlsKey",
+  "registrarTlsCert",
+  "registrarTlsKey",
+  "registrarApiKey",
+  "registrarAdminKey",
+  "registrarSmtpPassword",
+];
 
 export function loadConfig(): PlatformConfig {
   const own = new pulumi.Config(NS);
@@ -199,8 +238,8 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
   if (mode === "provided") {
     rootTls = {
       mode,
-      certPem: pem(secrets, "atplatform:rootTlsCert", "CERTIFICATE"),
-      keyPem: pem(secrets, "atplatform:rootTlsKey", "PRIVATE KEY"),
+      certPem: pem(secrets, "atplatform:rootTlsCert", "CERTIFICATE", "rootTls"),
+      keyPem: pem(secrets, "atplatform:rootTlsKey", "PRIVATE KEY", "rootTls"),
     };
   }
 
@@ -229,6 +268,13 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     throw new ConfigError(
       "atplatform:atserverImage",
       "is required for swarms (or set buildImages)",
+    );
+
+  const registrar = registrarConfig(r, secrets, { prod, domain, buildImages });
+  if (swarms.length > 0 && !buildImages && registrar.image === undefined)
+    throw new ConfigError(
+      "atplatform:registrar.image",
+      "is required for swarms (the registrar runs when there are swarms), or set buildImages",
     );
 
   const tlsMode = r.oneOf(
@@ -265,6 +311,7 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     redis,
     directory,
     rootTls,
+    registrar,
     filestore,
     swarms,
     swarmTls,
@@ -339,10 +386,94 @@ function cidr(v: string, key: string): string {
   return v;
 }
 
-function pem(secrets: RawSecrets, key: string, label: string): pulumi.Output<string> {
+function registrarConfig(
+  r: Reader,
+  secrets: RawSecrets,
+  ctx: { prod: boolean; domain: string; buildImages: boolean },
+): RegistrarServiceConfig {
+  const o = r.object("atplatform:registrar");
+  const smtpHost = o.has("smtpHost")
+    ? o.string("smtpHost", undefined, /^(?=.{1,253}$)[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/)
+    : undefined;
+  if (ctx.prod && smtpHost === undefined)
+    throw new ConfigError(
+      "atplatform:registrar.smtpHost",
+      "is required in prod (one-time codes are sent by e-mail)",
+    );
+  let smtp: RegistrarSmtpConfig | undefined;
+  if (smtpHost !== undefined) {
+    const port = o.int("smtpPort", 587, { min: 1, max: 65535 });
+    smtp = {
+      host: smtpHost,
+      port,
+      secure: port === 465,
+      user: o.has("smtpUser") ? o.string("smtpUser", undefined, /^[^\s'"]{1,256}$/) : undefined,
+      from: o.string(
+        "smtpFrom",
+        `atPlatform registrar <no-reply@${ctx.domain}>`,
+        /^[^\r\n]{0,200}[^@\s<>]+@[^@\s<>]+\.[a-z]{2,}>?$/,
+      ),
+      password: secretText(secrets, "atplatform:registrarSmtpPassword", 1),
+    };
+  } else {
+    for (const f of ["smtpPort", "smtpUser", "smtpFrom"])
+      if (o.has(f)) throw new ConfigError(`atplatform:registrar.${f}`, "needs smtpHost");
+    if (secrets["atplatform:registrarSmtpPassword"] !== undefined)
+      throw new ConfigError("atplatform:registrarSmtpPassword", "needs registrar.smtpHost");
+  }
+  const mode = r.oneOf(
+    "atplatform:registrarTls",
+    ["private-ca", "provided"] as const,
+    ctx.prod ? "provided" : "private-ca",
+  );
+  const tls: RootTlsConfig =
+    mode === "provided"
+      ? {
+          mode,
+          certPem: pem(secrets, "atplatform:registrarTlsCert", "CERTIFICATE", "registrarTls"),
+          keyPem: pem(secrets, "atplatform:registrarTlsKey", "PRIVATE KEY", "registrarTls"),
+        }
+      : { mode };
+  return {
+    // Like the directory's: a given image wins over a built one.
+    image: o.has("image") ? o.string("image", undefined, IMAGE_REF) : undefined,
+    storageGb: o.int("storageGb", 10, { min: 10, max: 1024 }),
+    cpu: o.string("cpu", "250m", /^\d+m?$/),
+    memory: o.string("memory", "512Mi", /^\d+(Mi|Gi)$/),
+    smtp,
+    // The registrar refuses keys shorter than 16 characters.
+    apiKey: secretText(secrets, "atplatform:registrarApiKey", 16),
+    adminKey: secretText(secrets, "atplatform:registrarAdminKey", 16),
+    tls,
+  };
+}
+
+/** An optional secret string of at least `min` characters, kept secret. */
+function secretText(
+  secrets: RawSecrets,
+  key: string,
+  min: number,
+): pulumi.Output<string> | undefined {
+  const v = secrets[key];
+  if (v === undefined) return undefined;
+  return pulumi.secret(
+    v.apply((text) => {
+      if (text.length < min || /\s/.test(text))
+        throw new ConfigError(key, `must be at least ${min} characters without whitespace`);
+      return text;
+    }),
+  );
+}
+
+function pem(
+  secrets: RawSecrets,
+  key: string,
+  label: string,
+  modeKey: string,
+): pulumi.Output<string> {
   const v = secrets[key];
   if (v === undefined)
-    throw new ConfigError(key, "is required (set it with --secret) when rootTls is provided");
+    throw new ConfigError(key, `is required (set it with --secret) when ${modeKey} is provided`);
   return pulumi.secret(
     v.apply((text) => {
       if (!text.includes(`-----BEGIN `) || !text.includes(`${label}-----`))
@@ -364,6 +495,16 @@ const OBJECT_FIELDS: Record<string, string[]> = {
   registrarCluster: CLUSTER_FIELDS,
   redis: ["memorySizeGb", "replicaCount", "version", "maintenanceDay", "maintenanceHour"],
   directory: ["image", "minReplicas", "maxReplicas", "cpu", "memory"],
+  registrar: [
+    "image",
+    "storageGb",
+    "cpu",
+    "memory",
+    "smtpHost",
+    "smtpPort",
+    "smtpUser",
+    "smtpFrom",
+  ],
   filestore: ["tier", "capacityGb", "backupKeepDays"],
   swarms: ["name", "ports", "managerMachineType", "workerMachineType", "minWorkers", "maxWorkers"],
 };

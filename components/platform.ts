@@ -13,6 +13,7 @@ import { NfsShare } from "./nfs-share";
 import { LeafCertificate, PrivateCa } from "./private-ca";
 import { ProjectServices } from "./project-services";
 import { RegistrarAccess } from "./registrar-access";
+import { RegistrarService } from "./registrar-service";
 import { RegistrarSwarms } from "./registrar-swarms";
 import { ServiceImage } from "./service-image";
 import { SwarmCluster } from "./swarm-cluster";
@@ -39,6 +40,18 @@ export interface PlatformOutputs {
     string,
     { domain: string; publicIp: pulumi.Output<string>; dockerHost: pulumi.Output<string> }
   >;
+  /** The registrar's pages and APIs (HTTPS); undefined without swarms (no registrar then). */
+  registrar:
+    | {
+        url: string;
+        ip: pulumi.Output<string>;
+        /** Onboarding API key and admin key: secret outputs (given in config or generated). */
+        apiKey: pulumi.Output<string>;
+        adminKey: pulumi.Output<string>;
+        /** The dev private CA that signs registrar.<domain>; undefined when provided. */
+        caPem: pulumi.Output<string> | undefined;
+      }
+    | undefined;
   /** Images the stack built (`buildImages`), by service: `<registry>/<svc>:<tag>@sha256:…`. */
   images: Partial<Record<"directory" | "atserver" | "registrar", pulumi.Output<string>>>;
   /** The private CA of the swarms' wildcard certificates (private-ca mode); undefined otherwise. */
@@ -139,11 +152,17 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
   });
 
   const rootName = `root.${cfg.domain}`;
+  // The private CA of the dev names: root.<domain> and registrar.<domain> (private-ca modes).
+  const withRegistrar = cfg.swarms.length > 0;
+  const namesCa =
+    cfg.rootTls.mode === "private-ca" || (withRegistrar && cfg.registrar.tls.mode === "private-ca")
+      ? new PrivateCa("root-ca", { commonName: `atplatform ${cfg.env} root CA` })
+      : undefined;
   let rootChain: pulumi.Output<string>;
   let rootKey: pulumi.Output<string>;
   let rootCaPem: pulumi.Output<string> | undefined;
   if (cfg.rootTls.mode === "private-ca") {
-    const ca = new PrivateCa("root-ca", { commonName: `atplatform ${cfg.env} root CA` });
+    const ca = namesCa!;
     const leaf = new LeafCertificate("root-tls", {
       ca,
       commonName: rootName,
@@ -211,6 +230,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
         }).name
       : undefined;
   const swarms: PlatformOutputs["swarms"] = {};
+  const swarmClusters: SwarmCluster[] = [];
   const registrarSwarms: ConstructorParameters<typeof RegistrarSwarms>[1]["swarms"] = [];
   cfg.swarms.forEach((settings, i) => {
     const backupOwner = i === 0 && cfg.filestore.backupKeepDays > 0;
@@ -246,6 +266,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       },
       after,
     );
+    swarmClusters.push(swarm);
     if (backupOwner) nfs.grantBackups("atservers", cfg.project, swarm.managerAccount.member);
     registrarSwarms.push({
       name: settings.name,
@@ -264,13 +285,29 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
   });
 
   const atServerImage = cfg.atserverImage ?? images.atserver;
-  if (registrarSwarms.length > 0 && atServerImage) {
-    new RegistrarSwarms("registrar-swarms", {
+  let registrarOut: PlatformOutputs["registrar"];
+  if (withRegistrar && atServerImage) {
+    const swarmsFile = new RegistrarSwarms("registrar-swarms", {
       provider: registrar.provider,
       namespace: registrar.namespace,
       rootAddress: `${rootName}:${DIRECTORY_PORT}`,
       atServerImage,
       swarms: registrarSwarms,
+    });
+    registrarOut = deployRegistrar(cfg, {
+      access: registrar,
+      swarmsFile,
+      swarmClusters,
+      image: cfg.registrar.image ?? images.registrar,
+      namesCa,
+      trustedCaPems: [
+        store.serverCa,
+        ...(rootCaPem ? [rootCaPem] : []),
+        ...(atServerCa ? [atServerCa.certPem] : []),
+      ],
+      zoneName: zone.zoneName,
+      rootAddress: `${rootName}:${DIRECTORY_PORT}`,
+      labels,
     });
   }
 
@@ -289,6 +326,75 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     nfsServer: nfs.server,
     swarms,
     atServerCaPem: atServerCa?.certPem,
+    registrar: registrarOut,
     images,
+  };
+}
+
+/** Secret names RegistrarAccess and RegistrarSwarms give (a test checks the pod's references). */
+const REDIS_PRIMARY_SECRET = "redis-primary";
+const REGISTRAR_SWARMS_SECRET = "registrar-swarms";
+
+/** The registrar workload in its cluster, after the Secrets it mounts exist. */
+function deployRegistrar(
+  cfg: PlatformConfig,
+  p: {
+    access: RegistrarAccess;
+    swarmsFile: RegistrarSwarms;
+    swarmClusters: SwarmCluster[];
+    image: pulumi.Input<string> | undefined;
+    namesCa: PrivateCa | undefined;
+    trustedCaPems: pulumi.Input<string>[];
+    zoneName: pulumi.Input<string>;
+    rootAddress: string;
+    labels: Record<string, string>;
+  },
+): NonNullable<PlatformOutputs["registrar"]> {
+  if (!p.image)
+    throw new Error("no registrar image: set atplatform:registrar.image or buildImages");
+  const hostname = `registrar.${cfg.domain}`;
+  const tls = cfg.registrar.tls;
+  let chain: pulumi.Output<string>;
+  let key: pulumi.Output<string>;
+  if (tls.mode === "private-ca") {
+    const leaf = new LeafCertificate("registrar-tls", {
+      ca: p.namesCa!,
+      commonName: hostname,
+      dnsNames: [hostname],
+      usage: "server",
+    });
+    chain = leaf.chainPem;
+    key = leaf.keyPem;
+  } else {
+    chain = tls.certPem;
+    key = tls.keyPem;
+  }
+  const service = new RegistrarService(
+    "registrar",
+    {
+      provider: p.access.provider,
+      namespace: p.access.namespace,
+      settings: cfg.registrar,
+      image: p.image,
+      rootAddress: p.rootAddress,
+      redisSecretName: REDIS_PRIMARY_SECRET,
+      swarmsSecretName: REGISTRAR_SWARMS_SECRET,
+      swarmNames: cfg.swarms.map((s) => s.name),
+      trustedCaPems: p.trustedCaPems,
+      tlsChainPem: chain,
+      tlsKeyPem: key,
+      zoneName: p.zoneName,
+      hostname,
+      retainDisk: cfg.deletionProtection,
+      labels: p.labels,
+    },
+    { dependsOn: [p.access, p.swarmsFile, ...p.swarmClusters] },
+  );
+  return {
+    url: service.url,
+    ip: service.ip,
+    apiKey: service.apiKey,
+    adminKey: service.adminKey,
+    caPem: tls.mode === "private-ca" ? p.namesCa!.certPem : undefined,
   };
 }

@@ -201,6 +201,7 @@ describe("components: config", () => {
   it("a provided root certificate must be set as secrets and be PEM", async () => {
     expect(failure(stackConfig("prod"), {}).key).to.equal("atplatform:rootTlsCert");
     const cfg = parseConfig(stackConfig("prod"), {
+      ...stackSecrets(),
       "atplatform:rootTlsCert": pulumi.secret("not a pem"),
       "atplatform:rootTlsKey": pulumi.secret(
         "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",

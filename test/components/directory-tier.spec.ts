@@ -82,7 +82,7 @@ for (const env of ["dev", "prod"]) {
 
     it("a LoadBalancer Service on TCP 64 behind a reserved IP keeps client IPs, published as root.<domain>", async () => {
       const { rec, cfg, out } = await get();
-      const svc = rec.one("kubernetes:core/v1:Service").inputs;
+      const svc = rec.one("kubernetes:core/v1:Service", "atdirectory").inputs;
       expect(svc.spec.type).to.equal("LoadBalancer");
       expect(svc.spec.ports).to.deep.equal([
         { name: "atdirectory", port: DIRECTORY_PORT, targetPort: "atdirectory", protocol: "TCP" },

@@ -93,7 +93,8 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     case "gcp:projects/iAMCustomRole:IAMCustomRole":
       return { name: `projects/test-proj/roles/${inputs.roleId}` };
     case "gcp:compute/globalAddress:GlobalAddress":
-      return { name };
+      // An external global address (the registrar's load balancer) gets a public IP.
+      return { name, address: inputs.address ?? "34.120.0.9" };
     case "gcp:dns/managedZone:ManagedZone":
       return {
         name,

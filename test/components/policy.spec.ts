@@ -76,7 +76,7 @@ describe("components: policy pack (offline)", () => {
         "k8s-lb-preserves-client-ip",
         mutate(
           "kubernetes:core/v1:Service",
-          undefined,
+          "atdirectory",
           (i) => (i.spec.externalTrafficPolicy = "Cluster"),
         ),
       ],

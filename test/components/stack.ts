@@ -34,6 +34,8 @@ export function stackSecrets(): RawSecrets {
   return {
     "atplatform:rootTlsCert": pulumi.secret(TEST_PEM_CERT),
     "atplatform:rootTlsKey": pulumi.secret(TEST_PEM_KEY),
+    "atplatform:registrarTlsCert": pulumi.secret(TEST_PEM_CERT),
+    "atplatform:registrarTlsKey": pulumi.secret(TEST_PEM_KEY),
   };
 }
 
@@ -105,6 +107,8 @@ export function pulumiConfig(env: string): Record<string, string> {
   for (const [k, v] of Object.entries(stackConfig(env))) if (v !== undefined) all[k] = v;
   all["atplatform:rootTlsCert"] = TEST_PEM_CERT;
   all["atplatform:rootTlsKey"] = TEST_PEM_KEY;
+  all["atplatform:registrarTlsCert"] = TEST_PEM_CERT;
+  all["atplatform:registrarTlsKey"] = TEST_PEM_KEY;
   return all;
 }
 

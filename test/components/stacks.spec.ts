@@ -22,7 +22,8 @@ describe("components: stacks", () => {
 
   it("a preview-mode run (prod: two swarms, ACME, nothing computed yet) does not crash", async () => {
     const { rec, out } = await buildStack("prod", { preview: true });
-    expect(rec.all("kubernetes:core/v1:Service")).to.have.length(1);
+    // The directory's LoadBalancer and the registrar's (ClusterIP, behind its Ingress).
+    expect(rec.all("kubernetes:core/v1:Service")).to.have.length(2);
     expect(rec.all("kubernetes:apps/v1:Deployment")).to.have.length(1);
     expect(rec.all("gcp:compute/instanceTemplate:InstanceTemplate")).to.have.length(4);
     expect(await (out.rootIp as any).isKnown).to.equal(false);
