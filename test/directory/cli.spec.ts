@@ -77,7 +77,7 @@ describe("atdirectory command line", () => {
 
   it("every documented flag is honoured from the environment and from argv", async () => {
     // One sample value per flag listed in --help; a flag added without a sample fails here.
-    const samples: Record<string, [string, string | number]> = {
+    const samples: Record<string, [string, string | number | string[]]> = {
       port: ["6464", 6464],
       host: ["127.0.0.1", "127.0.0.1"],
       cert: ["/c.pem,/r.pem", "/c.pem,/r.pem"],
@@ -89,6 +89,7 @@ describe("atdirectory command line", () => {
       "redis-command-timeout-ms": ["700", 700],
       "redis-channel": ["chan", "chan"],
       "cache-ttl-ms": ["1234", 1234],
+      "cache-max-stale-ms": ["777", 777],
       upstream: ["root.example:64", "root.example:64"],
       "upstream-ca": ["/u.pem", "/u.pem"],
       "upstream-timeout-ms": ["999", 999],
@@ -99,6 +100,10 @@ describe("atdirectory command line", () => {
       "throttle-close-after": ["5", 5],
       "ip-miss-budget": ["7", 7],
       "ip-miss-window-ms": ["100", 100],
+      "ip-budget-exempt": [
+        "10.0.0.0/8, 192.0.2.7,fd00::/8",
+        ["10.0.0.0/8", "192.0.2.7", "fd00::/8"],
+      ],
       "max-connections": ["3", 3],
       "idle-timeout-ms": ["60000", 60000],
       "handshake-timeout-ms": ["2000", 2000],
@@ -123,8 +128,8 @@ describe("atdirectory command line", () => {
     const fromArgv = parseArgs(argv, {}).config!;
     for (const [flag, [raw, want]] of Object.entries(samples)) {
       if (raw === "") continue;
-      expect((fromEnv as any)[camel(flag)], flag).to.equal(want);
-      expect((fromArgv as any)[camel(flag)], flag).to.equal(want);
+      expect((fromEnv as any)[camel(flag)], flag).to.deep.equal(want);
+      expect((fromArgv as any)[camel(flag)], flag).to.deep.equal(want);
     }
     // Redis settings (exclusive with --records) and the env-only password.
     const redis = parseArgs(["--cert", "c", "--key", "k"], {
@@ -195,6 +200,18 @@ describe("atdirectory command line", () => {
       /must not contain a password/,
     ],
     ["bad upstream", ["--upstream", "nohost"], {}, /--upstream: expected host:port/],
+    [
+      "bad exempt range",
+      ["--ip-budget-exempt", "10.0.0.0/33"],
+      {},
+      /--ip-budget-exempt: "10.0.0.0\/33": prefix length must be 0-32/,
+    ],
+    [
+      "bad exempt address",
+      [],
+      { ATDIRECTORY_IP_BUDGET_EXEMPT: "10.0.0.1,monitoring" },
+      /ATDIRECTORY_IP_BUDGET_EXEMPT: "monitoring" is not an IP address or CIDR range/,
+    ],
   ];
   for (const [name, args, env, message] of badConfigs) {
     it(`rejects bad configuration with a clear message: ${name}`, () => {

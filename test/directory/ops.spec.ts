@@ -82,6 +82,18 @@ describe("directory operations", () => {
     b.close();
   });
 
+  it("per-IP budget over real TLS: an exempt address (monitoring, registrar) is not limited", async () => {
+    dir = await startDirectory(
+      { alice: "a.test:1" },
+      { ipMissBudget: 1, ipBudgetExempt: ["127.0.0.0/8", "::1"] },
+    );
+    for (let i = 0; i < 4; i++) {
+      const probe = await greeted(dir.port);
+      expect(await probe.lookup(`nobody${i}`)).to.equal("null\r\n@");
+      probe.close();
+    }
+  });
+
   it("closes idle connections when --idle-timeout-ms is set (it is off by default)", async () => {
     dir = await startDirectory({ alice: "a.test:1" }, { idleTimeoutMs: 300 });
     const idle = await greeted(dir.port);

@@ -94,6 +94,41 @@ describe("directory Redis store", () => {
     expect(await redis.command("GET", "dave")).to.equal("dave.test:1");
   });
 
+  it("past the TTL with the subscription up: answers from the cache and refreshes behind it", async () => {
+    server = await startRedisDirectory(redis, { cacheTtlMs: 100 });
+    const c = await client();
+    expect(await c.lookup("alice")).to.equal("alice.test:6464\r\n@");
+    // A change without its invalidation message (as if the message were lost).
+    await redis.command("SET", "alice", "moved.test:1");
+    await sleep(150);
+    expect(await c.lookup("alice")).to.equal("alice.test:6464\r\n@"); // starts the refresh
+    await eventually(async () => (await c.lookup("alice")) === "moved.test:1\r\n@", 1000);
+    // With stale answers off, the first lookup past the TTL already sees the change.
+    await server.stop();
+    server = await startRedisDirectory(redis, { cacheTtlMs: 100, cacheMaxStaleMs: 0 });
+    const d = await client();
+    expect(await d.lookup("alice")).to.equal("moved.test:1\r\n@");
+    await redis.command("SET", "alice", "again.test:2");
+    await sleep(150);
+    expect(await d.lookup("alice")).to.equal("again.test:2\r\n@");
+  });
+
+  it("coalesces the lookups of concurrent connections into MGETs (no cache)", async () => {
+    server = await startRedisDirectory(redis, { cacheTtlMs: 0 });
+    const conns = await Promise.all(Array.from({ length: 20 }, () => client()));
+    await redis.command("CONFIG", "RESETSTAT");
+    for (const c of conns) c.send("alice\n");
+    for (const c of conns) {
+      await c.waitForBytes("@alice.test:6464\r\n@".length);
+      expect(c.text).to.equal("@alice.test:6464\r\n@");
+    }
+    const stats = String(await redis.command("INFO", "commandstats"));
+    const calls = (cmd: string) =>
+      Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(calls("get")).to.equal(0);
+    expect(calls("mget")).to.be.within(1, 20);
+  });
+
   it("never answers null while Redis is down, and recovers when it is back", async () => {
     server = await startRedisDirectory(redis, { cacheTtlMs: 100, redisCommandTimeoutMs: 200 });
     const c = await client();

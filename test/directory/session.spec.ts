@@ -158,6 +158,21 @@ describe("directory session core", () => {
     budget.close();
   });
 
+  it("per-IP budget: exempt addresses and ranges are never counted", () => {
+    const budget = new IpMissBudget(1, 60_000, Date.now, ["10.1.0.0/16", "192.0.2.7", "fd00::/8"]);
+    try {
+      for (const ip of ["10.1.2.3", "::ffff:10.1.9.9", "192.0.2.7", "fd00::1234"]) {
+        for (let i = 0; i < 5; i++) expect(budget.take(ip), ip).to.equal(true);
+      }
+      for (const ip of ["10.2.0.1", "192.0.2.8", "fe80::1", "::ffff:192.0.2.9"]) {
+        expect(budget.take(ip), ip).to.equal(true);
+        expect(budget.take(ip), ip).to.equal(false);
+      }
+    } finally {
+      budget.close();
+    }
+  });
+
   it("connection cap evicts the longest-idle, non-busy connection", () => {
     const closed: string[] = [];
     const conn = (name: string, lastActive: number, busy = false) => ({

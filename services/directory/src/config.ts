@@ -2,6 +2,7 @@
 // environment variable ATDIRECTORY_<FLAG>; the command line wins over the environment,
 // which wins over the defaults below. Validated here and nowhere else.
 import { ConfigError } from "./errors";
+import { parseAddressList } from "./address-list";
 import { isHostPort } from "./records";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -28,6 +29,8 @@ export interface DirectoryConfig {
   /** Pub/sub channel the registrar publishes changed atSigns on. */
   redisChannel: string;
   cacheTtlMs: number;
+  /** While invalidations arrive, expired entries up to this age are answered and refreshed. */
+  cacheMaxStaleMs: number;
   /** Upstream root (host:port over TLS) asked about atSigns the local store does not know. */
   upstream?: string;
   upstreamCa?: string;
@@ -43,6 +46,8 @@ export interface DirectoryConfig {
   /** Unknown answers allowed per client IP per window, across connections (0 = off). */
   ipMissBudget: number;
   ipMissWindowMs: number;
+  /** Addresses and CIDR ranges the per-IP budget does not apply to (monitoring, registrar). */
+  ipBudgetExempt: string[];
   /** Global connection cap; at the cap the longest-idle connection is closed. */
   maxConnections: number;
   /** Close connections idle this long (0 = never, the default: clients keep one). */
@@ -56,7 +61,7 @@ export interface DirectoryConfig {
   logLevel: LogLevel;
 }
 
-type Kind = "int" | "string" | "hostport" | "level";
+type Kind = "int" | "string" | "hostport" | "level" | "cidrs";
 
 interface Flag {
   name: string;
@@ -112,6 +117,15 @@ const FLAGS: Flag[] = [
     min: 0,
     help: "Redis cache TTL, the staleness bound without pub/sub (default 10000)",
   },
+  {
+    name: "cache-max-stale-ms",
+    key: "cacheMaxStaleMs",
+    kind: "int",
+    min: 0,
+    help:
+      "while pub/sub invalidations arrive, answer expired cache entries up to this age " +
+      "and refresh them in the background (default 300000, 0 = off)",
+  },
   { name: "upstream", key: "upstream", kind: "hostport", help: "upstream root host:port" },
   { name: "upstream-ca", key: "upstreamCa", kind: "string", help: "CA PEM for the upstream" },
   {
@@ -163,6 +177,12 @@ const FLAGS: Flag[] = [
     kind: "int",
     min: 1,
     help: "window of the per-IP budget (default 60000)",
+  },
+  {
+    name: "ip-budget-exempt",
+    key: "ipBudgetExempt",
+    kind: "cidrs",
+    help: "comma-separated addresses/CIDRs exempt from the per-IP budget (monitoring, registrar)",
   },
   {
     name: "max-connections",
@@ -220,6 +240,7 @@ export const DEFAULTS = {
   redisCommandTimeoutMs: 500,
   redisChannel: "atdirectory:invalidate",
   cacheTtlMs: 10_000,
+  cacheMaxStaleMs: 300_000,
   upstreamTimeoutMs: 3000,
   upstreamCacheTtlMs: 300_000,
   httpPort: 8080,
@@ -228,6 +249,7 @@ export const DEFAULTS = {
   throttleCloseAfter: 3,
   ipMissBudget: 60,
   ipMissWindowMs: 60_000,
+  ipBudgetExempt: [] as string[],
   maxConnections: 10_000,
   idleTimeoutMs: 0,
   handshakeTimeoutMs: 10_000,
@@ -285,6 +307,12 @@ function convert(flag: Flag, raw: string, origin: string): unknown {
     case "string":
       if (raw === "") throw new ConfigError(`${origin}: must not be empty`);
       return raw;
+    case "cidrs":
+      try {
+        return parseAddressList(raw);
+      } catch (err) {
+        throw new ConfigError(`${origin}: ${(err as Error).message}`);
+      }
   }
 }
 
@@ -365,5 +393,10 @@ export function resolveConfig(
     throw new ConfigError(`--upstream: expected host:port, got "${cfg.upstream}"`);
   }
   if (cfg.port > 65535 || cfg.httpPort > 65535) throw new ConfigError("ports must be <= 65535");
+  try {
+    cfg.ipBudgetExempt = parseAddressList(cfg.ipBudgetExempt);
+  } catch (err) {
+    throw new ConfigError(`--ip-budget-exempt: ${(err as Error).message}`);
+  }
   return cfg;
 }

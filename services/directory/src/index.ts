@@ -9,6 +9,8 @@ export { DEFAULT_INVALIDATION_CHANNEL, RedisDirectoryStore } from "./store/redis
 export { FileDirectoryStore } from "./store/file-store";
 export { MemoryDirectoryStore } from "./store/memory-store";
 export { CachingStore } from "./store/caching-store";
+export { GetBatcher } from "./store/get-batcher";
+export { AddressList, parseAddressList } from "./address-list";
 export { UpstreamStore } from "./store/upstream-store";
 export type { DirectoryStore, LookupResult } from "./store/types";
 export { DirectorySession, LogLimiter, MAX_LINE_BYTES } from "./session";

@@ -1,6 +1,8 @@
 // Anti-enumeration across connections: each client IP may receive a limited number of
 // unknown (`null`) answers per window. A token bucket per IP, refilled continuously;
-// idle buckets are swept so the map stays small.
+// idle buckets are swept so the map stays small. Exempt addresses (monitoring, the
+// registrar) are never counted.
+import { AddressList } from "./address-list";
 
 interface Bucket {
   tokens: number;
@@ -10,12 +12,15 @@ interface Bucket {
 export class IpMissBudget {
   private readonly buckets = new Map<string, Bucket>();
   private readonly sweeper?: NodeJS.Timeout;
+  private readonly exempt: AddressList;
 
   constructor(
     private readonly budget: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
+    exempt: readonly string[] = [],
   ) {
+    this.exempt = new AddressList(exempt);
     if (budget > 0) {
       this.sweeper = setInterval(() => this.sweep(), windowMs);
       this.sweeper.unref();
@@ -24,7 +29,7 @@ export class IpMissBudget {
 
   /** Spends one unknown answer for `ip`; false when the budget is exhausted. */
   take(ip: string): boolean {
-    if (this.budget <= 0) return true;
+    if (this.budget <= 0 || this.exempt.contains(ip)) return true;
     const bucket = this.refill(ip);
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;

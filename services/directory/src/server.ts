@@ -53,7 +53,12 @@ export class DirectoryServer {
     readonly metrics: DirectoryMetrics,
     private readonly tracker: ConnectionTracker<DirectorySession>,
   ) {
-    this.ipBudget = new IpMissBudget(config.ipMissBudget, config.ipMissWindowMs);
+    this.ipBudget = new IpMissBudget(
+      config.ipMissBudget,
+      config.ipMissWindowMs,
+      Date.now,
+      config.ipBudgetExempt,
+    );
     this.sessionCtx = {
       store,
       metrics: this.metrics,
@@ -114,13 +119,15 @@ export class DirectoryServer {
       });
       store = fileStore;
     } else if (config.redis) {
-      const cache = new CachingStore({
+      const cache: CachingStore = new CachingStore({
         name: "redis",
         ttlMs: config.cacheTtlMs,
         cacheNegative: true,
+        maxStaleMs: config.cacheMaxStaleMs,
+        invalidationsLive: () => redis.invalidationsLive(),
         metrics,
       });
-      const redis = new RedisDirectoryStore({
+      const redis: RedisDirectoryStore = new RedisDirectoryStore({
         url: config.redis,
         password: config.redisPassword,
         ca: config.redisCa ? readPem(config.redisCa, "--redis-ca") : undefined,

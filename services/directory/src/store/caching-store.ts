@@ -6,6 +6,12 @@
 //   unknown answer while the store is down could be wrong.
 // - A fetch that started before an invalidation is returned but not cached, so an
 //   invalidation can never be undone by a slow, older read.
+// - Stale-while-revalidate, only while `invalidationsLive()` says change messages are
+//   arriving: an entry past its TTL (but younger than maxStaleMs and not invalidated) is
+//   answered at once and refreshed in the background. Changes then reach the cache
+//   through the invalidation in milliseconds; the TTL only covers a lost message, and
+//   for that case the bound becomes "the TTL, plus the one lookup that starts the
+//   refresh". While the channel is down, expired entries are fetched before answering.
 import { StoreUnavailableError } from "../errors";
 import type { DirectoryMetrics } from "../metrics";
 import type { DirectoryStore, LookupResult } from "./types";
@@ -18,6 +24,10 @@ export interface CachingStoreOptions {
   cacheNegative: boolean;
   /** Bound on the number of entries; the oldest are dropped first. */
   maxEntries?: number;
+  /** Answer expired entries up to this age while refreshing them (0 = never). */
+  maxStaleMs?: number;
+  /** True while invalidation messages are known to arrive (enables stale-while-revalidate). */
+  invalidationsLive?: () => boolean;
   metrics?: DirectoryMetrics;
   now?: () => number;
 }
@@ -28,6 +38,8 @@ interface Entry {
   epoch: number;
 }
 
+const never = () => false;
+
 export class CachingStore implements DirectoryStore {
   private inner?: DirectoryStore;
   private readonly entries = new Map<string, Entry>();
@@ -37,15 +49,22 @@ export class CachingStore implements DirectoryStore {
   private validEpoch = 0;
   private readonly now: () => number;
   private readonly maxEntries: number;
+  private readonly maxStaleMs: number;
+  private readonly invalidationsLive: () => boolean;
   private readonly hit: () => void;
   private readonly miss: () => void;
+  private readonly revalidated: () => void;
 
   constructor(private readonly opts: CachingStoreOptions) {
     this.now = opts.now ?? Date.now;
     this.maxEntries = opts.maxEntries ?? 200_000;
+    // A TTL of 0 turns the cache off; it must not come back as stale answers.
+    this.maxStaleMs = opts.ttlMs > 0 ? (opts.maxStaleMs ?? 0) : 0;
+    this.invalidationsLive = opts.invalidationsLive ?? never;
     const noop = () => undefined;
     this.hit = opts.metrics?.cache.bind({ cache: opts.name, result: "hit" }) ?? noop;
     this.miss = opts.metrics?.cache.bind({ cache: opts.name, result: "miss" }) ?? noop;
+    this.revalidated = opts.metrics?.cache.bind({ cache: opts.name, result: "revalidate" }) ?? noop;
   }
 
   setInner(inner: DirectoryStore): void {
@@ -58,14 +77,27 @@ export class CachingStore implements DirectoryStore {
 
   lookup(atsign: string): LookupResult {
     const entry = this.entries.get(atsign);
-    if (entry && entry.expires > this.now() && entry.epoch >= this.validEpoch) {
-      this.hit();
-      return entry.value;
+    if (entry && entry.epoch >= this.validEpoch) {
+      const now = this.now();
+      if (entry.expires > now) {
+        this.hit();
+        return entry.value;
+      }
+      if (entry.expires + this.maxStaleMs > now && this.invalidationsLive()) {
+        this.revalidated();
+        // The refresh's failure is already counted in fetch(); the answer is the entry.
+        if (!this.inflight.has(atsign)) this.begin(atsign, entry).catch(() => undefined);
+        return entry.value;
+      }
     }
     const shared = this.inflight.get(atsign);
     if (shared) return shared;
     this.miss();
-    const fetch = this.fetch(atsign, entry).finally(() => this.inflight.delete(atsign));
+    return this.begin(atsign, entry);
+  }
+
+  private begin(atsign: string, previous: Entry | undefined): Promise<string | null> {
+    const fetch = this.fetch(atsign, previous).finally(() => this.inflight.delete(atsign));
     this.inflight.set(atsign, fetch);
     return fetch;
   }

@@ -3,6 +3,8 @@
 // are never queued while disconnected: they fail at once so the caller can answer from
 // its cache or close the connection instead of hanging.
 //
+// Lookups are coalesced into MGETs (get-batcher.ts).
+//
 // A second connection subscribes to the invalidation channel. Subscribe on the same
 // endpoint the reads go to: PUBLISH travels down the replication stream after the SET
 // it follows, so when a replica delivers the message it already has the new value.
@@ -12,6 +14,7 @@ import { StoreUnavailableError } from "../errors";
 import type { Logger } from "../logger";
 import type { DirectoryMetrics } from "../metrics";
 import type { DirectoryStore } from "./types";
+import { GetBatcher } from "./get-batcher";
 
 export const DEFAULT_INVALIDATION_CHANNEL = "atdirectory:invalidate";
 
@@ -27,7 +30,7 @@ export interface RedisStoreOptions {
   /** Wait this long in start() for the first connection (it is not fatal). */
   connectWaitMs?: number;
   onInvalidate?(atsign: string): void;
-  /** The subscription was (re)established; messages may have been missed. */
+  /** The subscription was (re)confirmed; messages may have been missed before it. */
   onResubscribed?(): void;
 }
 
@@ -58,7 +61,10 @@ export function redisOptions(
 export class RedisDirectoryStore implements DirectoryStore {
   private readonly client: Redis;
   private readonly subscriber: Redis;
+  private readonly batcher: GetBatcher;
   private closing = false;
+  /** The invalidation subscription is confirmed and its connection has not dropped since. */
+  private subscribed = false;
 
   constructor(private readonly opts: RedisStoreOptions) {
     const base: RedisOptions = {
@@ -75,12 +81,12 @@ export class RedisDirectoryStore implements DirectoryStore {
       commandTimeout: opts.commandTimeoutMs,
       enableAutoPipelining: true,
     });
-    // The subscriber queues its SUBSCRIBE until the first connection succeeds.
+    // The subscriber (re)subscribes itself on every "ready" (below).
     this.subscriber = new Redis({
       ...base,
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
-      autoResubscribe: true,
+      autoResubscribe: false,
     });
     let wasReady = false;
     for (const [role, conn] of [
@@ -101,9 +107,22 @@ export class RedisDirectoryStore implements DirectoryStore {
       opts.log.warn("redis connection lost; reconnecting");
     });
     this.client.on("ready", () => (wasReady = true));
-    // ioredis re-subscribes after a reconnect; messages sent meanwhile are lost, so the
-    // cache must not trust anything it holds from before.
-    this.subscriber.on("ready", () => opts.onResubscribed?.());
+    this.batcher = new GetBatcher((keys) => this.client.mget(keys));
+    // Messages sent while the subscription was down are lost, so once it is confirmed
+    // again the cache must not trust anything it holds from before. Confirmed means the
+    // SUBSCRIBE reply arrived (not merely "ready"), so nothing fetched after the
+    // callback can have missed a message.
+    this.subscriber.on("ready", () => {
+      this.subscriber.subscribe(opts.channel).then(
+        () => {
+          if (this.subscriber.status !== "ready") return;
+          this.subscribed = true;
+          opts.onResubscribed?.();
+        },
+        (err: Error) => opts.log.warn({ err: err.message }, "redis subscribe failed"),
+      );
+    });
+    this.subscriber.on("close", () => (this.subscribed = false));
     this.subscriber.on("message", (channel: string, message: string) => {
       if (channel === opts.channel) opts.onInvalidate?.(message);
     });
@@ -114,9 +133,9 @@ export class RedisDirectoryStore implements DirectoryStore {
       throw new StoreUnavailableError(`redis not connected (${this.client.status})`);
     }
     try {
-      return await this.client.get(atsign);
+      return await this.batcher.get(atsign);
     } catch (err) {
-      throw new StoreUnavailableError(`redis GET failed: ${(err as Error).message}`, {
+      throw new StoreUnavailableError(`redis MGET failed: ${(err as Error).message}`, {
         cause: err,
       });
     }
@@ -126,14 +145,16 @@ export class RedisDirectoryStore implements DirectoryStore {
     return this.client.status === "ready";
   }
 
+  /** Invalidations are arriving: the cache may answer from stale entries while it refreshes. */
+  invalidationsLive(): boolean {
+    return this.subscribed && this.ready();
+  }
+
   async start(): Promise<void> {
     const wait = this.opts.connectWaitMs ?? 5000;
     // Connection failures are not fatal: ioredis keeps retrying, /readyz says 503.
     this.client.connect().catch(() => undefined);
     this.subscriber.connect().catch(() => undefined);
-    this.subscriber
-      .subscribe(this.opts.channel)
-      .catch((err: Error) => this.opts.log.warn({ err: err.message }, "redis subscribe failed"));
     const deadline = Date.now() + wait;
     while (!this.ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     if (!this.ready()) this.opts.log.warn("redis not reachable yet; lookups close until it is");

@@ -1,0 +1,159 @@
+// The in-process cache in front of Redis, with a fake inner store and a fake clock:
+// TTL, stale-while-revalidate only while invalidations arrive, the max-stale bound,
+// expireAll/invalidate, stale-if-error; and the MGET batcher behind the Redis store.
+import { expect } from "chai";
+import {
+  CachingStore,
+  GetBatcher,
+  StoreUnavailableError,
+  type DirectoryStore,
+} from "@atplatform/directory";
+
+class FakeStore implements DirectoryStore {
+  readonly records = new Map<string, string>();
+  calls = 0;
+  failing = false;
+  lookup(atsign: string): Promise<string | null> {
+    this.calls++;
+    if (this.failing) return Promise.reject(new StoreUnavailableError("down"));
+    return Promise.resolve(this.records.get(atsign) ?? null);
+  }
+  ready = () => true;
+  start = () => Promise.resolve();
+  close = () => Promise.resolve();
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe("directory cache (stale-while-revalidate) and MGET batcher", () => {
+  let now: number;
+  let live: boolean;
+  let inner: FakeStore;
+  const cache = (ttlMs = 1000, maxStaleMs = 10_000) => {
+    const c = new CachingStore({
+      name: "redis",
+      ttlMs,
+      maxStaleMs,
+      cacheNegative: true,
+      invalidationsLive: () => live,
+      now: () => now,
+    });
+    c.setInner(inner);
+    return c;
+  };
+
+  beforeEach(() => {
+    now = 0;
+    live = true;
+    inner = new FakeStore();
+    inner.records.set("alice", "a.test:1");
+  });
+
+  it("answers from the cache within the TTL, synchronously", async () => {
+    const c = cache();
+    expect(await c.lookup("alice")).to.equal("a.test:1");
+    now = 999;
+    expect(c.lookup("alice")).to.equal("a.test:1");
+    expect(inner.calls).to.equal(1);
+  });
+
+  it("past the TTL, while invalidations arrive: answers at once, refreshes once in the background", async () => {
+    const c = cache();
+    await c.lookup("alice");
+    inner.records.set("alice", "moved.test:2"); // a change whose message was lost
+    now = 1500;
+    expect(c.lookup("alice")).to.equal("a.test:1"); // the one lookup that starts the refresh
+    expect(c.lookup("alice")).to.equal("a.test:1"); // same refresh in flight, no second fetch
+    expect(inner.calls).to.equal(2);
+    await flush();
+    expect(c.lookup("alice")).to.equal("moved.test:2");
+    expect(inner.calls).to.equal(2);
+  });
+
+  it("past the TTL with the invalidation channel down: fetches before answering", async () => {
+    const c = cache();
+    await c.lookup("alice");
+    inner.records.set("alice", "moved.test:2");
+    live = false;
+    now = 1500;
+    const answer = c.lookup("alice");
+    expect(answer).to.be.instanceOf(Promise);
+    expect(await answer).to.equal("moved.test:2");
+  });
+
+  it("past max-stale, after expireAll or invalidate: fetches before answering", async () => {
+    const c = cache(1000, 5000);
+    await c.lookup("alice");
+    inner.records.set("alice", "b.test:2");
+    now = 6001;
+    expect(await c.lookup("alice")).to.equal("b.test:2");
+    inner.records.set("alice", "c.test:3");
+    c.expireAll(); // the subscription came back: anything older is suspect
+    expect(await c.lookup("alice")).to.equal("c.test:3");
+    inner.records.set("alice", "d.test:4");
+    c.invalidate("alice");
+    expect(await c.lookup("alice")).to.equal("d.test:4");
+  });
+
+  it("unknown answers are cached and revalidated the same way", async () => {
+    const c = cache();
+    expect(await c.lookup("bob")).to.equal(null);
+    inner.records.set("bob", "b.test:1");
+    now = 1500;
+    expect(c.lookup("bob")).to.equal(null);
+    await flush();
+    expect(c.lookup("bob")).to.equal("b.test:1");
+  });
+
+  it("a TTL of 0 (cache off) never answers stale", async () => {
+    const c = cache(0, 10_000);
+    await c.lookup("alice");
+    inner.records.set("alice", "b.test:2");
+    now = 1;
+    expect(await c.lookup("alice")).to.equal("b.test:2");
+  });
+
+  it("a failed background refresh keeps the entry and raises nothing", async () => {
+    const c = cache();
+    await c.lookup("alice");
+    inner.failing = true;
+    now = 1500;
+    expect(c.lookup("alice")).to.equal("a.test:1");
+    await flush();
+    expect(c.lookup("alice")).to.equal("a.test:1");
+    live = false; // now stale-if-error answers a known address, never an unknown one
+    expect(await c.lookup("alice")).to.equal("a.test:1");
+    let error: unknown;
+    await Promise.resolve(c.lookup("carol")).catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(StoreUnavailableError);
+  });
+
+  it("batcher: the gets of one turn travel as one MGET of distinct keys, in chunks", async () => {
+    const calls: string[][] = [];
+    const b = new GetBatcher((keys) => {
+      calls.push(keys);
+      return Promise.resolve(keys.map((k) => (k === "nobody" ? null : `${k}.test:1`)));
+    }, 3);
+    const answers = await Promise.all(["a", "b", "a", "nobody", "c", "d"].map((k) => b.get(k)));
+    expect(answers).to.deep.equal([
+      "a.test:1",
+      "b.test:1",
+      "a.test:1",
+      null,
+      "c.test:1",
+      "d.test:1",
+    ]);
+    expect(calls).to.deep.equal([
+      ["a", "b", "nobody"],
+      ["c", "d"],
+    ]);
+    expect(await b.get("e")).to.equal("e.test:1");
+    expect(calls).to.have.length(3);
+  });
+
+  it("batcher: a failed MGET rejects every waiter of its chunk", async () => {
+    const b = new GetBatcher(() => Promise.reject(new Error("connection lost")));
+    const results = await Promise.allSettled([b.get("a"), b.get("b")]);
+    expect(results.map((r) => r.status)).to.deep.equal(["rejected", "rejected"]);
+  });
+});
