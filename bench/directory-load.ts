@@ -38,48 +38,83 @@ function record(startNs: bigint): void {
   if (measuring) latencies.push(Number(process.hrtime.bigint() - startNs) / 1e6);
 }
 
-function open(): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({
-      host: "127.0.0.1",
-      port: opts.port,
-      secureContext,
-      servername: "localhost",
-    });
-    s.setNoDelay(true);
-    s.once("error", reject);
-    s.once("data", (d: Buffer) => {
-      if (d.toString() === "@") resolve(s);
-      else reject(new Error(`bad greeting ${JSON.stringify(d.toString())}`));
-    });
-  });
-}
+/**
+ * One client connection with a single data listener and at most one lookup in flight:
+ * adding and removing listeners per lookup would make the client, not the server, the
+ * bottleneck (and its garbage the tail latency).
+ */
+class Conn {
+  private buf = "";
+  private pending?: { resolve(answer: string): void; reject(err: Error): void };
 
-function ask(s: TLSSocket, atsign: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      if (buf.endsWith("\r\n@")) {
-        s.off("data", onData);
-        s.off("close", onClose);
-        resolve(buf);
+  private constructor(readonly socket: TLSSocket) {
+    socket.on("data", (d: Buffer) => {
+      this.buf += d.toString();
+      if (this.pending && this.buf.endsWith("\r\n@")) {
+        const p = this.pending;
+        const answer = this.buf;
+        this.pending = undefined;
+        this.buf = "";
+        p.resolve(answer);
       }
-    };
-    const onClose = () => reject(new Error("closed"));
-    s.on("data", onData);
-    s.once("close", onClose);
-    s.write(`${atsign}\n`);
-  });
+    });
+    socket.on("close", () => this.pending?.reject(new Error("closed")));
+  }
+
+  static open(): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const s = connect({
+        host: "127.0.0.1",
+        port: opts.port,
+        secureContext,
+        servername: "localhost",
+      });
+      s.setNoDelay(true);
+      s.once("error", reject);
+      s.once("data", (d: Buffer) => {
+        s.off("error", reject);
+        s.on("error", () => undefined);
+        if (d.toString() === "@") resolve(new Conn(s));
+        else reject(new Error(`bad greeting ${JSON.stringify(d.toString())}`));
+      });
+    });
+  }
+
+  ask(atsign: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.socket.write(`${atsign}\n`);
+    });
+  }
+
+  /** Sends lines pipelined and resolves with everything up to the nth answer. */
+  askMany(lines: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let answers = "";
+      let remaining = lines.length;
+      const next = (answer: string) => {
+        answers += answer;
+        remaining -= answer.split("\r\n@").length - 1;
+        if (remaining <= 0) resolve(answers);
+        else this.pending = { resolve: next, reject };
+      };
+      this.pending = { resolve: next, reject };
+      this.socket.write(lines.map((l) => `${l}\n`).join(""));
+    });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
 }
 
 async function oneNewConnection(startNs: bigint): Promise<void> {
-  let s: TLSSocket | undefined;
+  let s: Conn | undefined;
   try {
-    s = await open();
-    const answer = await ask(s, name());
+    s = await Conn.open();
+    const answer = await s.ask(name());
     if (answer.startsWith("null")) throw new Error("unexpected null");
-    s.end("@exit\n");
+    s.socket.end("@exit\n");
     record(startNs);
   } catch {
     errors++;
@@ -97,13 +132,13 @@ async function closedLoop(): Promise<void> {
     );
     return;
   }
-  const sockets = await Promise.all(Array.from({ length: opts.concurrency }, () => open()));
+  const sockets = await Promise.all(Array.from({ length: opts.concurrency }, () => Conn.open()));
   await Promise.all(
     sockets.map(async (s) => {
       while (!stopping) {
         const t = process.hrtime.bigint();
         try {
-          const a = await ask(s, name());
+          const a = await s.ask(name());
           if (a.startsWith("null")) throw new Error("unexpected null");
           record(t);
         } catch {
@@ -121,16 +156,16 @@ async function openLoop(rate: number): Promise<void> {
   const t0 = process.hrtime.bigint();
   let n = 0n;
   const inflight = new Set<Promise<void>>();
-  const free: TLSSocket[] =
+  const free: Conn[] =
     opts.mode === "persistent"
-      ? await Promise.all(Array.from({ length: opts.concurrency }, () => open()))
+      ? await Promise.all(Array.from({ length: opts.concurrency }, () => Conn.open()))
       : [];
   const waiting: bigint[] = [];
-  const runPersistent = async (s: TLSSocket, scheduled: bigint) => {
+  const runPersistent = async (s: Conn, scheduled: bigint) => {
     let t: bigint | undefined = scheduled;
     while (t !== undefined) {
       try {
-        await ask(s, name());
+        await s.ask(name());
         record(t);
       } catch {
         errors++;
@@ -170,7 +205,7 @@ function pct(sorted: number[], p: number): number {
 
 /** Looks every record up once (pipelined), so a cache starts warm; prints a result line. */
 async function warm(): Promise<void> {
-  const sockets = await Promise.all(Array.from({ length: opts.concurrency }, () => open()));
+  const sockets = await Promise.all(Array.from({ length: opts.concurrency }, () => Conn.open()));
   let failures = 0;
   await Promise.all(
     sockets.map(async (s, w) => {
@@ -179,19 +214,7 @@ async function warm(): Promise<void> {
           { length: Math.min(32, opts.records - i) },
           (_, k) => `user${i + k}`,
         );
-        const answers = await new Promise<string>((resolve, reject) => {
-          let buf = "";
-          const onData = (d: Buffer) => {
-            buf += d.toString();
-            if (buf.split("\r\n@").length - 1 === batch.length) {
-              s.off("data", onData);
-              resolve(buf);
-            }
-          };
-          s.on("data", onData);
-          s.once("close", () => reject(new Error("closed")));
-          s.write(batch.map((b) => `${b}\n`).join(""));
-        });
+        const answers = await s.askMany(batch);
         failures += answers.split("null\r\n@").length - 1;
       }
       s.destroy();
