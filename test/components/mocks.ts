@@ -122,6 +122,8 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
         digest: "sha256:" + "ab".repeat(32),
         ref: `${inputs.tags[0]}@sha256:${"ab".repeat(32)}`,
       };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `mock-${name}-`.padEnd(inputs.length ?? 16, "x") };
     case "tls:index/privateKey:PrivateKey":
       return {
         privateKeyPem: FAKE_KEY,
