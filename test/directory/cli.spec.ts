@@ -93,6 +93,7 @@ describe("atdirectory command line", () => {
       upstream: ["root.example:64", "root.example:64"],
       "upstream-ca": ["/u.pem", "/u.pem"],
       "upstream-timeout-ms": ["999", 999],
+      "upstream-connections": ["2", 2],
       "upstream-cache-ttl-ms": ["5000", 5000],
       "http-port": ["9000", 9000],
       "http-host": ["::1", "::1"],

@@ -1,6 +1,11 @@
 // Upstream mode: a private directory that forwards misses to a second, in-process
 // directory over real TLS, and caches the positive answers.
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:tls";
 import { expect } from "chai";
+import pino from "pino";
+import { StoreUnavailableError, UpstreamStore } from "@atplatform/directory";
 import { testTls } from "../support/test-ca";
 import { greeted, startDirectory, type RawClient, type TestDirectory } from "./helpers";
 
@@ -66,5 +71,86 @@ describe("directory upstream mode", () => {
     expect(c.text).to.equal(
       "@bob.public.test:6000\r\n@bob.public.test:6000\r\n@alice.private.lan:6464\r\n@",
     );
+  });
+});
+
+describe("directory upstream connection pool", () => {
+  // A slow upstream root: greets, then answers every line after 150 ms.
+  async function slowRoot(): Promise<{ port: number; connections: () => number; close(): void }> {
+    const tls = await testTls();
+    let connections = 0;
+    const server = createServer(
+      { cert: readFileSync(tls.files.cert), key: readFileSync(tls.files.key) },
+      (socket) => {
+        connections++;
+        socket.on("error", () => undefined);
+        socket.write("@");
+        socket.on("data", (d: Buffer) => {
+          const name = d.toString().trim();
+          setTimeout(() => socket.write(`${name}.slow.test:1\r\n@`), 150);
+        });
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return {
+      port: (server.address() as AddressInfo).port,
+      connections: () => connections,
+      close: () => server.close(),
+    };
+  }
+
+  it("asks the upstream over several connections at once, one lookup per connection", async () => {
+    const tls = await testTls();
+    const root = await slowRoot();
+    const store = new UpstreamStore({
+      address: `localhost:${root.port}`,
+      ca: readFileSync(tls.files.ca, "utf8"),
+      timeoutMs: 3000,
+      connections: 4,
+      log: pino({ level: "silent" }),
+    });
+    try {
+      const started = Date.now();
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.lookup(`user${i}`)),
+      );
+      const elapsed = Date.now() - started;
+      expect(answers).to.deep.equal(Array.from({ length: 8 }, (_, i) => `user${i}.slow.test:1`));
+      expect(root.connections()).to.equal(4);
+      // Two rounds of 150 ms over 4 lanes, not eight in a row (1.2 s).
+      expect(elapsed).to.be.below(900);
+    } finally {
+      await store.close();
+      root.close();
+    }
+  });
+
+  it("bounds the lookups waiting for a connection (beyond: store unavailable, not null)", async () => {
+    const tls = await testTls();
+    const root = await slowRoot();
+    const store = new UpstreamStore({
+      address: `localhost:${root.port}`,
+      ca: readFileSync(tls.files.ca, "utf8"),
+      timeoutMs: 3000,
+      connections: 1,
+      maxQueue: 2,
+      log: pino({ level: "silent" }),
+    });
+    try {
+      const results = await Promise.allSettled(
+        ["a", "b", "c", "d"].map((name) => store.lookup(name)),
+      );
+      expect(results.map((r) => r.status)).to.deep.equal([
+        "fulfilled",
+        "fulfilled",
+        "fulfilled",
+        "rejected",
+      ]);
+      const failed = results[3] as PromiseRejectedResult;
+      expect(failed.reason).to.be.instanceOf(StoreUnavailableError);
+    } finally {
+      await store.close();
+      root.close();
+    }
   });
 });

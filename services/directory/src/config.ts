@@ -35,6 +35,8 @@ export interface DirectoryConfig {
   upstream?: string;
   upstreamCa?: string;
   upstreamTimeoutMs: number;
+  /** Concurrent connections to the upstream, each one lookup at a time. */
+  upstreamConnections: number;
   upstreamCacheTtlMs: number;
   /** HTTP ops port (/healthz, /readyz, /metrics); -1 disables it, 0 picks a free one. */
   httpPort: number;
@@ -134,6 +136,13 @@ const FLAGS: Flag[] = [
     kind: "int",
     min: 1,
     help: "upstream connect+answer timeout (default 3000)",
+  },
+  {
+    name: "upstream-connections",
+    key: "upstreamConnections",
+    kind: "int",
+    min: 1,
+    help: "concurrent upstream connections, one lookup at a time each (default 4)",
   },
   {
     name: "upstream-cache-ttl-ms",
@@ -242,6 +251,7 @@ export const DEFAULTS = {
   cacheTtlMs: 10_000,
   cacheMaxStaleMs: 300_000,
   upstreamTimeoutMs: 3000,
+  upstreamConnections: 4,
   upstreamCacheTtlMs: 300_000,
   httpPort: 8080,
   httpHost: "0.0.0.0",

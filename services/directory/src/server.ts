@@ -148,6 +148,7 @@ export class DirectoryServer {
         address: config.upstream,
         ca: config.upstreamCa ? readPem(config.upstreamCa, "--upstream-ca") : undefined,
         timeoutMs: config.upstreamTimeoutMs,
+        connections: config.upstreamConnections,
         log: log.child({ subsystem: "upstream" }),
         metrics,
       });

@@ -1,8 +1,10 @@
 // Upstream mode: atSigns the local store does not know are asked of another root over
-// TLS, the way an official client does (greeting, `atsign\n`, `host:port\r\n@`). One
-// persistent connection carries the lookups one at a time; after a `null` answer it is
-// replaced, so the upstream's per-connection anti-enumeration counter never reaches
-// its delay. Any failure is StoreUnavailableError: the client is closed, not told null.
+// TLS, the way an official client does (greeting, `atsign\n`, `host:port\r\n@`). A few
+// persistent connections ("lanes") each carry one lookup at a time - never pipelined,
+// because the reference root answers pipelined lines wrongly - and waiting lookups queue
+// (bounded) for the next free lane. After a `null` answer a lane's connection is
+// replaced, so the upstream's per-connection anti-enumeration counter never reaches its
+// delay. Any failure is StoreUnavailableError: the client is closed, not told null.
 import { connect, type TLSSocket } from "node:tls";
 import { isIP } from "node:net";
 import { StoreUnavailableError } from "../errors";
@@ -17,8 +19,23 @@ export interface UpstreamOptions {
   /** CA PEM for the upstream's certificate (default: Node's public roots). */
   ca?: string;
   timeoutMs: number;
+  /** Concurrent upstream connections (default 4). */
+  connections?: number;
+  /** Lookups allowed to wait for a free connection; beyond it they fail (default 1000). */
+  maxQueue?: number;
   log: Logger;
   metrics?: DirectoryMetrics;
+}
+
+interface Lane {
+  conn?: UpstreamConnection;
+  busy: boolean;
+}
+
+interface Job {
+  atsign: string;
+  resolve(value: string | null): void;
+  reject(err: unknown): void;
 }
 
 class UpstreamConnection {
@@ -94,42 +111,74 @@ class UpstreamConnection {
 export class UpstreamStore implements DirectoryStore {
   private readonly host: string;
   private readonly port: number;
-  private conn?: UpstreamConnection;
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly lanes: Lane[];
+  private readonly queue: Job[] = [];
+  private readonly maxQueue: number;
   private healthy = true;
+  private closed = false;
 
   constructor(private readonly opts: UpstreamOptions) {
     const i = opts.address.lastIndexOf(":");
     this.host = opts.address.slice(0, i);
     this.port = Number(opts.address.slice(i + 1));
+    this.lanes = Array.from({ length: Math.max(1, opts.connections ?? 4) }, () => ({
+      busy: false,
+    }));
+    this.maxQueue = opts.maxQueue ?? 1000;
   }
 
   lookup(atsign: string): Promise<string | null> {
-    const run = this.chain.then(() => this.ask(atsign));
-    this.chain = run.catch(() => undefined);
-    return run;
+    if (this.closed) return Promise.reject(new StoreUnavailableError("upstream store closed"));
+    if (this.queue.length >= this.maxQueue) {
+      this.opts.metrics?.storeErrors.inc({ source: "upstream_queue_full" });
+      return Promise.reject(
+        new StoreUnavailableError(
+          `upstream ${this.opts.address}: ${this.maxQueue} lookups waiting`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ atsign, resolve, reject });
+      this.pump();
+    });
   }
 
-  private async ask(atsign: string): Promise<string | null> {
+  /** Hands waiting lookups to free lanes, oldest first. */
+  private pump(): void {
+    for (const lane of this.lanes) {
+      if (lane.busy) continue;
+      const job = this.queue.shift();
+      if (!job) return;
+      lane.busy = true;
+      this.ask(lane, job.atsign)
+        .then(job.resolve, job.reject)
+        .finally(() => {
+          lane.busy = false;
+          this.pump();
+        });
+    }
+  }
+
+  private async ask(lane: Lane, atsign: string): Promise<string | null> {
     const { opts } = this;
-    let conn = this.conn;
+    let conn = lane.conn;
     try {
       if (!conn?.isOpen) {
         conn = await UpstreamConnection.open(this.host, this.port, opts.ca, opts.timeoutMs);
-        this.conn = conn;
+        lane.conn = conn;
       }
       const answer = await conn.ask(atsign, opts.timeoutMs);
       this.healthy = true;
       if (answer === "null" || answer === "" || answer === "data:null") {
         conn.close();
-        this.conn = undefined;
+        lane.conn = undefined;
         return null;
       }
       if (!isHostPort(answer)) throw new Error(`unexpected answer ${JSON.stringify(answer)}`);
       return answer;
     } catch (err) {
       conn?.close();
-      this.conn = undefined;
+      lane.conn = undefined;
       this.healthy = false;
       opts.log.warn({ err: (err as Error).message, upstream: opts.address }, "upstream failed");
       throw new StoreUnavailableError(`upstream ${opts.address}: ${(err as Error).message}`, {
@@ -145,7 +194,13 @@ export class UpstreamStore implements DirectoryStore {
   async start(): Promise<void> {}
 
   async close(): Promise<void> {
-    this.conn?.close();
-    this.conn = undefined;
+    this.closed = true;
+    for (const job of this.queue.splice(0)) {
+      job.reject(new StoreUnavailableError("upstream store closed"));
+    }
+    for (const lane of this.lanes) {
+      lane.conn?.close();
+      lane.conn = undefined;
+    }
   }
 }
