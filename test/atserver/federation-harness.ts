@@ -27,7 +27,12 @@ export interface Platform {
 
 export async function startPlatform(
   atSigns: string[],
-  opts: { processes?: string[]; overrides?: Partial<AtServerConfig> } = {},
+  opts: {
+    processes?: string[];
+    /** Extra command-line flags for every process-run atServer. */
+    processArgs?: string[];
+    overrides?: Partial<AtServerConfig>;
+  } = {},
 ): Promise<Platform> {
   const tls = await testTls();
   const dir = tempDir("atplatform-");
@@ -63,6 +68,7 @@ export async function startPlatform(
     tls.files.ca,
     "--cert-poll-ms",
     "60000",
+    ...(opts.processArgs ?? []),
   ];
   const startProcess = async (a: string, extraArgs: string[] = []) => {
     const storage = join(dir, a.slice(1));

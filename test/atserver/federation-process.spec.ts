@@ -20,7 +20,11 @@ describe("atserver federation: real atServer processes and a real atDirectory", 
   this.timeout(60_000);
   let p: Platform;
   before(async () => {
-    p = await startPlatform(["@alice", "@bob"], { processes: ["@alice", "@bob"] });
+    // A short quarantine (default 10 s): alice retries bob soon after bob is back.
+    p = await startPlatform(["@alice", "@bob"], {
+      processes: ["@alice", "@bob"],
+      processArgs: ["--notification-quarantine-ms", "1500"],
+    });
   });
   after(async () => p.stop());
 

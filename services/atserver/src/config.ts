@@ -49,6 +49,12 @@ export interface AtServerConfig {
   /** Inbound `from:`/`pol` handshakes allowed per peer atSign and per IP each minute. */
   polHandshakesPerMinute: number;
   maxNotificationRetries: number;
+  /** A recipient whose connection failed gets no delivery attempt for this long, ms. */
+  notificationQuarantineMs: number;
+  /** Outbound queue run (besides on enqueue) and retry wait of a refused notification, ms. */
+  notificationJobMs: number;
+  /** Notification records (sent and received) kept; undelivered sent ones are never dropped. */
+  maxNotifications: number;
   notificationExpiryMs: number;
   /** How often cert/key files are polled for changes (and the `restart` file looked for). */
   certPollMs: number;
@@ -237,6 +243,28 @@ export const SETTINGS: Setting[] = [
     help: "default 30",
   },
   {
+    flag: "notification-quarantine-ms",
+    key: "notificationQuarantineMs",
+    kind: "int",
+    ref: ["notificationQuarantineDuration"],
+    refScale: 1000,
+    help: "pause for a recipient whose connection failed, ms (default 10000)",
+  },
+  {
+    flag: "notification-job-ms",
+    key: "notificationJobMs",
+    kind: "int",
+    ref: ["notificationJobFrequency"],
+    refScale: 1000,
+    help: "notification queue run and retry wait, ms (default 11000; also runs on enqueue)",
+  },
+  {
+    flag: "max-notifications",
+    key: "maxNotifications",
+    kind: "int",
+    help: "notification records kept, oldest finished dropped first (default 100000)",
+  },
+  {
     flag: "notification-expiry-ms",
     key: "notificationExpiryMs",
     kind: "int",
@@ -280,6 +308,9 @@ export const DEFAULTS: Omit<AtServerConfig, "atSign" | "port" | "cert" | "key" |
   clientCertificateRequired: true,
   polHandshakesPerMinute: 30,
   maxNotificationRetries: 30,
+  notificationQuarantineMs: 10_000,
+  notificationJobMs: 11_000,
+  maxNotifications: 100_000,
   notificationExpiryMs: 1440 * 60_000,
   certPollMs: 5000,
   shutdownGraceMs: 5000,
@@ -380,6 +411,10 @@ export function resolveConfig(args: ParsedArgs["values"], env: NodeJS.ProcessEnv
   if (cfg.port < 0 || cfg.port > 65535) throw new ConfigError("--port must be 0..65535");
   if (cfg.inboundMaxLimit < 1) throw new ConfigError("--inbound-max must be >= 1");
   if (cfg.syncPageLimit < 1) throw new ConfigError("--sync-page-limit must be >= 1");
+  if (cfg.notificationJobMs < 10) throw new ConfigError("--notification-job-ms must be >= 10");
+  if (cfg.notificationQuarantineMs < 0)
+    throw new ConfigError("--notification-quarantine-ms must be >= 0");
+  if (cfg.maxNotifications < 1) throw new ConfigError("--max-notifications must be >= 1");
   if (cfg.root !== undefined && !/^[^:\s]+:\d+$/.test(cfg.root)) {
     throw new ConfigError("--root must be host:port");
   }

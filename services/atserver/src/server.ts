@@ -126,13 +126,18 @@ export class AtServer {
     events.on("commit", (e: CommitEvent) => {
       if (e.commitId >= 0) this.monitors.pushStats(config.atSign, e.commitId, e.operation, now());
     });
-    const notificationStore = new NotificationStore(store, now);
+    const notificationStore = new NotificationStore(store, now, config.maxNotifications);
     this.notificationStore = notificationStore;
     if (this.outbound) {
       this.queue = new NotificationQueue(
         notificationStore,
         this.outbound,
-        { maxRetries: () => runtime.int("maxNotificationRetries"), now },
+        {
+          maxRetries: () => runtime.int("maxNotificationRetries"),
+          now,
+          quarantineMs: config.notificationQuarantineMs,
+          jobMs: config.notificationJobMs,
+        },
         log.server.child({ sub: "notify-queue" }),
       );
     }

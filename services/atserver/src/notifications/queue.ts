@@ -1,16 +1,21 @@
-// The persisted outbound queue (Part B §6.1): each queued sent notification is forwarded
-// over a pol connection to its recipient, retried with exponential back-off until it is
-// acknowledged, its retries run out, or it expires. Order is kept per recipient.
-import { verbs, type MetadataInput } from "@atplatform/protocol/src/core";
+// The persisted outbound queue (Part B §6.1). The worker runs on enqueue, when something
+// becomes due and every `jobMs`; it serves recipients by urgency (schedule.ts) and forwards
+// each recipient's due notifications pipelined on one pol connection. A notification not
+// acknowledged with `data:success` (error reply, no answer within the connection's 10 s
+// command timeout, broken connection) is `errored`, its retryCount rises and its priority
+// drops; it is tried again after `jobMs` until `maxRetries` attempts, then given up. A failed
+// connection quarantines the recipient for `quarantineMs`. An atSign the directory does not
+// know ends errored at once.
+import { AtServerNotFoundError, verbs, type MetadataInput } from "@atplatform/protocol/src/core";
 import type { Logger } from "../logger";
-import type { OutboundPool } from "../federation/outbound";
 import type { NotificationStore } from "./notification-store";
 import type { NotificationRecord } from "./record";
+import { lowerPriority, recipientOrder } from "./schedule";
 
-const TICK_MS = 1000;
 /** Notifications in flight per recipient connection. */
 const PIPELINE = 64;
-const MAX_BACKOFF_MS = 60_000;
+/** Recipients served at the same time. */
+const DEFAULT_CONCURRENCY = 32;
 const FORWARD_ATTRS = [
   "ttl",
   "ttb",
@@ -49,112 +54,213 @@ export function forwardLine(n: NotificationRecord): string {
   });
 }
 
+/** A pol-authenticated connection to a recipient's atServer (`AtClient` in production). */
+export interface PeerLink {
+  send(line: string): Promise<string>;
+}
+
+export interface PeerConnector {
+  polClient(atSign: string): Promise<PeerLink>;
+}
+
 export interface QueueOptions {
   maxRetries(): number;
   now(): number;
+  /** A recipient whose connection failed is left alone this long (reference: 10 s). */
+  quarantineMs: number;
+  /** Periodic run, and the wait before retrying a refused notification (reference: 11 s). */
+  jobMs: number;
+  concurrency?: number;
 }
 
 export class NotificationQueue {
   private readonly timer: NodeJS.Timeout;
   private readonly busy = new Set<string>();
+  private readonly quarantined = new Map<string, number>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private wake?: { at: number; timer: NodeJS.Timeout };
+  private scheduled = false;
   private stopped = false;
 
   constructor(
     private readonly store: NotificationStore,
-    private readonly outbound: OutboundPool,
+    private readonly peers: PeerConnector,
     private readonly opts: QueueOptions,
     private readonly log: Logger,
   ) {
-    this.timer = setInterval(() => this.kick(), TICK_MS);
+    this.timer = setInterval(() => this.kick(), opts.jobMs);
     this.timer.unref();
   }
 
-  /** Work through everything that is due now (called on enqueue and every tick). */
+  /** Runs the worker soon (once for all calls in the same event-loop turn). */
   kick(): void {
+    if (this.stopped || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.run();
+    });
+  }
+
+  /** Until the worker has nothing scheduled or in flight (tests). */
+  async idle(): Promise<void> {
+    while (this.scheduled || this.inFlight.size > 0) {
+      if (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** The end of `atSign`'s quarantine, if it is in one. */
+  quarantinedUntil(atSign: string): number | undefined {
+    const until = this.quarantined.get(atSign);
+    return until !== undefined && until > this.opts.now() ? until : undefined;
+  }
+
+  private run(): void {
     if (this.stopped) return;
     const now = this.opts.now();
-    const pending = new Map<string, NotificationRecord[]>();
-    for (const n of this.store.all()) {
-      if (n.type !== "sent" || n.status === "delivered" || n.to === "public") continue;
-      if (n.status === "errored" && n.retryCount >= this.opts.maxRetries()) continue;
+    const due = new Map<string, NotificationRecord[]>();
+    let next = Infinity;
+    for (const n of this.store.pending()) {
       if (now > n.expiresAt) continue;
-      const list = pending.get(n.to) ?? [];
-      list.push(n);
-      pending.set(n.to, list);
+      if (n.status === "errored" && n.retryCount >= this.opts.maxRetries()) {
+        n.abandoned = true; // e.g. maxNotificationRetries was lowered meanwhile
+        this.store.save(n);
+        continue;
+      }
+      const q = this.quarantined.get(n.to) ?? 0;
+      const ready = Math.max(n.nextAttemptAt, q);
+      if (ready > now) {
+        next = Math.min(next, ready);
+        continue;
+      }
+      if (this.busy.has(n.to)) continue;
+      const list = due.get(n.to);
+      if (list) list.push(n);
+      else due.set(n.to, [n]);
     }
-    for (const [to, list] of pending) {
-      // Per recipient, oldest first; a recipient in back-off waits as a whole (keeps order).
-      if (this.busy.has(to) || list[0]!.nextAttemptAt > now) continue;
+    const limit = this.opts.concurrency ?? DEFAULT_CONCURRENCY;
+    for (const [to, list] of recipientOrder(due)) {
+      if (this.busy.size >= limit) break;
       this.busy.add(to);
-      this.deliver(to, list)
+      const p = this.deliver(to, list)
         .catch((err: Error) =>
           this.log.error({ to, err: err.message }, "notification delivery failed"),
         )
-        .finally(() => this.busy.delete(to));
+        .finally(() => {
+          this.busy.delete(to);
+          this.inFlight.delete(p);
+          this.kick(); // more may be due or queued meanwhile
+        });
+      this.inFlight.add(p);
     }
+    this.wakeAt(next);
   }
 
-  /** Retry a recipient now (e.g. it just came back). */
-  retryNow(to: string): void {
-    for (const n of this.store.all()) if (n.type === "sent" && n.to === to) n.nextAttemptAt = 0;
-    this.kick();
+  /** A timer for the next moment something becomes due (quarantine end, retry). */
+  private wakeAt(at: number): void {
+    if (at === Infinity || (this.wake && this.wake.at <= at && this.wake.at > this.opts.now()))
+      return;
+    if (this.wake) clearTimeout(this.wake.timer);
+    const timer = setTimeout(
+      () => {
+        this.wake = undefined;
+        this.kick();
+      },
+      Math.max(0, at - this.opts.now()) + 5,
+    );
+    timer.unref();
+    this.wake = { at, timer };
   }
 
-  /** Sends a recipient's due notifications pipelined on one pol connection, in order. */
+  /** Sends a recipient's most urgent due notifications pipelined on one pol connection. */
   private async deliver(to: string, list: NotificationRecord[]): Promise<void> {
-    let c;
+    const batch = list.slice(0, PIPELINE);
+    let link: PeerLink;
     try {
-      c = await this.outbound.polClient(to);
+      link = await this.peers.polClient(to);
     } catch (err) {
-      this.failed(list[0]!, err as Error);
+      if (this.stopped) return;
+      if (err instanceof AtServerNotFoundError) {
+        for (const n of list) this.giveUp(n, (err as Error).message);
+        this.store.saveAll(list);
+        return;
+      }
+      const until = this.quarantine(to, err as Error);
+      for (const n of batch) this.failed(n, (err as Error).message, until);
+      this.store.saveAll(batch);
       return;
     }
-    const batch = list.slice(0, PIPELINE);
     const replies = batch.map((n) => {
       let line: string;
       try {
         line = forwardLine(n);
       } catch (err) {
-        return Promise.resolve({ ok: false, reply: (err as Error).message });
+        return Promise.resolve({ unsendable: (err as Error).message });
       }
-      return c.send(line).then(
-        (reply) => ({ ok: reply.startsWith("data:success"), reply }),
-        (err: Error) => ({ ok: false, reply: err.message }),
+      return link.send(line).then(
+        (reply) => ({ reply }),
+        (err: Error) => ({ broken: err }),
       );
     });
+    let broken: number | undefined;
     for (let i = 0; i < batch.length; i++) {
       const n = batch[i]!;
       const r = await replies[i]!;
       if (this.stopped) return;
-      if (!r.ok) {
-        this.failed(n, new Error(r.reply));
-        // The peer refused this one: the rest may go on. A broken connection stops the batch.
-        if (r.reply.startsWith("error:")) continue;
-        return;
-      }
-      n.status = "delivered";
-      n.retryCount += 1;
-      this.store.save(n);
+      if ("unsendable" in r) this.giveUp(n, r.unsendable);
+      else if ("broken" in r) {
+        broken ??= this.quarantine(to, r.broken);
+        this.failed(n, r.broken.message, broken);
+      } else if (r.reply.startsWith("data:success")) {
+        n.status = "delivered";
+        n.retryCount += 1;
+        delete n.lastError;
+      } else this.failed(n, r.reply, this.opts.now() + this.opts.jobMs);
     }
-    // More may have been queued meanwhile.
-    setImmediate(() => this.kick());
+    this.store.saveAll(batch);
   }
 
-  private failed(n: NotificationRecord, err: Error): void {
+  /** Returns the end of the recipient's quarantine. */
+  private quarantine(to: string, err: Error): number {
+    const until = this.opts.now() + this.opts.quarantineMs;
+    this.quarantined.set(to, until);
+    if (this.quarantined.size > 10_000) {
+      const now = this.opts.now();
+      for (const [k, u] of this.quarantined) if (u <= now) this.quarantined.delete(k);
+    }
+    this.log.debug({ to, err: err.message }, "recipient quarantined");
+    return until;
+  }
+
+  /**
+   * One failed attempt: errored and due again at `retryAt` (the next job run after a refusal,
+   * the end of the quarantine after a connection failure) at a lower priority, or given up.
+   */
+  private failed(n: NotificationRecord, reason: string, retryAt: number): void {
     n.status = "errored";
     n.retryCount += 1;
-    n.lastError = err.message;
-    n.nextAttemptAt =
-      this.opts.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(n.retryCount, 10));
-    this.store.save(n);
+    n.lastError = reason;
+    n.priority = lowerPriority(n.priority);
+    n.nextAttemptAt = retryAt;
+    if (n.retryCount >= this.opts.maxRetries()) n.abandoned = true;
     this.log.debug(
-      { to: n.to, id: n.id, retry: n.retryCount, err: n.lastError },
+      { to: n.to, id: n.id, retry: n.retryCount, err: reason },
       "notification not delivered",
     );
+  }
+
+  private giveUp(n: NotificationRecord, reason: string): void {
+    n.status = "errored";
+    n.retryCount += 1;
+    n.lastError = reason;
+    n.abandoned = true;
+    this.log.debug({ to: n.to, id: n.id, err: reason }, "notification given up");
   }
 
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    if (this.wake) clearTimeout(this.wake.timer);
   }
 }

@@ -25,8 +25,11 @@ export interface NotificationRecord {
   expiresAt: number;
   status: NotificationStatus;
   retryCount: number;
+  /** When it is due (again): creation, or after a failed attempt. */
   nextAttemptAt: number;
   lastError?: string;
+  /** The queue gave up (retries used up, unknown recipient): errored for good. */
+  abandoned?: boolean;
 }
 
 const ENC = ["encKeyName", "encAlgo", "ivNonce", "skeEncKeyName", "skeEncAlgo"] as const;
@@ -68,17 +71,21 @@ export function visibleStatus(n: NotificationRecord, now: number): string {
   return now > n.expiresAt ? "expired" : n.status;
 }
 
-/** notify:fetch: every non-string value stringified (§3.15). */
-export function fetchJson(n: NotificationRecord, now: number): Record<string, string | null> {
+/**
+ * notify:fetch (§3.15): the reference's AtNotification.toJson() with every non-string value
+ * turned into text the way Dart's toString() does it: null → "null", numbers and booleans as
+ * written, and atMetadata as the reference's 24-field metadata map rendered by Map.toString()
+ * (`{createdBy: null, …, isEncrypted: true, …}`: no quotes, no escaping).
+ */
+export function fetchJson(n: NotificationRecord, now: number): Record<string, string> {
   const status = visibleStatus(n, now);
-  const type = n.type === "self" ? "self" : n.type;
   return {
     id: n.id,
     fromAtSign: n.from,
     notificationDateTime: formatDate(n.createdAt),
     toAtSign: n.to,
     notification: n.key,
-    type: `NotificationType.${type}`,
+    type: `NotificationType.${n.type}`,
     opType: `OperationType.${n.operation}`,
     messageType: `MessageType.${n.messageType}`,
     priority: `NotificationPriority.${n.priority}`,
@@ -88,8 +95,46 @@ export function fetchJson(n: NotificationRecord, now: number): Record<string, st
     depth: String(n.latestN),
     notifier: n.notifier,
     expiresAt: formatDate(n.expiresAt),
-    atValue: n.value,
-    atMetadata: JSON.stringify(n.metadata),
+    atValue: String(n.value),
+    atMetadata: dartMapText(metadataMap(n)),
     ttl: String(n.ttln),
   };
+}
+
+/** The reference metadata map (AtMetaData.toJson order) of a notification. */
+function metadataMap(n: NotificationRecord): Array<[string, unknown]> {
+  const m = n.metadata;
+  const at = (ms: number | undefined) =>
+    ms !== undefined && ms > 0 ? formatDate(n.createdAt + ms) : null;
+  return [
+    ["createdBy", null],
+    ["updatedBy", null],
+    ["createdAt", formatDate(n.createdAt)],
+    ["updatedAt", formatDate(n.createdAt)],
+    ["availableAt", at(m.ttb)],
+    ["expiresAt", at(m.ttl)],
+    ["refreshAt", at(m.ttr)],
+    ["status", null],
+    ["version", null],
+    ["ttl", m.ttl],
+    ["ttb", m.ttb],
+    ["ttr", m.ttr],
+    ["ccd", m.ccd],
+    ["isBinary", m.isBinary],
+    ["isEncrypted", m.isEncrypted],
+    ["dataSignature", m.dataSignature],
+    ["sharedKeyEnc", m.sharedKeyEnc],
+    ["pubKeyCS", m.pubKeyCS],
+    ["encoding", m.encoding],
+    ["encKeyName", m.encKeyName],
+    ["encAlgo", m.encAlgo],
+    ["ivNonce", m.ivNonce],
+    ["skeEncKeyName", m.skeEncKeyName],
+    ["skeEncAlgo", m.skeEncAlgo],
+  ];
+}
+
+/** Dart's Map.toString(): `{k: v, k2: v2}`, absent values as null. */
+export function dartMapText(entries: Array<[string, unknown]>): string {
+  return `{${entries.map(([k, v]) => `${k}: ${v ?? "null"}`).join(", ")}}`;
 }

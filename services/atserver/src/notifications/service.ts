@@ -111,16 +111,9 @@ export class NotificationService {
    * (§6: per notifier, whatever the key); strategy:all ones asked for every delivery.
    */
   private dropOlder(n: NotificationRecord): void {
-    const same = this.store
-      .all()
-      .filter(
-        (o) =>
-          o.type === "sent" &&
-          o.strategy === "latest" &&
-          o.status !== "delivered" &&
-          o.to === n.to &&
-          o.notifier === n.notifier,
-      );
+    const same = [...this.store.pending()]
+      .filter((o) => o.strategy === "latest" && o.to === n.to && o.notifier === n.notifier)
+      .sort((a, b) => a.createdAt - b.createdAt);
     for (const o of same.slice(0, Math.max(0, same.length - n.latestN + 1)))
       this.store.remove(o.id);
   }
