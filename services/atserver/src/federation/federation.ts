@@ -15,6 +15,7 @@ import type { Logger } from "../logger";
 import { answer } from "../verbs/read";
 import type { OutboundPool } from "./outbound";
 import { HandshakeLimiter } from "./handshake-limiter";
+import { PeerKeyCache } from "./peer-keys";
 import type { AtSignResolver } from "./resolver";
 
 const PUBLIC_CACHE_TTL_MS = 24 * 3600_000;
@@ -66,6 +67,10 @@ export const IP_WEIGHT = 10;
 
 export class Federation implements Peers {
   private readonly limiter: HandshakeLimiter;
+  /** Peers' signing public keys for inbound pol (bounded, 10 min). */
+  readonly peerKeys: PeerKeyCache;
+  /** How often a peer's signing key was fetched for pol (tests, diagnostics). */
+  peerKeyFetches = 0;
 
   constructor(
     private readonly opts: FederationOptions,
@@ -75,6 +80,7 @@ export class Federation implements Peers {
     private readonly log: Logger,
   ) {
     this.limiter = new HandshakeLimiter(opts.polHandshakesPerMinute ?? 30, () => opts.now());
+    this.peerKeys = new PeerKeyCache(() => opts.now());
   }
 
   private limit(s: Session, atSign: string): void {
@@ -197,8 +203,13 @@ export class Federation implements Peers {
     const c = await this.outbound.anonymous(ch.atSign);
     try {
       const signature = await c.execute(`lookup:${s.id}${ch.atSign}`);
+      const cached = this.peerKeys.get(ch.atSign);
+      if (cached !== undefined && rsaVerify(cached, ch.nonce, signature)) return;
+      // Not cached, or the peer may have rotated its key: fetch it (once) and try again.
       const publicKey = await c.execute(`lookup:signing_publickey${ch.atSign}`);
-      if (!rsaVerify(publicKey, ch.nonce, signature))
+      this.peerKeyFetches++;
+      this.peerKeys.set(ch.atSign, publicKey);
+      if (publicKey === cached || !rsaVerify(publicKey, ch.nonce, signature))
         throw new AuthFailedError("Pol Authentication Failed");
     } finally {
       c.destroy();
