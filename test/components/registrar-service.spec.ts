@@ -425,6 +425,20 @@ describe("components: registrar service config and variants", () => {
       expect(JSON.stringify(rec.one(STS).inputs)).to.not.contain("smtp-secret-value");
     }));
 
+  it("with buildImages and no registrar.image the pod runs the image the stack built, by digest", () =>
+    exclusive(async () => {
+      const rec = await useMocks();
+      const raw = {
+        ...withRegistrar("dev", { image: undefined }),
+        "atplatform:buildImages": "true",
+      };
+      createPlatform(parseConfig(raw, stackSecrets()));
+      await settle();
+      expect(container(rec).image).to.match(
+        /^europe-west2-docker\.pkg\.dev\/test-proj\/atplatform\/registrar:dev@sha256:[a-f0-9]{64}$/,
+      );
+    }));
+
   it("without swarms there is nothing to place atServers on: no registrar workload", () =>
     exclusive(async () => {
       const rec = await useMocks();
