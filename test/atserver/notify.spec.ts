@@ -76,6 +76,53 @@ describe("atserver notify: one server (Part B §3.12-3.16, §9)", () => {
     });
   });
 
+  it('notify:fetch: the reference\'s field order, every value a string, atMetadata as Dart map text, a missing value as "null"', async () => {
+    const id = await c.execute("notify:update:ttl:60000:@alice:fetch.meta@alice");
+    const text = await c.execute(`notify:fetch:${id}`);
+    const f = JSON.parse(text) as Record<string, unknown>;
+    expect(Object.keys(f)).to.deep.equal([
+      "id",
+      "fromAtSign",
+      "notificationDateTime",
+      "toAtSign",
+      "notification",
+      "type",
+      "opType",
+      "messageType",
+      "priority",
+      "notificationStatus",
+      "retryCount",
+      "strategy",
+      "depth",
+      "notifier",
+      "expiresAt",
+      "atValue",
+      "atMetadata",
+      "ttl",
+    ]);
+    for (const v of Object.values(f)) expect(v).to.be.a("string");
+    expect(f).to.include({
+      notification: "@alice:fetch.meta@alice",
+      opType: "OperationType.update",
+      notificationStatus: "NotificationStatus.delivered",
+      depth: "1",
+      notifier: "SYSTEM",
+      atValue: "null",
+    });
+    const at = f.notificationDateTime as string;
+    expect(at).to.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z$/);
+    const plus = (ms: number) =>
+      new Date(Date.parse(at.replace(" ", "T")) + ms).toISOString().replace("T", " ");
+    expect(f.atMetadata).to.equal(
+      `{createdBy: null, updatedBy: null, createdAt: ${at}, updatedAt: ${at}, ` +
+        `availableAt: null, expiresAt: ${plus(60_000)}, refreshAt: null, status: null, ` +
+        "version: null, ttl: 60000, ttb: null, ttr: null, ccd: null, isBinary: null, " +
+        "isEncrypted: true, dataSignature: null, sharedKeyEnc: null, pubKeyCS: null, " +
+        "encoding: null, encKeyName: null, encAlgo: null, ivNonce: null, skeEncKeyName: null, " +
+        "skeEncAlgo: null}",
+    );
+  });
+
   it("notify:remove → success (also for unknown ids); status then null", async () => {
     const id = await c.execute("notify:update:@alice:remove.me@alice");
     expect(await c.execute(`notify:remove:${id}`)).to.equal("success");
@@ -334,6 +381,23 @@ describe("atserver notify: between two atServers (Part A 10, Part B §6, §9)", 
     expect(after.messageType.key).to.equal(before.messageType.key + 2);
     expect(after.messageType.text).to.equal(before.messageType.text + 1);
     expect(after.status.failed).to.equal(before.status.failed + 1);
+  });
+
+  it("priority:high and priority:medium notifications are delivered; fetch shows the priority", async () => {
+    const hi = await alice.execute("notify:update:priority:high:@bob:prio.hi@alice:h");
+    const mid = await alice.execute("notify:update:priority:medium:@bob:prio.mid@alice:m");
+    for (const id of [hi, mid])
+      await until(
+        () => alice.execute(`notify:status:${id}`),
+        (v) => v === "delivered",
+      );
+    expect(JSON.parse(await alice.execute(`notify:fetch:${hi}`)).priority).to.equal(
+      "NotificationPriority.high",
+    );
+    expect(JSON.parse(await alice.execute(`notify:fetch:${mid}`))).to.include({
+      priority: "NotificationPriority.medium",
+      retryCount: "1",
+    });
   });
 
   it("notify:all:@bob:whatsapp@alice:+91-… → bob lists @bob:whatsapp@alice", async () => {
