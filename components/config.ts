@@ -270,7 +270,7 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
       "is required for swarms (or set buildImages)",
     );
 
-  const registrar = registrarConfig(r, secrets, { prod, domain, buildImages });
+  const registrar = registrarConfig(r, secrets, { prod, domain, deployed: swarms.length > 0 });
   if (swarms.length > 0 && !buildImages && registrar.image === undefined)
     throw new ConfigError(
       "atplatform:registrar.image",
@@ -389,13 +389,13 @@ function cidr(v: string, key: string): string {
 function registrarConfig(
   r: Reader,
   secrets: RawSecrets,
-  ctx: { prod: boolean; domain: string; buildImages: boolean },
+  ctx: { prod: boolean; domain: string; deployed: boolean },
 ): RegistrarServiceConfig {
   const o = r.object("atplatform:registrar");
   const smtpHost = o.has("smtpHost")
     ? o.string("smtpHost", undefined, /^(?=.{1,253}$)[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/)
     : undefined;
-  if (ctx.prod && smtpHost === undefined)
+  if (ctx.prod && ctx.deployed && smtpHost === undefined)
     throw new ConfigError(
       "atplatform:registrar.smtpHost",
       "is required in prod (one-time codes are sent by e-mail)",
