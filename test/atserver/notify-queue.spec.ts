@@ -9,6 +9,7 @@ import {
   ConnectFailedError,
   TimeoutError,
 } from "@atplatform/protocol/src/core";
+import { helpText, resolveConfig } from "../../services/atserver/src/config";
 import { KeyStore } from "../../services/atserver/src/store";
 import { NotificationStore } from "../../services/atserver/src/notifications/notification-store";
 import {
@@ -268,5 +269,45 @@ describe("atserver notification index: bounded (oldest finished dropped first)",
     for (let i = 0; i < 8; i++) store.save(record({ id: `p${i}`, createdAt: t++ }));
     expect(store.get("expired")).to.equal(undefined);
     expect([...store.pending()]).to.have.length(8);
+  });
+});
+
+describe("atserver notification settings: flags, ATSERVER_* and reference names", () => {
+  const required = { atSign: "@alice", port: "0", cert: "c.pem", key: "k.pem", storage: "s" };
+
+  it("defaults: quarantine 10 s, job 11 s, 100 000 records; --help lists the flags", () => {
+    const cfg = resolveConfig(required, {});
+    expect(cfg).to.include({
+      notificationQuarantineMs: 10_000,
+      notificationJobMs: 11_000,
+      maxNotifications: 100_000,
+      maxNotificationRetries: 30,
+    });
+    for (const flag of [
+      "--notification-quarantine-ms",
+      "--notification-job-ms",
+      "--max-notifications",
+    ])
+      expect(helpText()).to.include(flag);
+  });
+
+  it("ATSERVER_* in ms; the reference's notificationQuarantineDuration/notificationJobFrequency in seconds", () => {
+    expect(
+      resolveConfig(required, {
+        ATSERVER_NOTIFICATION_QUARANTINE_MS: "2500",
+        ATSERVER_MAX_NOTIFICATIONS: "500",
+        notificationJobFrequency: "5",
+      }),
+    ).to.include({
+      notificationQuarantineMs: 2500,
+      maxNotifications: 500,
+      notificationJobMs: 5000,
+    });
+    expect(
+      resolveConfig(required, { notificationQuarantineDuration: "3" }).notificationQuarantineMs,
+    ).to.equal(3000);
+    expect(() => resolveConfig({ ...required, maxNotifications: "0" }, {})).to.throw(
+      /max-notifications/,
+    );
   });
 });
