@@ -28,6 +28,7 @@ import { NotificationStore } from "./notifications/notification-store";
 import { NotificationQueue } from "./notifications/queue";
 import { NotificationService } from "./notifications/service";
 import { Enrollments } from "./apkam/enrollments";
+import { EnrollmentGuard, SELF_REVOKE_CLOSE_MS } from "./engine/enrollment-guard";
 import { SERVER_VERSION } from "./version";
 import { Usage } from "./stats/usage";
 
@@ -37,6 +38,8 @@ export interface AtServerOptions {
   now?: () => number;
   /** Cross-server operations (federation); absent = this server talks to no one. */
   peers?: Peers;
+  /** Delay before closing a connection that revoked its own enrollment (default 10 s). */
+  selfRevokeCloseMs?: number;
 }
 
 const SIGNING_FLAG = "privatekey:signing_keypair_generated";
@@ -55,6 +58,7 @@ export class AtServer {
   private signingKeys?: Promise<void>;
   readonly outbound?: OutboundPool;
   readonly queue?: NotificationQueue;
+  readonly enrollmentGuard: EnrollmentGuard;
 
   private constructor(
     readonly config: AtServerConfig,
@@ -156,6 +160,10 @@ export class AtServer {
     );
     events.on("commit", (e: CommitEvent) => this.ctx.notifications?.onCommit(e));
     this.ctx.enrollments = new Enrollments(this.ctx);
+    this.enrollmentGuard = new EnrollmentGuard(this.pool, this.ctx.enrollments, now, {
+      selfRevokeCloseMs: opts.selfRevokeCloseMs ?? SELF_REVOKE_CLOSE_MS,
+      log: log.conn,
+    });
     this.dispatcher = createDispatcher(this.ctx);
   }
 
@@ -187,6 +195,7 @@ export class AtServer {
     const conn = new Connection(stream, this.dispatcher, this.config.atSign, remote, {
       log: this.log.conn,
       now: this.ctx.now,
+      afterCommand: (c) => this.enrollmentGuard.watch(c),
     });
     if (!this.pool.admit(conn)) {
       const err = new InboundLimitError("Inbound connection limit exceeded");

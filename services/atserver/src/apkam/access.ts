@@ -1,32 +1,79 @@
-// What an APKAM (enrollment-authenticated) connection may touch (Part B §5.4): reads need
-// r or rw on the key's namespace, writes rw; `*` grants all; reserved keys are exempt;
-// public keys are always readable; keys without a namespace need `*`.
+// What an APKAM (enrollment-authenticated) connection may touch (Part B §5.4):
+// - reads (llookup, lookup, notify:fetch/status/list, monitor, and the listings scan,
+//   sync:from, stats) need `r` or `rw` on the key's namespace; writes (update, update:meta,
+//   delete, notify, notify:all, notify:remove) need `rw`;
+// - a granted namespace covers keys whose name ends with `.<namespace>` (`x.orders.app` is in
+//   `orders.app`); the longest covering grant decides, `*` only when none covers the key;
+// - keys without a namespace are covered by `*` alone;
+// - keys in `__manage` are refused to every verb but otp, enroll and monitor (listings show
+//   them under the usual grant rule, as the reference's scan does);
+// - reserved keys are exempt, public keys are always readable.
+// Connections without an enrollment (CRAM, legacy PKAM) may do everything.
 import { parseKey, UnauthorizedError } from "@atplatform/protocol/src/core";
 import type { Session } from "../engine/session";
 
-function matches(ns: string, granted: string): boolean {
-  return ns === granted || ns.endsWith(`.${granted}`);
+export const MANAGE_NAMESPACE = "__manage";
+export const ALL_NAMESPACES = "*";
+
+/** Verbs for which `__manage` keys are usable at all (§5.4). */
+const MANAGE_VERBS = new Set(["otp", "enroll", "monitor"]);
+/** Verbs that only list key names or commit entries: `__manage` follows the grant rule. */
+const LISTING_VERBS = new Set(["scan", "sync:from", "stats"]);
+
+export type Grants = Readonly<Record<string, string>>;
+
+/**
+ * The grant covering `name` (a namespace, or a key entity with its namespace): the longest
+ * granted namespace that `name` ends with (after a dot), else `*`, else none.
+ */
+export function coveringGrant(
+  grants: Grants,
+  name: string | undefined,
+): { namespace: string; access: string } | undefined {
+  let best: string | undefined;
+  if (name !== undefined) {
+    const dotted = `.${name}`;
+    for (const g of Object.keys(grants)) {
+      if (g === ALL_NAMESPACES) continue;
+      if (dotted.endsWith(`.${g}`) && (best === undefined || g.length > best.length)) best = g;
+    }
+  }
+  if (best !== undefined) return { namespace: best, access: grants[best]! };
+  const all = grants[ALL_NAMESPACES];
+  return all !== undefined ? { namespace: ALL_NAMESPACES, access: all } : undefined;
 }
 
-export function mayAccess(s: Session, key: string, write: boolean): boolean {
-  const ns = s.namespaces;
-  if (s.auth !== "apkam" || !ns) return true;
-  if (ns["*"] === "rw" || (!write && ns["*"] === "r")) return true;
+/** `rw` allows reads and writes, `r` reads only. */
+export function allows(access: string | undefined, write: boolean): boolean {
+  return access === "rw" || (!write && access === "r");
+}
+
+/** The enrollment holds `__manage` itself (`*` does not count): r for reads, rw for writes. */
+export function hasManage(s: Session, write = false): boolean {
+  if (s.auth !== "apkam" || !s.namespaces) return true;
+  return allows(s.namespaces[MANAGE_NAMESPACE], write);
+}
+
+/**
+ * May this connection run `verb` (a read, or a write) on `key`? `verb` defaults to a listing
+ * (scan, sync:from, stats), the callers that filter instead of refusing.
+ */
+export function mayAccess(s: Session, key: string, write: boolean, verb = "scan"): boolean {
+  const grants = s.namespaces;
+  if (s.auth !== "apkam" || !grants) return true;
   const k = parseKey(key);
   if (k.reserved) return true;
-  if (!write && k.isPublic) return true;
-  const keyNs = k.namespace;
-  if (!keyNs) return false;
-  for (const [granted, mode] of Object.entries(ns)) {
-    if (granted === "*" || granted === "__manage") continue;
-    if (matches(keyNs, granted) && (mode === "rw" || (!write && mode === "r"))) return true;
+  if (k.namespace === MANAGE_NAMESPACE && !MANAGE_VERBS.has(verb) && !LISTING_VERBS.has(verb)) {
+    return false;
   }
-  return false;
+  if (!write && k.isPublic) return true;
+  const name = k.namespace !== undefined ? k.entity : undefined;
+  return allows(coveringGrant(grants, name)?.access, write);
 }
 
 /** Throws AT0009 unless the connection may run `verb` on `key`. */
 export function authorize(s: Session, key: string, verb: string, write: boolean): void {
-  if (!mayAccess(s, key, write)) {
+  if (!mayAccess(s, key, write, verb)) {
     throw new UnauthorizedError(
       `Connection with enrollment ID ${s.enrollmentId} is not authorized to ${verb} key: ${key}`,
     );

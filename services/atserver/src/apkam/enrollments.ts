@@ -7,9 +7,11 @@ import {
   EnrollmentStateError,
   IllegalArgumentsError,
   InternalServerException,
+  UnauthorizedError,
 } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
+import { allows, ALL_NAMESPACES, coveringGrant, hasManage, MANAGE_NAMESPACE } from "./access";
 
 export type EnrollmentState = "pending" | "approved" | "denied" | "revoked";
 
@@ -73,8 +75,12 @@ class OtpBackoff {
   }
 }
 
+/** Told when an enrollment is revoked; `by` is the connection that revoked it. */
+export type RevokeListener = (enrollmentId: string, by: Session) => void;
+
 export class Enrollments {
   private readonly backoff = new OtpBackoff();
+  private readonly revokeListeners: RevokeListener[] = [];
 
   constructor(private readonly ctx: ServerContext) {}
 
@@ -92,12 +98,27 @@ export class Enrollments {
     }
   }
 
-  private save(id: string, rec: EnrollmentRecord, ttlMs?: number): void {
-    this.ctx.keys.putUnsynced(
-      enrollmentKey(id, this.atSign),
-      JSON.stringify(rec),
-      ttlMs ? { ttl: ttlMs } : {},
-    );
+  /** When the record (and so the enrollment's keys) expires; undefined = never. */
+  expiresAt(id: string): number | undefined {
+    return this.ctx.keys.active(enrollmentKey(id, this.atSign))?.metadata.expiresAt;
+  }
+
+  onRevoke(fn: RevokeListener): void {
+    this.revokeListeners.push(fn);
+  }
+
+  /**
+   * Writes the record with an explicit lifetime: `ttlMs` > 0 expires it then, 0 never, and
+   * `"keep"` keeps the current expiry instant (a state change must neither extend the
+   * 48 h of a pending request or the apkamKeysExpiryInMillis of approved keys, nor drop them).
+   */
+  private save(id: string, rec: EnrollmentRecord, ttlMs: number | "keep"): void {
+    let ttl = ttlMs;
+    if (ttl === "keep") {
+      const at = this.expiresAt(id);
+      ttl = at === undefined ? 0 : Math.max(1, at - this.ctx.now());
+    }
+    this.ctx.keys.putUnsynced(enrollmentKey(id, this.atSign), JSON.stringify(rec), { ttl });
   }
 
   /** A fresh OTP: 6 characters, at least one digit, no 0 or O. */
@@ -189,7 +210,7 @@ export class Enrollments {
     };
     if (s.auth === "cram") {
       // Bootstrap: the CRAM client enrolls itself with full rights.
-      rec.namespaces = { ...rec.namespaces, __manage: "rw", "*": "rw" };
+      rec.namespaces = { ...rec.namespaces, [MANAGE_NAMESPACE]: "rw", [ALL_NAMESPACES]: "rw" };
       this.storeKeys(id, req);
       this.approve(id, rec);
       s.enrollmentId = id;
@@ -230,7 +251,7 @@ export class Enrollments {
 
   private approve(id: string, rec: EnrollmentRecord): void {
     rec.approval = { state: "approved" };
-    this.save(id, rec, rec.apkamKeysExpiryInMillis > 0 ? rec.apkamKeysExpiryInMillis : undefined);
+    this.save(id, rec, rec.apkamKeysExpiryInMillis > 0 ? rec.apkamKeysExpiryInMillis : 0);
     this.ctx.keys.putUnsynced(
       `public:${rec.appName}.${rec.deviceName}.pkam.__pkams.__public_keys${this.atSign}`.toLowerCase(),
       JSON.stringify({ apkamPublicKey: rec.apkamPublicKey }),
@@ -266,7 +287,7 @@ export class Enrollments {
       case "deny":
         if (state !== "pending") refuse("pending");
         rec.approval = { state: "denied" };
-        this.save(id, rec);
+        this.save(id, rec, "keep");
         return { status: "denied", enrollmentId: id };
       case "revoke": {
         if (state !== "approved") refuse("approved");
@@ -274,16 +295,18 @@ export class Enrollments {
           throw new RevokeSelfError();
         }
         rec.approval = { state: "revoked" };
-        this.save(id, rec);
+        this.save(id, rec, "keep");
         const out: Record<string, string> = { status: "revoked", enrollmentId: id };
         if (s.enrollmentId === id)
           out.message = "Enrollment is revoked. Closing the connection in 10 seconds";
+        // Live connections of this enrollment are closed (the revoker's own after a delay).
+        for (const fn of this.revokeListeners) fn(id, s);
         return out;
       }
       case "unrevoke":
         if (state !== "revoked") refuse("revoked");
         rec.approval = { state: "approved" };
-        this.save(id, rec);
+        this.save(id, rec, "keep");
         return { status: "approved", enrollmentId: id };
       case "delete":
         if (state !== "denied" && state !== "revoked") {
@@ -296,14 +319,22 @@ export class Enrollments {
     }
   }
 
-  /** An approver must hold __manage and the requested namespaces (CRAM/PKAM have all rights). */
+  /**
+   * An approver (or denier, revoker …) must hold `__manage` (r or rw) and cover every
+   * requested namespace at the requested level: its covering grant (longest suffix, else `*`)
+   * must be rw, or r for a namespace requested r. CRAM/PKAM connections have all rights.
+   */
   private requireManager(s: Session, rec: EnrollmentRecord): void {
-    if (!s.namespaces) return;
+    if (s.auth !== "apkam" || !s.namespaces) return;
     const ns = s.namespaces;
-    const all = ns["*"] === "rw";
+    const covered = (name: string, wanted: string) =>
+      allows(
+        name === ALL_NAMESPACES ? ns[ALL_NAMESPACES] : coveringGrant(ns, name)?.access,
+        wanted === "rw",
+      );
     if (
-      ns.__manage !== "rw" ||
-      (!all && Object.keys(rec.namespaces).some((n) => ns[n] === undefined))
+      !hasManage(s) ||
+      Object.entries(rec.namespaces).some(([name, wanted]) => !covered(name, wanted))
     ) {
       throw new InternalServerException(
         "Client is not authorized for namespaces in the enrollment request",
@@ -311,11 +342,13 @@ export class Enrollments {
     }
   }
 
+  /** Without `__manage`, an APKAM connection lists only its own enrollment. */
   list(s: Session, req: EnrollRequest): Record<string, unknown> {
     if (!s.isOwner) throw new AuthFailedError("Cannot list enrollment without authentication");
     const out: Record<string, unknown> = {};
     for (const key of this.ctx.keys.store.keys({ regex: /\.new\.enrollments\.__manage@/ })) {
       const id = key.slice(0, key.indexOf(".new.enrollments"));
+      if (!hasManage(s) && id !== s.enrollmentId) continue;
       const rec = this.find(id);
       if (!rec) continue;
       if (req.enrollmentStatusFilter && !req.enrollmentStatusFilter.includes(rec.approval.state))
@@ -328,6 +361,11 @@ export class Enrollments {
   fetch(s: Session, req: EnrollRequest): Record<string, unknown> {
     if (!s.isOwner) throw new AuthFailedError("Cannot fetch enrollment without authentication");
     const id = req.enrollmentId ?? "";
+    if (!hasManage(s) && id !== s.enrollmentId) {
+      throw new UnauthorizedError(
+        `Connection with enrollment ID ${s.enrollmentId} is not authorized to fetch enrollment id: ${id}`,
+      );
+    }
     const rec = this.find(id);
     if (!rec)
       throw new EnrollmentStateError("AT0028", `enrollment_id: ${id} is expired or invalid`);

@@ -17,6 +17,8 @@ export interface ConnectionOptions {
   maxCommandBytes?: number;
   log: Logger;
   now(): number;
+  /** Called after every command (the enrollment guard watches authentication changes). */
+  afterCommand?(c: Connection): void;
 }
 
 export class Connection {
@@ -153,6 +155,7 @@ export class Connection {
         if (this.queue.length < MAX_QUEUED / 2 && this.stream.isPaused()) this.stream.resume();
         const out = await this.dispatcher.run(this.session, line);
         if (this.closed) return;
+        this.opts.afterCommand?.(this);
         if (out.raw !== undefined) this.write(out.raw);
         else if (out.line !== undefined) {
           // Monitor connections get no prompt: it would corrupt the next notification line.

@@ -4,6 +4,7 @@ import {
   AtError,
   AuthFailedError,
   DataStoreError,
+  EnrollmentStateError,
   errorLine,
   InternalServerException,
   InvalidSyntaxError,
@@ -14,6 +15,8 @@ import type { ServerContext } from "../context";
 import type { Session } from "./session";
 import { allowed, type VerbHandler } from "./verb";
 import { runBatch } from "../verbs/batch";
+import { checkCommand, filterResult, mayReceive } from "../apkam/command-policy";
+import { filterNotificationWrites } from "./monitors";
 
 /** What the connection writes: `line` gets the prompt appended, `raw` is written as is. */
 export interface Outcome {
@@ -33,7 +36,17 @@ export class Dispatcher {
 
   async run(session: Session, raw: string): Promise<Outcome> {
     if (raw === "@exit") return { close: true };
-    // An APKAM connection whose enrollment was revoked or expired is closed without a reply.
+    // Our choice for the delay after `enroll:revoke:force` of one's own enrollment: the
+    // connection no longer serves anything (the reference keeps serving until the close).
+    if (session.revokedSelf) {
+      const err = new EnrollmentStateError(
+        "AT0027",
+        `enrollment_id: ${session.enrollmentId} is revoked`,
+      );
+      return { line: errorLine(err, { authenticated: session.isOwner, json: session.jsonErrors }) };
+    }
+    // Backstop for the enrollment guard: an APKAM connection whose enrollment was revoked or
+    // expired is closed without a reply.
     if (this.ctx.enrollments && !this.ctx.enrollments.stillValid(session)) return { close: true };
     const r = await this.execute(session, raw, false);
     if ("error" in r) {
@@ -62,14 +75,25 @@ export class Dispatcher {
         throw new AuthFailedError("Command cannot be executed without auth");
       }
       this.ctx.log.verbs.debug({ verb: parsed.verb, session: session.id }, "command");
+      checkCommand(this.ctx, session, parsed.verb, parsed.params as Record<string, unknown>);
       if (parsed.verb === "batch") {
         const json = await runBatch(parsed.params.json as string, (l) =>
           this.execute(session, l, true),
         );
         return { outcome: { line: `data:${json}` } };
       }
-      const result = await handler.handle(this.ctx, session, parsed.params);
-      if (typeof result === "string") return { outcome: { line: `data:${result}` } };
+      const result =
+        parsed.verb === "monitor" && session.auth === "apkam"
+          ? // The epoch replay happens inside the handler: same namespace rule as live pushes.
+            await filterNotificationWrites(
+              session,
+              (key) => mayReceive(session, key),
+              () => handler.handle(this.ctx, session, parsed.params),
+            )
+          : await handler.handle(this.ctx, session, parsed.params);
+      if (typeof result === "string") {
+        return { outcome: { line: `data:${filterResult(session, parsed.verb, result)}` } };
+      }
       if ("raw" in result) return { outcome: { raw: result.raw } };
       return { outcome: {} };
     } catch (err) {

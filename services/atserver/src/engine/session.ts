@@ -33,6 +33,11 @@ export class Session {
   enrollmentId?: string;
   /** Namespaces of the APKAM enrollment this connection authenticated with. */
   namespaces?: Record<string, string>;
+  /**
+   * Set when this connection revoked its own enrollment (`enroll:revoke:force`): it is closed
+   * after a delay and, until then, every command is answered AT0027.
+   */
+  revokedSelf = false;
   /** Enrollment requests on this connection (rate limit). */
   enrollRequests: number[] = [];
   /** PEM chain of the TLS client certificate, when one was presented. */

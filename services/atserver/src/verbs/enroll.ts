@@ -4,10 +4,12 @@ import {
   InternalServerException,
   type EnrollParams,
   type OtpParams,
+  UnauthorizedError,
 } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { VerbHandler } from "../engine/verb";
 import type { EnrollRequest, Enrollments } from "../apkam/enrollments";
+import { hasManage } from "../apkam/access";
 
 function enrollments(ctx: ServerContext): Enrollments {
   if (!ctx.enrollments) throw new InternalServerException("enrollment is not available");
@@ -45,10 +47,14 @@ export const otp: VerbHandler<OtpParams> = {
   access: ["A"],
   handle(ctx, s, p) {
     const ttl = p.ttl !== undefined ? Number(p.ttl) : undefined;
-    if (s.namespaces && s.namespaces.__manage !== "rw" && s.namespaces["*"] !== "rw") {
-      throw new InternalServerException("otp needs __manage access");
-    }
     if (p.op === "get") return enrollments(ctx).newOtp(ttl);
+    // §3.26: a semi-permanent passcode needs the enrollment's own `__manage` grant (r or rw,
+    // as the reference; `*` does not count). An OTP is single-use and grants nothing by itself.
+    if (!hasManage(s)) {
+      throw new UnauthorizedError(
+        `Connection with enrollment ID ${s.enrollmentId} is not authorized to put otp: __manage access is required`,
+      );
+    }
     if (!p.code) throw new IllegalArgumentsError("otp:put needs a code");
     enrollments(ctx).putSpp(p.code, ttl);
     return "ok";

@@ -5,10 +5,44 @@ import {
   InternalServerException,
   KeyNotFoundError,
   type KeysParams,
+  UnauthorizedError,
 } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
 import type { VerbHandler } from "../engine/verb";
+import { hasManage } from "../apkam/access";
+
+const KEYS_AREA = /\.__(public|private|self)_keys\./;
+const DEFAULT_KEY = /^([^.]+)\.default_(enc_private_key|self_enc_key)\.__manage@/;
+
+/**
+ * keys:get/delete by keyName reach only key material: the keys verb's own area and the
+ * enrollments' default keys. An enrollment without `__manage` reads the area and its own
+ * default keys, and deletes only what it put; with `__manage` rw it may manage all of them.
+ */
+function authorizeKeyName(ctx: ServerContext, s: Session, op: "get" | "delete", key: string) {
+  const manager = hasManage(s, true);
+  const def = DEFAULT_KEY.exec(key);
+  let ok: boolean;
+  if (def) ok = manager || def[1] === s.enrollmentId;
+  else if (!KEYS_AREA.test(key)) ok = false;
+  else if (op === "get" || manager) ok = true;
+  else ok = putBy(ctx, key) === s.enrollmentId;
+  if (!ok) {
+    throw new UnauthorizedError(
+      `Connection with enrollment ID ${s.enrollmentId} is not authorized to ${op} key: ${key}`,
+    );
+  }
+}
+
+function putBy(ctx: ServerContext, key: string): string | undefined {
+  try {
+    return (JSON.parse(ctx.keys.find(key)?.value ?? "{}") as { enrollmentId?: string })
+      .enrollmentId;
+  } catch {
+    return undefined;
+  }
+}
 
 function storageKey(ctx: ServerContext, p: KeysParams): string {
   const ns = p.namespace ?? "__global";
@@ -26,12 +60,7 @@ function list(ctx: ServerContext, s: Session, visibility: string): string[] {
   const marker = `.__${visibility}_keys.`;
   const out: string[] = [];
   for (const key of ctx.keys.store.keys({ regex: new RegExp(marker.replace(/\./g, "\\.")) })) {
-    try {
-      const v = JSON.parse(ctx.keys.find(key)?.value ?? "{}") as { enrollmentId?: string };
-      if (v.enrollmentId === s.enrollmentId) out.push(key);
-    } catch {
-      // not one of ours
-    }
+    if (putBy(ctx, key) === s.enrollmentId) out.push(key);
   }
   const a = ctx.atSign;
   if (visibility === "private") out.push(`${s.enrollmentId}.default_enc_private_key.__manage${a}`);
@@ -58,10 +87,12 @@ export const keys: VerbHandler<KeysParams> = {
     }
     if (p.op === "delete") {
       if (!p.keyName) throw new IllegalArgumentsError("keys:delete needs a keyName");
+      authorizeKeyName(ctx, s, "delete", p.keyName);
       ctx.keys.delete(p.keyName);
       return "-1";
     }
     if (p.keyName) {
+      authorizeKeyName(ctx, s, "get", p.keyName);
       const r = ctx.keys.active(p.keyName);
       if (!r) throw new KeyNotFoundError(p.keyName);
       return r.value ?? "null";
