@@ -111,6 +111,18 @@ describe("registrar JSON APIs (Part C) against a live registrar", function () {
     expect(confirmed.json.cramkey.startsWith(`${second}:`)).to.equal(true);
   });
 
+  it("/api/status counts atSigns by state; /healthz answers without listing them", async () => {
+    const got = await api(h.url, "/api/app/v3/get-atsign?atSign=counted&ActivationKey=kkkk3333");
+    await api(h.url, "/api/app/v3/activate-atsign", { body: got.json.value });
+    const status = await api(h.url, "/api/status", { key: null });
+    expect(status.status).to.equal(200);
+    expect(status.json.status).to.equal("ok");
+    expect(status.json.atsigns.active).to.be.at.least(1);
+    const health = await api(h.url, "/healthz", { key: null });
+    expect(health.status).to.equal(200);
+    expect(health.json).to.deep.equal({ status: "ok" });
+  });
+
   it("delete: atServer stopped, storage archived, root answers null", async () => {
     const got = await api(h.url, "/api/app/v3/get-atsign?atSign=doomed&ActivationKey=kkkk1111");
     await api(h.url, "/api/app/v3/activate-atsign", { body: got.json.value });

@@ -133,10 +133,15 @@ async function adminAction(ctx: Ctx): Promise<void> {
   sendJson(ctx.res, 202, publicRecord(ctx.service.store.get(rec.atsign)!));
 }
 
+/** Counts by state: for operators and `atplatform status`, not for probes. */
+function status(ctx: Ctx): void {
+  sendJson(ctx.res, 200, { status: "ok", atsigns: ctx.service.store.countByState() });
+}
+
+/** The kubelet's probe: constant cost however many atSigns there are. */
 function health(ctx: Ctx): void {
-  const counts: Record<string, number> = {};
-  for (const r of ctx.service.store.list()) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  sendJson(ctx.res, 200, { status: "ok", atsigns: counts });
+  ctx.service.store.ping();
+  sendJson(ctx.res, 200, { status: "ok" });
 }
 
 const slash = "/?";
@@ -165,5 +170,6 @@ export const apiRoutes: Route[] = [
     path: /^\/api\/admin\/atsigns\/(?<atsign>[^/]+)\/(?<action>suspend|resume|reset|delete|move|memory)$/,
     handler: adminAction,
   },
-  { method: "GET", path: /^\/(api\/status|healthz)$/, handler: health },
+  { method: "GET", path: /^\/api\/status$/, handler: status },
+  { method: "GET", path: /^\/healthz$/, handler: health },
 ];

@@ -87,6 +87,22 @@ export class RegistrarStore {
     return row && toRecord(row);
   }
 
+  /** Number of atSigns per state, counted in SQLite (no rows materialised). */
+  countByState(): Record<string, number> {
+    const rows = this.db
+      .prepare("SELECT state, COUNT(*) AS n FROM atsigns GROUP BY state")
+      .all() as {
+      state: string;
+      n: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** A trivial query: the database file is open and answering. */
+  ping(): void {
+    this.db.prepare("SELECT 1").get();
+  }
+
   list(filter: { email?: string; states?: readonly AtSignState[] } = {}): AtSignRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
