@@ -7,6 +7,7 @@ import pino from "pino";
 import {
   AtServerNotFoundError,
   ConnectFailedError,
+  OutboundLimitError,
   TimeoutError,
 } from "@atplatform/protocol/src/core";
 import { helpText, resolveConfig } from "../../services/atserver/src/config";
@@ -206,6 +207,22 @@ describe("atserver notification queue: order, retries, quarantine (Part B §6.1)
     expect(store.sent("to1")).to.include({ status: "errored", retryCount: 1 });
     expect(store.sent("to2")).to.include({ status: "errored", retryCount: 1 });
     expect(queue.quarantinedUntil("@bob")).to.equal(t + 10_000);
+  });
+
+  it("our own outbound connection cap uses no attempt and quarantines no one", async () => {
+    peers.connectError = new OutboundLimitError();
+    store.save(record({ id: "cap", createdAt: t }));
+    await run();
+    expect(store.sent("cap")).to.include({
+      status: "queued",
+      retryCount: 0,
+      nextAttemptAt: t + 11_000,
+    });
+    expect(queue.quarantinedUntil("@bob")).to.equal(undefined);
+    peers.connectError = undefined;
+    t += 11_000;
+    await run();
+    expect(store.sent("cap")!.status).to.equal("delivered");
   });
 
   it("an atSign the directory does not know ends errored after one attempt", async () => {

@@ -6,7 +6,12 @@
 // drops; it is tried again after `jobMs` until `maxRetries` attempts, then given up. A failed
 // connection quarantines the recipient for `quarantineMs`. An atSign the directory does not
 // know ends errored at once.
-import { AtServerNotFoundError, verbs, type MetadataInput } from "@atplatform/protocol/src/core";
+import {
+  AtServerNotFoundError,
+  OutboundLimitError,
+  verbs,
+  type MetadataInput,
+} from "@atplatform/protocol/src/core";
 import type { Logger } from "../logger";
 import type { NotificationStore } from "./notification-store";
 import type { NotificationRecord } from "./record";
@@ -184,6 +189,12 @@ export class NotificationQueue {
       if (err instanceof AtServerNotFoundError) {
         for (const n of list) this.giveUp(n, (err as Error).message);
         this.store.saveAll(list);
+        return;
+      }
+      if (err instanceof OutboundLimitError) {
+        // Our own connection cap, not the recipient's fault: try again later, no attempt used.
+        for (const n of batch) n.nextAttemptAt = this.opts.now() + this.opts.jobMs;
+        this.store.saveAll(batch);
         return;
       }
       const until = this.quarantine(to, err as Error);
