@@ -19,7 +19,11 @@ import {
   type PeerLink,
 } from "../../services/atserver/src/notifications/queue";
 import type { NotificationRecord } from "../../services/atserver/src/notifications/record";
-import { AGING_MS } from "../../services/atserver/src/notifications/schedule";
+import {
+  AGING_MS,
+  deliveryOrder,
+  lowerPriority,
+} from "../../services/atserver/src/notifications/schedule";
 import { tempDir } from "./harness";
 
 const log = pino({ level: "silent" });
@@ -243,6 +247,34 @@ describe("atserver notification queue: order, retries, quarantine (Part B §6.1)
     const reopened = new NotificationStore(ks, now);
     expect(reopened.sent("p")).to.include({ status: "errored", retryCount: 1, priority: "low" });
     expect([...reopened.pending()].map((n) => n.id)).to.deep.equal(["p"]);
+  });
+});
+
+describe("atserver notification schedule: priority moves a notification ahead by a bounded time", () => {
+  const ids = (list: NotificationRecord[]) => deliveryOrder(list).map((n) => n.id);
+
+  it("high jumps low ones queued up to 2 × AGING_MS earlier, medium up to AGING_MS, never more", () => {
+    const low = record({ id: "low", createdAt: 0 });
+    expect(
+      ids([low, record({ id: "high", createdAt: 2 * AGING_MS - 1, priority: "high" })]),
+    ).to.deep.equal(["high", "low"]);
+    expect(
+      ids([low, record({ id: "high", createdAt: 2 * AGING_MS + 1, priority: "high" })]),
+    ).to.deep.equal(["low", "high"]);
+    expect(
+      ids([low, record({ id: "mid", createdAt: AGING_MS - 1, priority: "medium" })]),
+    ).to.deep.equal(["mid", "low"]);
+    expect(
+      ids([low, record({ id: "mid", createdAt: AGING_MS + 1, priority: "medium" })]),
+    ).to.deep.equal(["low", "mid"]);
+  });
+
+  it("a failed attempt lowers the priority one level: high → medium → low → low", () => {
+    expect([lowerPriority("high"), lowerPriority("medium"), lowerPriority("low")]).to.deep.equal([
+      "medium",
+      "low",
+      "low",
+    ]);
   });
 });
 
