@@ -1,6 +1,7 @@
 // Benchmark load generator (a separate process, so the client does not share the
 // server's event loop). Prints one JSON line with the results.
 //   mode "persistent": `concurrency` connections, each sending one lookup at a time
+//               (closed loop) or lookups at their scheduled times, pipelined (open loop)
 //   mode "new": every lookup on a new TLS connection (full handshake, greeting, lookup,
 //               `@exit`), `concurrency` at a time - how most clients use the root
 // Closed loop (as fast as possible) unless `rate` is given: then lookups are started
@@ -39,26 +40,27 @@ function record(startNs: bigint): void {
 }
 
 /**
- * One client connection with a single data listener and at most one lookup in flight:
- * adding and removing listeners per lookup would make the client, not the server, the
- * bottleneck (and its garbage the tail latency).
+ * One client connection with a single data listener and a FIFO of lookups in flight
+ * (the directory answers pipelined lines in order): adding and removing listeners per
+ * lookup would make the client, not the server, the bottleneck.
  */
 class Conn {
   private buf = "";
-  private pending?: { resolve(answer: string): void; reject(err: Error): void };
+  private readonly pending: { resolve(answer: string): void; reject(err: Error): void }[] = [];
 
   private constructor(readonly socket: TLSSocket) {
     socket.on("data", (d: Buffer) => {
       this.buf += d.toString();
-      if (this.pending && this.buf.endsWith("\r\n@")) {
-        const p = this.pending;
-        const answer = this.buf;
-        this.pending = undefined;
-        this.buf = "";
-        p.resolve(answer);
+      let end: number;
+      while (this.pending.length > 0 && (end = this.buf.indexOf("\r\n@")) >= 0) {
+        const answer = this.buf.slice(0, end + 3);
+        this.buf = this.buf.slice(end + 3);
+        this.pending.shift()!.resolve(answer);
       }
     });
-    socket.on("close", () => this.pending?.reject(new Error("closed")));
+    socket.on("close", () => {
+      for (const p of this.pending.splice(0)) p.reject(new Error("closed"));
+    });
   }
 
   static open(): Promise<Conn> {
@@ -82,25 +84,21 @@ class Conn {
 
   ask(atsign: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
+      this.pending.push({ resolve, reject });
       this.socket.write(`${atsign}\n`);
     });
   }
 
-  /** Sends lines pipelined and resolves with everything up to the nth answer. */
-  askMany(lines: string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      let answers = "";
-      let remaining = lines.length;
-      const next = (answer: string) => {
-        answers += answer;
-        remaining -= answer.split("\r\n@").length - 1;
-        if (remaining <= 0) resolve(answers);
-        else this.pending = { resolve: next, reject };
-      };
-      this.pending = { resolve: next, reject };
-      this.socket.write(lines.map((l) => `${l}\n`).join(""));
-    });
+  /** Sends the lines in one write (pipelined) and resolves with their answers. */
+  askMany(lines: string[]): Promise<string[]> {
+    const answers = lines.map(
+      (_, i) =>
+        new Promise<string>((resolve, reject) => {
+          this.pending.push({ resolve, reject });
+          if (i === lines.length - 1) this.socket.write(lines.map((l) => `${l}\n`).join(""));
+        }),
+    );
+    return Promise.all(answers);
   }
 
   destroy(): void {
@@ -156,46 +154,38 @@ async function openLoop(rate: number): Promise<void> {
   const t0 = process.hrtime.bigint();
   let n = 0n;
   const inflight = new Set<Promise<void>>();
-  const free: Conn[] =
+  // Persistent mode: each lookup is sent at its scheduled time on the next connection in
+  // turn, pipelined behind any still in flight there. Waiting for a free connection
+  // instead would count the client's own queue (coordinated omission) as server latency.
+  const conns: Conn[] =
     opts.mode === "persistent"
       ? await Promise.all(Array.from({ length: opts.concurrency }, () => Conn.open()))
       : [];
-  const waiting: bigint[] = [];
-  const runPersistent = async (s: Conn, scheduled: bigint) => {
-    let t: bigint | undefined = scheduled;
-    while (t !== undefined) {
-      try {
-        await s.ask(name());
-        record(t);
-      } catch {
-        errors++;
-      }
-      t = waiting.shift();
+  const persistentLookup = async (s: Conn, scheduled: bigint) => {
+    try {
+      const a = await s.ask(name());
+      if (a.startsWith("null")) throw new Error("unexpected null");
+      record(scheduled);
+    } catch {
+      errors++;
     }
-    free.push(s);
   };
   while (!stopping) {
     const now = process.hrtime.bigint();
     while (t0 + n * intervalNs <= now) {
       const scheduled = t0 + n * intervalNs;
+      const p =
+        opts.mode === "new"
+          ? oneNewConnection(scheduled)
+          : persistentLookup(conns[Number(n % BigInt(conns.length))]!, scheduled);
       n++;
-      let p: Promise<void>;
-      if (opts.mode === "new") p = oneNewConnection(scheduled);
-      else {
-        const s = free.pop();
-        if (!s) {
-          waiting.push(scheduled);
-          continue;
-        }
-        p = runPersistent(s, scheduled);
-      }
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
     }
     await new Promise((r) => setTimeout(r, 1));
   }
   await Promise.all(inflight);
-  for (const s of free) s.destroy();
+  for (const s of conns) s.destroy();
 }
 
 function pct(sorted: number[], p: number): number {
@@ -215,7 +205,7 @@ async function warm(): Promise<void> {
           (_, k) => `user${i + k}`,
         );
         const answers = await s.askMany(batch);
-        failures += answers.split("null\r\n@").length - 1;
+        failures += answers.filter((a) => a.startsWith("null")).length;
       }
       s.destroy();
     }),
