@@ -62,12 +62,36 @@ describe("directory cache (stale-while-revalidate) and MGET batcher", () => {
     await c.lookup("alice");
     inner.records.set("alice", "moved.test:2"); // a change whose message was lost
     now = 1500;
-    expect(c.lookup("alice")).to.equal("a.test:1"); // the one lookup that starts the refresh
-    expect(c.lookup("alice")).to.equal("a.test:1"); // same refresh in flight, no second fetch
-    expect(inner.calls).to.equal(2);
+    expect(c.lookup("alice")).to.equal("a.test:1"); // the one lookup that queues the refresh
+    expect(c.lookup("alice")).to.equal("a.test:1"); // already queued: no second fetch
     await flush();
+    expect(inner.calls).to.equal(2);
     expect(c.lookup("alice")).to.equal("moved.test:2");
     expect(inner.calls).to.equal(2);
+  });
+
+  it("the refreshes of one turn are read with one lookupMany", async () => {
+    const batches: string[][] = [];
+    const many = Object.assign(inner, {
+      lookupMany: (keys: string[]) => {
+        batches.push(keys);
+        return Promise.resolve(keys.map((k) => `${k}.new:1`));
+      },
+    });
+    const c = cache();
+    c.setInner(many);
+    inner.records.set("bob", "b.test:1");
+    await c.lookup("alice");
+    await c.lookup("bob");
+    now = 1500;
+    expect([c.lookup("alice"), c.lookup("bob"), c.lookup("alice")]).to.deep.equal([
+      "a.test:1",
+      "b.test:1",
+      "a.test:1",
+    ]);
+    await flush();
+    expect(batches).to.deep.equal([["alice", "bob"]]);
+    expect([c.lookup("alice"), c.lookup("bob")]).to.deep.equal(["alice.new:1", "bob.new:1"]);
   });
 
   it("past the TTL with the invalidation channel down: fetches before answering", async () => {

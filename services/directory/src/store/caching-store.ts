@@ -36,6 +36,8 @@ interface Entry {
   value: string | null;
   expires: number;
   epoch: number;
+  /** Queued for a background refresh (stale-while-revalidate). */
+  refreshing?: boolean;
 }
 
 const never = () => false;
@@ -54,6 +56,7 @@ export class CachingStore implements DirectoryStore {
   private readonly hit: () => void;
   private readonly miss: () => void;
   private readonly revalidated: () => void;
+  private refreshQueue: string[] = [];
 
   constructor(private readonly opts: CachingStoreOptions) {
     this.now = opts.now ?? Date.now;
@@ -85,8 +88,7 @@ export class CachingStore implements DirectoryStore {
       }
       if (entry.expires + this.maxStaleMs > now && this.invalidationsLive()) {
         this.revalidated();
-        // The refresh's failure is already counted in fetch(); the answer is the entry.
-        if (!this.inflight.has(atsign)) this.begin(atsign, entry).catch(() => undefined);
+        if (!entry.refreshing) this.queueRefresh(atsign, entry);
         return entry.value;
       }
     }
@@ -100,6 +102,57 @@ export class CachingStore implements DirectoryStore {
     const fetch = this.fetch(atsign, previous).finally(() => this.inflight.delete(atsign));
     this.inflight.set(atsign, fetch);
     return fetch;
+  }
+
+  /**
+   * Background refreshes are collected over one event-loop turn and read with one
+   * lookupMany (an MGET for Redis): a refresh then costs about a key in a command, not a
+   * command and a promise chain of its own.
+   */
+  private queueRefresh(atsign: string, entry: Entry): void {
+    entry.refreshing = true;
+    if (this.refreshQueue.push(atsign) === 1) setImmediate(() => void this.refresh());
+  }
+
+  private async refresh(): Promise<void> {
+    const keys = this.refreshQueue;
+    this.refreshQueue = [];
+    const startedAt = this.generation;
+    const inner = this.inner!;
+    let values: (string | null)[];
+    try {
+      values = inner.lookupMany
+        ? await inner.lookupMany(keys)
+        : await Promise.all(keys.map((k) => inner.lookup(k)));
+    } catch {
+      this.opts.metrics?.storeErrors.inc({ source: this.opts.name });
+      for (const k of keys) {
+        const e = this.entries.get(k);
+        if (e) e.refreshing = false;
+      }
+      return;
+    }
+    keys.forEach((k, i) => this.store(k, values[i] ?? null, startedAt));
+  }
+
+  /** Caches a read that started at generation `startedAt`, unless an invalidation came since. */
+  private store(atsign: string, value: string | null, startedAt: number): void {
+    if (this.generation === startedAt && (value !== null || this.opts.cacheNegative)) {
+      this.entries.delete(atsign);
+      this.entries.set(atsign, {
+        value,
+        expires: this.now() + this.opts.ttlMs,
+        epoch: this.generation,
+      });
+      if (this.entries.size > this.maxEntries) {
+        this.entries.delete(this.entries.keys().next().value!);
+      }
+    } else if (value === null) {
+      this.entries.delete(atsign);
+    } else {
+      const e = this.entries.get(atsign);
+      if (e) e.refreshing = false;
+    }
   }
 
   private async fetch(atsign: string, previous: Entry | undefined): Promise<string | null> {
@@ -117,19 +170,7 @@ export class CachingStore implements DirectoryStore {
         ? err
         : new StoreUnavailableError(`${this.opts.name}: ${(err as Error).message}`, { cause: err });
     }
-    if (this.generation === startedAt && (value !== null || this.opts.cacheNegative)) {
-      this.entries.delete(atsign);
-      this.entries.set(atsign, {
-        value,
-        expires: this.now() + this.opts.ttlMs,
-        epoch: this.generation,
-      });
-      if (this.entries.size > this.maxEntries) {
-        this.entries.delete(this.entries.keys().next().value!);
-      }
-    } else if (value === null) {
-      this.entries.delete(atsign);
-    }
+    this.store(atsign, value, startedAt);
     return value;
   }
 

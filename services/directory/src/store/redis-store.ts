@@ -17,6 +17,7 @@ import type { DirectoryStore } from "./types";
 import { GetBatcher } from "./get-batcher";
 
 export const DEFAULT_INVALIDATION_CHANNEL = "atdirectory:invalidate";
+const MGET_MAX_KEYS = 256;
 
 export interface RedisStoreOptions {
   url: string;
@@ -107,7 +108,7 @@ export class RedisDirectoryStore implements DirectoryStore {
       opts.log.warn("redis connection lost; reconnecting");
     });
     this.client.on("ready", () => (wasReady = true));
-    this.batcher = new GetBatcher((keys) => this.client.mget(keys));
+    this.batcher = new GetBatcher((keys) => this.client.mget(keys), MGET_MAX_KEYS);
     // Messages sent while the subscription was down are lost, so once it is confirmed
     // again the cache must not trust anything it holds from before. Confirmed means the
     // SUBSCRIBE reply arrived (not merely "ready"), so nothing fetched after the
@@ -134,6 +135,23 @@ export class RedisDirectoryStore implements DirectoryStore {
     }
     try {
       return await this.batcher.get(atsign);
+    } catch (err) {
+      throw new StoreUnavailableError(`redis MGET failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async lookupMany(atsigns: string[]): Promise<(string | null)[]> {
+    if (this.client.status !== "ready") {
+      throw new StoreUnavailableError(`redis not connected (${this.client.status})`);
+    }
+    const chunks: Promise<(string | null)[]>[] = [];
+    for (let i = 0; i < atsigns.length; i += MGET_MAX_KEYS) {
+      chunks.push(this.client.mget(atsigns.slice(i, i + MGET_MAX_KEYS)));
+    }
+    try {
+      return (await Promise.all(chunks)).flat();
     } catch (err) {
       throw new StoreUnavailableError(`redis MGET failed: ${(err as Error).message}`, {
         cause: err,

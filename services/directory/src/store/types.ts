@@ -12,6 +12,8 @@ export interface DirectoryStore {
    * not answer `null`. Answers synchronously when it can: the hot path stays sync.
    */
   lookup(atsign: string): LookupResult;
+  /** Several lookups in one round trip (optional; the cache's background refresh uses it). */
+  lookupMany?(atsigns: string[]): Promise<(string | null)[]>;
   /** True when lookups can currently be answered (drives /readyz). */
   ready(): boolean;
   start(): Promise<void>;
