@@ -13,7 +13,7 @@ const REQUIRED = { atSign: "@alice", port: "6464", cert: "c.pem", key: "k.pem", 
 function sample(kind: string, flag: string): string {
   if (flag === "at-sign") return "@bob";
   if (flag === "root") return "root.example:64";
-  if (kind === "int") return "7";
+  if (kind === "int") return "70"; // above every setting's lower bound
   if (kind === "bool") return "true";
   if (kind === "level") return "debug";
   return `/x/${flag}`;
@@ -23,7 +23,7 @@ function sample(kind: string, flag: string): string {
 function other(kind: string, flag: string): string {
   if (flag === "at-sign") return "@carol";
   if (flag === "root") return "other.example:65";
-  if (kind === "int") return "9";
+  if (kind === "int") return "90";
   if (kind === "bool") return "false";
   if (kind === "level") return "warn";
   return `/y/${flag}`;
@@ -41,7 +41,7 @@ describe("atserver: configuration", () => {
       const base = { ...REQUIRED } as Record<string, string>;
       delete base[s.key];
       const cfg = resolveConfig(base, env) as unknown as Record<string, unknown>;
-      const expected = s.kind === "int" ? 7 : s.kind === "bool" ? true : v;
+      const expected = s.kind === "int" ? 70 : s.kind === "bool" ? true : v;
       expect(cfg[s.key], envName(s.flag)).to.equal(expected);
       if (!s.envOnly) {
         const both = resolveConfig(
