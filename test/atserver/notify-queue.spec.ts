@@ -187,7 +187,7 @@ describe("atserver notification queue: order, retries, quarantine (Part B §6.1)
     store.save(record({ id: "q1", createdAt: t }));
     await run();
     expect(queue.quarantinedUntil("@bob")).to.equal(t + 10_000);
-    expect(store.sent("q1")).to.include({ status: "errored", retryCount: 1 });
+    expect(store.sent("q1")).to.include({ status: "errored", retryCount: 0 });
     peers.connectError = undefined;
     t += 5000;
     store.save(record({ id: "q2", createdAt: t })); // enqueued during the quarantine
@@ -208,8 +208,35 @@ describe("atserver notification queue: order, retries, quarantine (Part B §6.1)
     store.save(record({ id: "to2", createdAt: t + 1 }));
     t += 10;
     await run();
-    expect(store.sent("to1")).to.include({ status: "errored", retryCount: 1 });
-    expect(store.sent("to2")).to.include({ status: "errored", retryCount: 1 });
+    expect(store.sent("to1")).to.include({ status: "errored", retryCount: 0 });
+    expect(store.sent("to2")).to.include({ status: "errored", retryCount: 0 });
+    expect(queue.quarantinedUntil("@bob")).to.equal(t + 10_000);
+  });
+
+  it("an unreachable recipient: the quarantine doubles up to 5 min, no attempt is used, delivery once it is back", async () => {
+    maxRetries = 3;
+    peers.connectError = new ConnectFailedError("connection refused");
+    store.save(record({ id: "long", createdAt: t }));
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      await run();
+      const until = queue.quarantinedUntil("@bob")!;
+      waits.push(until - t);
+      t = until;
+    }
+    expect(waits).to.deep.equal([
+      10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000,
+    ]);
+    // Over 20 minutes down and more failures than maxRetries: still waiting, not given up.
+    expect(store.sent("long")).to.include({ status: "errored", retryCount: 0 });
+    expect(store.sent("long")!.abandoned ?? false).to.equal(false);
+    peers.connectError = undefined;
+    await run();
+    expect(store.sent("long")).to.include({ status: "delivered", retryCount: 1 });
+    // Back to the short quarantine after a success.
+    peers.connectError = new ConnectFailedError("connection refused");
+    store.save(record({ id: "again", createdAt: t }));
+    await run();
     expect(queue.quarantinedUntil("@bob")).to.equal(t + 10_000);
   });
 

@@ -1,11 +1,14 @@
 // The persisted outbound queue (Part B §6.1). The worker runs on enqueue, when something
 // becomes due and every `jobMs`; it serves recipients by urgency (schedule.ts) and forwards
-// each recipient's due notifications pipelined on one pol connection. A notification not
-// acknowledged with `data:success` (error reply, no answer within the connection's 10 s
-// command timeout, broken connection) is `errored`, its retryCount rises and its priority
-// drops; it is tried again after `jobMs` until `maxRetries` attempts, then given up. A failed
-// connection quarantines the recipient for `quarantineMs`. An atSign the directory does not
-// know ends errored at once.
+// each recipient's due notifications pipelined on one pol connection. A notification the
+// recipient refuses (an error reply) is `errored`, its retryCount rises and its priority
+// drops; it is tried again after `jobMs` until `maxRetries` attempts, then given up.
+// When the recipient cannot be reached (connect or handshake failure, no answer within the
+// connection's 10 s command timeout, connection dropped) the recipient is quarantined:
+// `quarantineMs` (reference: 10 s), doubling with each consecutive failure up to
+// MAX_QUARANTINE_MS; its notifications are `errored` meanwhile but use no attempt, so an
+// atServer that is down or being moved for an hour still gets them when it is back, until
+// they expire (ttln). An atSign the directory does not know ends errored at once.
 import {
   AtServerNotFoundError,
   OutboundLimitError,
@@ -21,6 +24,8 @@ import { lowerPriority, recipientOrder } from "./schedule";
 const PIPELINE = 64;
 /** Recipients served at the same time. */
 const DEFAULT_CONCURRENCY = 32;
+/** The longest a repeatedly unreachable recipient is left alone. */
+export const MAX_QUARANTINE_MS = 5 * 60_000;
 const FORWARD_ATTRS = [
   "ttl",
   "ttb",
@@ -82,6 +87,8 @@ export class NotificationQueue {
   private readonly timer: NodeJS.Timeout;
   private readonly busy = new Set<string>();
   private readonly quarantined = new Map<string, number>();
+  /** Consecutive connection failures per recipient (the quarantine doubles with each). */
+  private readonly unreachable = new Map<string, number>();
   private readonly inFlight = new Set<Promise<void>>();
   private wake?: { at: number; timer: NodeJS.Timeout };
   private scheduled = false;
@@ -198,10 +205,11 @@ export class NotificationQueue {
         return;
       }
       const until = this.quarantine(to, err as Error);
-      for (const n of batch) this.failed(n, (err as Error).message, until);
+      for (const n of batch) this.waitForRecipient(n, (err as Error).message, until);
       this.store.saveAll(batch);
       return;
     }
+    this.unreachable.delete(to);
     const replies = batch.map((n) => {
       let line: string;
       try {
@@ -222,7 +230,7 @@ export class NotificationQueue {
       if ("unsendable" in r) this.giveUp(n, r.unsendable);
       else if ("broken" in r) {
         broken ??= this.quarantine(to, r.broken);
-        this.failed(n, r.broken.message, broken);
+        this.waitForRecipient(n, r.broken.message, broken);
       } else if (r.reply.startsWith("data:success")) {
         n.status = "delivered";
         n.retryCount += 1;
@@ -234,14 +242,33 @@ export class NotificationQueue {
 
   /** Returns the end of the recipient's quarantine. */
   private quarantine(to: string, err: Error): number {
-    const until = this.opts.now() + this.opts.quarantineMs;
+    const failures = (this.unreachable.get(to) ?? 0) + 1;
+    this.unreachable.set(to, failures);
+    const ms = Math.min(
+      this.opts.quarantineMs * 2 ** Math.min(failures - 1, 20),
+      MAX_QUARANTINE_MS,
+    );
+    const until = this.opts.now() + ms;
     this.quarantined.set(to, until);
     if (this.quarantined.size > 10_000) {
       const now = this.opts.now();
-      for (const [k, u] of this.quarantined) if (u <= now) this.quarantined.delete(k);
+      for (const [k, u] of this.quarantined) {
+        if (u <= now - MAX_QUARANTINE_MS) {
+          this.quarantined.delete(k);
+          this.unreachable.delete(k);
+        }
+      }
     }
-    this.log.debug({ to, err: err.message }, "recipient quarantined");
+    this.log.debug({ to, err: err.message, ms }, "recipient quarantined");
     return until;
+  }
+
+  /** The recipient was unreachable: errored until it is tried again, no attempt used. */
+  private waitForRecipient(n: NotificationRecord, reason: string, retryAt: number): void {
+    n.status = "errored";
+    n.lastError = reason;
+    n.nextAttemptAt = retryAt;
+    this.log.debug({ to: n.to, id: n.id, err: reason }, "recipient unreachable");
   }
 
   /**
