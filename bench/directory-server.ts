@@ -45,7 +45,12 @@ async function directory(kind: string, cert: string, key: string, records: strin
     key,
     records: kind === "file" ? records : undefined,
     redis: kind.startsWith("redis") ? redis : undefined,
-    cacheTtlMs: kind === "redis-nocache" ? 0 : undefined,
+    cacheTtlMs:
+      kind === "redis-nocache"
+        ? 0
+        : process.env.BENCH_TTL
+          ? Number(process.env.BENCH_TTL)
+          : undefined,
     redisPassword: process.env.ATDIRECTORY_REDIS_PASSWORD,
     ipMissBudget: 0,
     maxConnections: 100_000,

@@ -11,6 +11,8 @@
 //   npx tsx bench/directory-throughput.ts [--rounds 3] [--seconds 0.8] [--keys ecdsa-p256,rsa-2048]
 //     [--targets bare,file,redis,redis-nocache] [--modes persistent,new] [--half-rate yes|no]
 //     [--half-seconds 2]
+// Diagnostics: BENCH_PROF=<dir> writes a V8 CPU profile of every server process there;
+// BENCH_TTL=<ms> sets the Redis cache TTL of the servers (default: the directory's).
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -79,6 +81,7 @@ async function startServer(
   const proc = spawn(
     process.execPath,
     [
+      ...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
       ...TSX,
       join(__dirname, "directory-server.ts"),
       target,
