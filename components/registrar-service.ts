@@ -13,7 +13,7 @@ import { REGISTRAR_CONFIG_MOUNT, SWARM_SECRETS_MOUNT, SWARMS_FILE } from "./regi
 
 /** The registrar's plain-HTTP listener in the pod; TLS ends at the load balancer. */
 export const REGISTRAR_HTTP_PORT = 8080;
-/** Unauthenticated, answers with counts by state once the database is open. */
+/** Unauthenticated; answers once the database answers (constant cost, no listing). */
 export const REGISTRAR_HEALTH_PATH = "/healthz";
 export const REGISTRAR_DATA_DIR = "/var/lib/registrar";
 const TRUST_DIR = "/etc/atplatform/trust";
