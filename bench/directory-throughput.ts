@@ -10,7 +10,10 @@
 //
 //   npx tsx bench/directory-throughput.ts [--rounds 3] [--seconds 0.8] [--keys ecdsa-p256,rsa-2048]
 //     [--targets bare,file,redis,redis-nocache] [--modes persistent,new] [--half-rate yes|no]
-//     [--half-seconds 2]
+//     [--half-seconds 2] [--pin yes|no]
+// --pin yes: every server runs on CPU 0; this orchestrator, the load generator, Redis and
+// redis-benchmark on CPU 1 (taskset). Off by default: on the 2-core development machine
+// it made the tails worse (client and Redis then queue behind each other on one core).
 // Diagnostics: BENCH_PROF=<dir> writes a V8 CPU profile of every server process there;
 // BENCH_TTL=<ms> sets the Redis cache TTL of the servers (default: the directory's).
 import { spawn, execFile, type ChildProcess } from "node:child_process";
@@ -42,6 +45,7 @@ const TARGETS = arg("targets", "bare,file,redis,redis-nocache").split(",") as Ta
 const MODES = arg("modes", "persistent,new").split(",") as Mode[];
 const HALF = arg("half-rate", "yes") === "yes";
 const HALF_SECONDS = Number(arg("half-seconds", "2"));
+const PIN = arg("pin", "no") === "yes";
 const RECORDS = 10_000;
 const CONCURRENCY: Record<Mode, number> = { persistent: 16, new: 16 };
 const PASSWORD = "bench-only-password";
@@ -78,23 +82,22 @@ async function startServer(
   records: string,
   redis: TestRedis,
 ): Promise<Server> {
-  const proc = spawn(
+  const node = [
     process.execPath,
-    [
-      ...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
-      ...TSX,
-      join(__dirname, "directory-server.ts"),
-      target,
-      files.cert,
-      files.key,
-      records,
-      `redis://127.0.0.1:${redis.port}`,
-    ],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, ATDIRECTORY_REDIS_PASSWORD: PASSWORD },
-    },
-  );
+    ...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+    ...TSX,
+    join(__dirname, "directory-server.ts"),
+    target,
+    files.cert,
+    files.key,
+    records,
+    `redis://127.0.0.1:${redis.port}`,
+  ];
+  const [cmd, ...argv] = PIN ? ["taskset", "-c", "0", ...node] : node;
+  const proc = spawn(cmd!, argv, {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ATDIRECTORY_REDIS_PASSWORD: PASSWORD },
+  });
   const port = await new Promise<number>((res, rej) => {
     createInterface({ input: proc.stdout! }).on("line", (l) => {
       const m = /^READY (\d+)$/.exec(l);
@@ -203,6 +206,8 @@ function summarise(rs: LoadResult[]) {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // Children inherit the affinity: Redis, the load generator and redis-benchmark go to CPU 1.
+  if (PIN) await promisify(execFile)("taskset", ["-p", "-c", "1", String(process.pid)]);
   const load0 = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), "atp-bench-dir-"));
   const records = join(dir, "records.txt");
@@ -311,7 +316,7 @@ async function main(): Promise<void> {
       );
     });
     const out = [
-      `${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load average at start ${fmt(load0)}, ${ROUNDS} interleaved rounds, medians shown (lookups/s range over rounds in brackets). Closed loop, ${SECONDS} s measured after ${WARMUP} s warm-up, ${CONCURRENCY.persistent} persistent connections / ${CONCURRENCY.new} concurrent new connections, ${RECORDS} records, every lookup a hit. Latency in ms from the client (new-connection latency includes TCP + TLS handshake + greeting + lookup). CPU in cores over the measured window (1.00 = one core busy); server µs/lookup = server CPU time per lookup; CPU efficiency vs bare = bare's µs/lookup ÷ this server's.`,
+      `${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load average at start ${fmt(load0)}, ${PIN ? "servers pinned to CPU 0 and client + Redis to CPU 1" : "no CPU pinning"}, ${ROUNDS} interleaved rounds, medians shown (lookups/s range over rounds in brackets). Closed loop, ${SECONDS} s measured after ${WARMUP} s warm-up, ${CONCURRENCY.persistent} persistent connections / ${CONCURRENCY.new} concurrent new connections, ${RECORDS} records, every lookup a hit. Latency in ms from the client (new-connection latency includes TCP + TLS handshake + greeting + lookup). CPU in cores over the measured window (1.00 = one core busy); server µs/lookup = server CPU time per lookup; CPU efficiency vs bare = bare's µs/lookup ÷ this server's.`,
       "",
       "| cert | server | connections | lookups/s | vs bare | p50 ms | p99 ms | server CPU | server µs/lookup | CPU efficiency vs bare | client CPU | errors |",
       "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
