@@ -23,7 +23,8 @@ class FakeStore implements DirectoryStore {
   close = () => Promise.resolve();
 }
 
-const flush = () => new Promise((r) => setImmediate(r));
+/** Past the cache's 20 ms refresh batching, and the fake store's answers. */
+const flush = () => new Promise((r) => setTimeout(r, 40));
 
 describe("directory cache (stale-while-revalidate) and MGET batcher", () => {
   let now: number;
@@ -92,6 +93,25 @@ describe("directory cache (stale-while-revalidate) and MGET batcher", () => {
     await flush();
     expect(batches).to.deep.equal([["alice", "bob"]]);
     expect([c.lookup("alice"), c.lookup("bob")]).to.deep.equal(["alice.new:1", "bob.new:1"]);
+  });
+
+  it("a full batch of 256 refreshes is read at once, without waiting for the batching delay", async () => {
+    const batches: number[] = [];
+    const many = Object.assign(inner, {
+      lookupMany: (keys: string[]) => {
+        batches.push(keys.length);
+        return Promise.resolve(keys.map(() => "x.test:1"));
+      },
+    });
+    const c = cache();
+    c.setInner(many);
+    for (let i = 0; i < 300; i++) inner.records.set(`u${i}`, "old.test:1");
+    await Promise.all(Array.from({ length: 300 }, (_, i) => c.lookup(`u${i}`)));
+    now = 1500;
+    for (let i = 0; i < 300; i++) void c.lookup(`u${i}`);
+    expect(batches).to.deep.equal([256]);
+    await flush();
+    expect(batches).to.deep.equal([256, 44]);
   });
 
   it("past the TTL with the invalidation channel down: fetches before answering", async () => {

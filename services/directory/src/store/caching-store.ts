@@ -41,6 +41,9 @@ interface Entry {
 }
 
 const never = () => false;
+/** How long background refreshes are collected before one lookupMany reads them. */
+const REFRESH_BATCH_MS = 20;
+const REFRESH_BATCH_KEYS = 256;
 
 export class CachingStore implements DirectoryStore {
   private inner?: DirectoryStore;
@@ -57,6 +60,7 @@ export class CachingStore implements DirectoryStore {
   private readonly miss: () => void;
   private readonly revalidated: () => void;
   private refreshQueue: string[] = [];
+  private refreshTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: CachingStoreOptions) {
     this.now = opts.now ?? Date.now;
@@ -105,18 +109,28 @@ export class CachingStore implements DirectoryStore {
   }
 
   /**
-   * Background refreshes are collected over one event-loop turn and read with one
-   * lookupMany (an MGET for Redis): a refresh then costs about a key in a command, not a
-   * command and a promise chain of its own.
+   * Background refreshes are collected for up to REFRESH_BATCH_MS (or REFRESH_BATCH_KEYS
+   * keys) and read with one lookupMany (an MGET for Redis): nobody waits for them, and a
+   * busy turn holds only a few lookups, so waiting a little turns many one-key commands
+   * into one large one - a refresh then costs about a key in a command.
    */
   private queueRefresh(atsign: string, entry: Entry): void {
     entry.refreshing = true;
-    if (this.refreshQueue.push(atsign) === 1) setImmediate(() => void this.refresh());
+    const queued = this.refreshQueue.push(atsign);
+    if (queued === 1) {
+      this.refreshTimer = setTimeout(() => void this.refresh(), REFRESH_BATCH_MS);
+      this.refreshTimer.unref();
+    } else if (queued >= REFRESH_BATCH_KEYS) {
+      clearTimeout(this.refreshTimer);
+      void this.refresh();
+    }
   }
 
   private async refresh(): Promise<void> {
     const keys = this.refreshQueue;
     this.refreshQueue = [];
+    this.refreshTimer = undefined;
+    if (keys.length === 0) return;
     const startedAt = this.generation;
     const inner = this.inner!;
     let values: (string | null)[];
@@ -200,6 +214,8 @@ export class CachingStore implements DirectoryStore {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.refreshTimer);
+    this.refreshQueue = [];
     await this.inner?.close();
     this.entries.clear();
   }
