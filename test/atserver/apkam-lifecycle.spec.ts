@@ -264,6 +264,18 @@ describe("atserver APKAM lifecycle: revocation and expiry close live connections
       expect(await star.send("llookup:nons@alice")).to.equal("data:nons");
     });
 
+    it("config (block list, settings) needs * like a key without a namespace: r to show, rw to change", async () => {
+      const refused = `error:AT0009-UnAuthorized client in request : Connection with enrollment ID ${id} is not authorized to use config`;
+      expect(await c.send("config:block:add:@mallory")).to.equal(refused);
+      expect(await c.send("config:block:show")).to.equal(refused);
+      const reader = await login(await approved({ "*": "r" }));
+      expect(await reader.send("config:block:show")).to.match(/^data:/);
+      expect(await reader.send("config:block:add:@mallory")).to.match(/^error:AT0009-/);
+      const writer = await login(await approved({ "*": "rw" }));
+      expect(await writer.send("config:block:add:@mallory")).to.equal("data:success");
+      expect(await writer.send("config:block:remove:@mallory")).to.equal("data:success");
+    });
+
     it("the longest covering namespace decides; * only where none covers", async () => {
       const sid = await approved({ "*": "rw", "ro.app": "r" });
       const star = await login(sid);

@@ -5,7 +5,8 @@
 import type { NotifyAllParams } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
-import { authorize, mayAccess } from "./access";
+import { UnauthorizedError } from "@atplatform/protocol/src/core";
+import { allows, authorize, coveringGrant, mayAccess } from "./access";
 
 /** notify:<op>:<id> verbs: the wire label of the refusal and whether the op writes. */
 const BY_ID: Readonly<Record<string, { label: string; write: boolean }>> = {
@@ -27,6 +28,18 @@ export function checkCommand(
     // An unknown id answers as for anyone (expired/null/success): nothing to protect.
     const n = ctx.notifications?.store.get(String(params.id));
     if (n) authorize(s, n.key, byId.label, byId.write);
+    return;
+  }
+  if (verb === "config") {
+    // The block list and settings belong to the whole atServer, like a key without a
+    // namespace: `*` decides (r for block:show and print, rw for the rest).
+    const op = (params as { op?: string }).op;
+    const write = op !== undefined && op !== "print";
+    if (!allows(coveringGrant(s.namespaces, undefined)?.access, write)) {
+      throw new UnauthorizedError(
+        `Connection with enrollment ID ${s.enrollmentId} is not authorized to use config`,
+      );
+    }
     return;
   }
   if (verb === "notify:all") {
