@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { DirectoryConfig } from "./config";
 import type { RedisEndpoint } from "./directory-store";
+import { RESTRICTED_CONTAINER_SECURITY } from "./pod-security";
 
 /** The atProtocol root port clients dial. */
 export const DIRECTORY_PORT = 64;
@@ -154,11 +155,7 @@ export class DirectoryService extends pulumi.ComponentResource {
                     periodSeconds: 10,
                     failureThreshold: 3,
                   },
-                  securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    capabilities: { drop: ["ALL"] },
-                  },
+                  securityContext: RESTRICTED_CONTAINER_SECURITY,
                   volumeMounts: [
                     { name: "tls", mountPath: TLS_DIR, readOnly: true },
                     { name: "redis-ca", mountPath: REDIS_DIR, readOnly: true },

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { RegistrarServiceConfig } from "./config";
 import { REGISTRAR_CONFIG_MOUNT, SWARM_SECRETS_MOUNT, SWARMS_FILE } from "./registrar-swarms";
+import { RESTRICTED_CONTAINER_SECURITY } from "./pod-security";
 
 /** The registrar's plain-HTTP listener in the pod; TLS ends at the load balancer. */
 export const REGISTRAR_HTTP_PORT = 8080;
@@ -218,11 +219,7 @@ export class RegistrarService extends pulumi.ComponentResource {
                     timeoutSeconds: 5,
                     failureThreshold: 3,
                   },
-                  securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    capabilities: { drop: ["ALL"] },
-                  },
+                  securityContext: RESTRICTED_CONTAINER_SECURITY,
                   volumeMounts: [
                     { name: "data", mountPath: REGISTRAR_DATA_DIR },
                     { name: "tmp", mountPath: "/tmp" },

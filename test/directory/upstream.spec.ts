@@ -99,16 +99,23 @@ describe("directory upstream connection pool", () => {
     };
   }
 
-  it("asks the upstream over several connections at once, one lookup per connection", async () => {
+  async function upstreamOf(
+    port: number,
+    pool: { connections: number; maxQueue?: number },
+  ): Promise<UpstreamStore> {
     const tls = await testTls();
-    const root = await slowRoot();
-    const store = new UpstreamStore({
-      address: `localhost:${root.port}`,
+    return new UpstreamStore({
+      address: `localhost:${port}`,
       ca: readFileSync(tls.files.ca, "utf8"),
       timeoutMs: 3000,
-      connections: 4,
       log: pino({ level: "silent" }),
+      ...pool,
     });
+  }
+
+  it("asks the upstream over several connections at once, one lookup per connection", async () => {
+    const root = await slowRoot();
+    const store = await upstreamOf(root.port, { connections: 4 });
     try {
       const started = Date.now();
       const answers = await Promise.all(
@@ -126,16 +133,8 @@ describe("directory upstream connection pool", () => {
   });
 
   it("bounds the lookups waiting for a connection (beyond: store unavailable, not null)", async () => {
-    const tls = await testTls();
     const root = await slowRoot();
-    const store = new UpstreamStore({
-      address: `localhost:${root.port}`,
-      ca: readFileSync(tls.files.ca, "utf8"),
-      timeoutMs: 3000,
-      connections: 1,
-      maxQueue: 2,
-      log: pino({ level: "silent" }),
-    });
+    const store = await upstreamOf(root.port, { connections: 1, maxQueue: 2 });
     try {
       const results = await Promise.allSettled(
         ["a", "b", "c", "d"].map((name) => store.lookup(name)),
