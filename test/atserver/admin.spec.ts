@@ -45,16 +45,45 @@ describe("atserver: config / stats / sync / info / noop / batch (Part B §9)", (
       await c.execute("config:block:remove:@mallory @eve");
     });
 
-    it("testing mode: set → ok, reset → ok, print → 18; maxNotificationRetries=25; autoNotify", async () => {
-      expect(await c.execute("config:set:commitLogCompactionFrequencyMins=4")).to.equal("ok");
-      expect(await c.execute("config:print:commitLogCompactionFrequencyMins")).to.equal("4");
-      expect(await c.execute("config:reset:commitLogCompactionFrequencyMins")).to.equal("ok");
-      expect(await c.execute("config:print:commitLogCompactionFrequencyMins")).to.equal("18");
+    it("testing mode: set → ok, reset → ok, print → 30; maxNotificationRetries=25; autoNotify", async () => {
       expect(await c.execute("config:set:maxNotificationRetries=25")).to.equal("ok");
       expect(await c.execute("config:print:maxNotificationRetries")).to.equal("25");
+      expect(await c.execute("config:reset:maxNotificationRetries")).to.equal("ok");
+      expect(await c.execute("config:print:maxNotificationRetries")).to.equal("30");
       expect(await c.execute("config:print:autoNotify")).to.match(/^(true|false)$/);
       expect(await c.execute("config:set:autoNotify=false")).to.equal("ok");
       expect((await failure(c, "config:print:noSuchSetting")).code).to.equal("AT0010");
+    });
+
+    it("the six reference settings nothing here reads are refused (AT0010), not accepted and ignored", async () => {
+      for (const name of [
+        "commitLogCompactionFrequencyMins",
+        "accessLogCompactionFrequencyMins",
+        "notificationKeyStoreCompactionFrequencyMins",
+        "checkCertificateReload",
+        "shouldReloadCertificates",
+        "doCacheRefreshNow",
+      ]) {
+        for (const cmd of [
+          `config:set:${name}=1`,
+          `config:print:${name}`,
+          `config:reset:${name}`,
+        ]) {
+          const err = await failure(c, cmd);
+          expect(err.code, cmd).to.equal("AT0010");
+          expect(err.message).to.include(`config name ${name} is not supported by this atServer`);
+        }
+      }
+    });
+
+    it("config:set with a value of the wrong type is refused and changes nothing", async () => {
+      expect((await failure(c, "config:set:maxNotificationRetries=lots")).message).to.include(
+        "needs a non-negative integer",
+      );
+      expect((await failure(c, "config:set:autoNotify=maybe")).message).to.include(
+        "needs true or false",
+      );
+      expect(await c.execute("config:print:maxNotificationRetries")).to.equal("30");
     });
 
     it("without testing mode config:set is refused politely", async () => {

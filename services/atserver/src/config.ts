@@ -48,6 +48,8 @@ export interface AtServerConfig {
   clientCertificateRequired: boolean;
   /** Inbound `from:`/`pol` handshakes allowed per peer atSign and per IP each minute. */
   polHandshakesPerMinute: number;
+  /** Failed cram/pkam attempts a connection may make; the last one is answered and closed. */
+  maxAuthFailures: number;
   maxNotificationRetries: number;
   /** A recipient whose connection failed gets no delivery attempt for this long, ms. */
   notificationQuarantineMs: number;
@@ -236,6 +238,12 @@ export const SETTINGS: Setting[] = [
     help: "inbound from:/pol handshakes per peer atSign and per IP per minute (default 30)",
   },
   {
+    flag: "max-auth-failures",
+    key: "maxAuthFailures",
+    kind: "int",
+    help: "failed cram/pkam attempts per connection; the last closes it (default 3)",
+  },
+  {
     flag: "max-notification-retries",
     key: "maxNotificationRetries",
     kind: "int",
@@ -307,6 +315,7 @@ export const DEFAULTS: Omit<AtServerConfig, "atSign" | "port" | "cert" | "key" |
   autoNotify: true,
   clientCertificateRequired: true,
   polHandshakesPerMinute: 30,
+  maxAuthFailures: 3,
   maxNotificationRetries: 30,
   notificationQuarantineMs: 10_000,
   notificationJobMs: 11_000,
@@ -415,6 +424,7 @@ export function resolveConfig(args: ParsedArgs["values"], env: NodeJS.ProcessEnv
   if (cfg.notificationQuarantineMs < 0)
     throw new ConfigError("--notification-quarantine-ms must be >= 0");
   if (cfg.maxNotifications < 1) throw new ConfigError("--max-notifications must be >= 1");
+  if (cfg.maxAuthFailures < 1) throw new ConfigError("--max-auth-failures must be >= 1");
   if (cfg.root !== undefined && !/^[^:\s]+:\d+$/.test(cfg.root)) {
     throw new ConfigError("--root must be host:port");
   }

@@ -186,8 +186,10 @@ export class EnrollmentStateError extends AtError {
 
 export class AuthFailedError extends AtError {
   override name = "AuthFailedError";
-  constructor(message = "Authentication Failed") {
+  override readonly closeConnection: boolean;
+  constructor(message = "Authentication Failed", opts: { close?: boolean } = {}) {
     super("AT0401", message);
+    this.closeConnection = opts.close ?? false;
   }
 }
 
@@ -205,10 +207,9 @@ export interface ErrorLineOptions {
 
 /** The wire text of an error, without newline or prompt. */
 export function errorLine(err: AtError, opts: ErrorLineOptions): string {
-  if (err.colonFormat) return `error:${err.code}:${err.message}`;
-  const text = opts.authenticated
-    ? `${err.description} : ${err.message}`
-    : `Exception: ${err.message}`;
+  const message = escapeControls(err.message);
+  if (err.colonFormat) return `error:${err.code}:${message}`;
+  const text = opts.authenticated ? `${err.description} : ${message}` : `Exception: ${message}`;
   if (opts.json) {
     return `error:${JSON.stringify({ errorCode: err.code, errorDescription: text })}`;
   }
@@ -234,6 +235,19 @@ const CLASS_BY_CODE: Partial<Record<string, new (message: string) => AtError>> =
   AT0024: ServerPausedError,
   AT0401: AuthFailedError,
 };
+
+/**
+ * Messages echo what the client sent (key names, verbs): control characters (C0, DEL, C1)
+ * and the Unicode line/paragraph separators are written as `\uXXXX`, so an error is always
+ * one inert line (no injected `data:` line, no terminal escape sequences in logs or shells).
+ */
+export function escapeControls(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
 
 /** Parses `error:…` (any of the three wire forms) back into an error of the right class. */
 export function errorFromLine(line: string): AtError {

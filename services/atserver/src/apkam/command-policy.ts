@@ -5,8 +5,7 @@
 import type { NotifyAllParams } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
-import { UnauthorizedError } from "@atplatform/protocol/src/core";
-import { allows, authorize, coveringGrant, mayAccess } from "./access";
+import { authorize, authorizeUnscoped, mayAccess } from "./access";
 
 /** notify:<op>:<id> verbs: the wire label of the refusal and whether the op writes. */
 const BY_ID: Readonly<Record<string, { label: string; write: boolean }>> = {
@@ -34,17 +33,13 @@ export function checkCommand(
     // The block list and settings belong to the whole atServer, like a key without a
     // namespace: `*` decides (r for block:show and print, rw for the rest).
     const op = (params as { op?: string }).op;
-    const write = op !== undefined && op !== "print";
-    if (!allows(coveringGrant(s.namespaces, undefined)?.access, write)) {
-      throw new UnauthorizedError(
-        `Connection with enrollment ID ${s.enrollmentId} is not authorized to use config`,
-      );
-    }
+    authorizeUnscoped(s, "use config", op !== undefined && op !== "print");
     return;
   }
   if (verb === "notify:all") {
     const p = params as unknown as NotifyAllParams;
-    if (p.messageType === "text") return;
+    // A text message has no key, hence no namespace: `*` decides.
+    if (p.messageType === "text") return authorizeUnscoped(s, "send text notifications", true);
     for (const to of p.to.split(","))
       authorize(s, `${to}:${p.key}${p.from ?? ctx.atSign}`, "notify", true);
   }

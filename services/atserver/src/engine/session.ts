@@ -38,6 +38,8 @@ export class Session {
    * after a delay and, until then, every command is answered AT0027.
    */
   revokedSelf = false;
+  /** Failed cram/pkam attempts on this connection (closed at config.maxAuthFailures). */
+  authFailures = 0;
   /** Enrollment requests on this connection (rate limit). */
   enrollRequests: number[] = [];
   /** PEM chain of the TLS client certificate, when one was presented. */

@@ -13,6 +13,8 @@ import {
   type FromParams,
   type PkamParams,
 } from "@atplatform/protocol/src/core";
+import type { ServerContext } from "../context";
+import type { Session } from "../engine/session";
 import type { VerbHandler } from "../engine/verb";
 import { readBlocklist } from "./config";
 
@@ -55,6 +57,17 @@ export const from: VerbHandler<FromParams> = {
   },
 };
 
+/**
+ * A failed cram/pkam: the reference answers AT0401 and keeps the connection open for as many
+ * tries as the client likes; we answer the same and close the connection at the bound.
+ */
+function authFailed(ctx: ServerContext, s: Session, message: string): AuthFailedError {
+  s.authFailures++;
+  const close = s.authFailures >= ctx.config.maxAuthFailures;
+  if (close) ctx.log.verbs.warn({ session: s.id, failures: s.authFailures }, "auth failures");
+  return new AuthFailedError(message, { close });
+}
+
 function takeOwnChallenge(
   ctx: Parameters<VerbHandler["handle"]>[0],
   s: Parameters<VerbHandler["handle"]>[1],
@@ -70,11 +83,11 @@ export const cram: VerbHandler<CramParams> = {
   handle(ctx, s, p) {
     const c = takeOwnChallenge(ctx, s);
     const secret = ctx.keys.cramSecret();
-    if (!c || secret === undefined) throw new AuthFailedError("Authentication Failed");
+    if (!c || secret === undefined) throw authFailed(ctx, s, "Authentication Failed");
     const expected = Buffer.from(cramDigest(secret, c.text), "utf8");
     const got = Buffer.from(p.digest.trim().toLowerCase(), "utf8");
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      throw new AuthFailedError("Authentication Failed");
+      throw authFailed(ctx, s, "Authentication Failed");
     }
     s.auth = "cram";
     s.enrollmentId = undefined;
@@ -113,7 +126,7 @@ export const pkam: VerbHandler<PkamParams> = {
         signingAlgo: p.signingAlgo,
         hashingAlgo: p.hashingAlgo,
       });
-    if (!ok) throw new AuthFailedError("pkam authentication failed");
+    if (!ok) throw authFailed(ctx, s, "pkam authentication failed");
     s.auth = p.enrollmentId !== undefined ? "apkam" : "pkam";
     s.enrollmentId = p.enrollmentId;
     s.namespaces = namespaces;

@@ -7,6 +7,7 @@ import {
 } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { VerbHandler } from "../engine/verb";
+import { UNSUPPORTED_SETTINGS } from "../runtime-settings";
 
 export function blocklistKey(atSign: string): string {
   return `private:blocklist${atSign}`;
@@ -62,12 +63,17 @@ export const configSetting: VerbHandler<ConfigSettingParams> = {
   access: ["A"],
   handle(ctx, _s, p) {
     if (!ctx.config.testingMode) return "testing mode disabled by default";
+    if (UNSUPPORTED_SETTINGS.has(p.name)) {
+      throw new InternalServerError(`config name ${p.name} is not supported by this atServer`);
+    }
     if (!ctx.runtime.has(p.name)) throw new InternalServerError(`unknown config name ${p.name}`);
     if (p.op === "print") return ctx.runtime.get(p.name);
     if (p.op === "reset") ctx.runtime.reset(p.name);
     else {
       if (p.value === undefined)
         throw new InternalServerError(`config:set:${p.name} needs =<value>`);
+      const invalid = ctx.runtime.invalid(p.name, p.value);
+      if (invalid) throw new InternalServerError(`config:set:${p.name} needs ${invalid}`);
       ctx.runtime.set(p.name, p.value);
     }
     return "ok";

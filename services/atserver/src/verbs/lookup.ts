@@ -66,6 +66,8 @@ export const lookup: VerbHandler<LookupParams> = {
   async handle(ctx, s, p) {
     const owner = normalizeAtSign(p.owner);
     if (s.isOwner && owner !== ctx.atSign) {
+      // Same namespace rule as for the owner's own keys (the answer may be a cached copy).
+      authorize(s, buildKey({ entity: p.key, owner, scope: ctx.atSign }), "lookup", false);
       if (!ctx.peers)
         throw new AtServerNotFoundError(`cannot reach ${owner}: no federation configured`);
       return ctx.peers.lookup(s, {

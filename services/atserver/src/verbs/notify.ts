@@ -13,7 +13,7 @@ import type { VerbHandler } from "../engine/verb";
 import { fetchJson, storedJson, visibleStatus } from "../notifications/record";
 import type { NotificationService } from "../notifications/service";
 import { safeRegex } from "../safe-regex";
-import { authorize } from "../apkam/access";
+import { authorize, authorizeUnscoped } from "../apkam/access";
 
 function service(ctx: ServerContext): NotificationService {
   if (!ctx.notifications) throw new InternalServerException("notifications are not available");
@@ -24,8 +24,9 @@ export const notify: VerbHandler<NotifyParams> = {
   access: ["A", "P"],
   handle(ctx, s, p) {
     if (s.isOwner) {
-      if (p.messageType !== "text")
-        authorize(s, `${p.to}:${p.key}${p.from ?? ctx.atSign}`, "notify", true);
+      // A text message has no key, hence no namespace: `*` decides.
+      if (p.messageType === "text") authorizeUnscoped(s, "send text notifications", true);
+      else authorize(s, `${p.to}:${p.key}${p.from ?? ctx.atSign}`, "notify", true);
       return service(ctx).send(p);
     }
     return service(ctx).receive(s, p);
@@ -82,7 +83,7 @@ export const notifyList: VerbHandler<NotifyListParams> = {
 };
 
 export const notifyStatus: VerbHandler<NotificationIdParams> = {
-  access: ["U"],
+  access: ["A"],
   handle(ctx, _s, p) {
     const n = ctx.notifications?.store.get(p.id);
     return n ? visibleStatus(n, ctx.now()) : "null";

@@ -41,9 +41,11 @@ function lastCommitId(ctx: ServerContext, s: Session, regex?: RegExp): string {
   return max < 0 ? "null" : String(max);
 }
 
-function latestCommitOfEachKey(ctx: ServerContext, regex?: RegExp): string {
+/** Key names by last commit id, only those this connection may see (like scan). */
+function latestCommitOfEachKey(ctx: ServerContext, s: Session, regex?: RegExp): string {
   const out: Record<string, [number, string]> = {};
   for (const key of ctx.keys.store.keys({ regex })) {
+    if (!mayAccess(s, key, false)) continue;
     const id = ctx.keys.store.peek(key)?.commitId ?? -1;
     if (id >= 0) out[key] = [id, "*"];
   }
@@ -72,6 +74,11 @@ function notificationCounts(ctx: ServerContext): string {
   return JSON.stringify(c);
 }
 
+/** The most looked-up keys, without those an APKAM connection may not see. */
+function visibleCounts(s: Session, counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([key]) => mayAccess(s, key, false)));
+}
+
 /** The job's last run as a JSON string; "{}" until it first ran. */
 function jobRun(ctx: ServerContext, job: JobName): string {
   return JSON.stringify(ctx.usage.jobs.get(job) ?? {});
@@ -90,7 +97,7 @@ function value(ctx: ServerContext, s: Session, id: number, regex?: RegExp): unkn
     case 5:
       return JSON.stringify(ctx.usage.topAtSigns());
     case 6:
-      return JSON.stringify(ctx.usage.topKeys());
+      return JSON.stringify(visibleCounts(s, ctx.usage.topKeys()));
     case 7:
       return ctx.version;
     case 8:
@@ -110,7 +117,7 @@ function value(ctx: ServerContext, s: Session, id: number, regex?: RegExp): unkn
     case 14:
       return jobRun(ctx, "notifications");
     case 15:
-      return latestCommitOfEachKey(ctx, regex);
+      return latestCommitOfEachKey(ctx, s, regex);
     default:
       return null;
   }
