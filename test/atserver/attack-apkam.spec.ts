@@ -195,7 +195,7 @@ describe("attacks by a narrow APKAM app across atSigns (issue 11: M3)", function
   });
   after(async () => p.stop());
 
-  it("M3: a {wavi:r} app cannot look up another atSign's key outside its namespaces, cached copy included", async () => {
+  it("M3: a {wavi:r} app cannot look up or list another atSign's keys outside its namespaces, cached copy included", async () => {
     const bob = await p.owner("@bob");
     await bob.execute("update:ttr:-1:@alice:pin.bank@bob 1234");
     await bob.execute("update:@alice:phone.wavi@bob 555");
@@ -215,6 +215,14 @@ describe("attacks by a narrow APKAM app across atSigns (issue 11: M3)", function
       refused(id, "llookup", "cached:@alice:pin.bank@bob"),
     );
     expect(await app.execute("lookup:phone.wavi@bob")).to.equal("555");
+    // The relayed listing of bob's keys is cut to the app's namespaces too.
+    expect(JSON.parse(await alice.execute("scan:@bob"))).to.include.members([
+      "pin.bank@bob",
+      "phone.wavi@bob",
+    ]);
+    const listed = JSON.parse(await app.execute("scan:@bob")) as string[];
+    expect(listed).to.include("phone.wavi@bob");
+    expect(listed).to.not.include("pin.bank@bob");
   });
 });
 

@@ -47,13 +47,34 @@ export function listKeys(
   return out;
 }
 
+/**
+ * A relayed listing of another atSign's keys shared with us (`phone.wavi@bob`), cut to the
+ * namespaces of an APKAM connection like our own keys (`@alice:phone.wavi@bob`).
+ */
+function visibleRemote(ctx: ServerContext, s: Session, answer: string): string {
+  if (s.auth !== "apkam" || !s.namespaces) return answer;
+  let names: unknown;
+  try {
+    names = JSON.parse(answer);
+  } catch {
+    return "[]";
+  }
+  if (!Array.isArray(names)) return "[]";
+  const shown = names.filter(
+    (n): n is string =>
+      typeof n === "string" &&
+      mayAccess(s, n.startsWith("public:") ? n : `${ctx.atSign}:${n}`, false),
+  );
+  return JSON.stringify(shown);
+}
+
 export const scan: VerbHandler<ScanParams> = {
   access: ["U", "P", "A"],
   async handle(ctx, s, p) {
     if (p.forAtSign !== undefined && normalizeAtSign(p.forAtSign) !== ctx.atSign && s.isOwner) {
       if (!ctx.peers)
         throw new AtServerNotFoundError(`cannot reach ${p.forAtSign}: no federation configured`);
-      return ctx.peers.scan(normalizeAtSign(p.forAtSign), p.regex);
+      return visibleRemote(ctx, s, await ctx.peers.scan(normalizeAtSign(p.forAtSign), p.regex));
     }
     const regex = p.regex !== undefined ? safeRegex(p.regex) : undefined;
     return JSON.stringify(listKeys(ctx, s, regex, p.showHidden === "true"));
