@@ -161,6 +161,11 @@ describe("attacks by a narrow APKAM app (issue 11: C1, M3)", function () {
     await owner.execute("update:visible.wavi@alice y");
     await owner.execute("update:public:card.atmosphere@alice z");
     await (await s.client()).execute("lookup:card.atmosphere@alice");
+    await owner.execute("update:@alice:note.atmosphere@alice n");
+    await owner.execute("lookup:note.atmosphere@alice");
+    expect(JSON.parse(JSON.parse(await owner.execute("stats:6"))[0].value)).to.have.property(
+      "@alice:note.atmosphere@alice",
+    );
     const ownerView = JSON.parse(await owner.execute("stats:15"))[0].value;
     expect(Object.keys(JSON.parse(ownerView))).to.include("secret.atmosphere@alice");
     const stats = JSON.parse(await app.execute("stats:15,6")) as Array<{ value: string }>;
@@ -169,8 +174,10 @@ describe("attacks by a narrow APKAM app (issue 11: C1, M3)", function () {
     expect(names).to.not.include("secret.atmosphere@alice");
     expect(names).to.not.include("@alice:signing_privatekey@alice");
     expect(names).to.not.include(`${id}.new.enrollments.__manage@alice`);
-    // topKeys (6) shows a public key, which the app may read anyway.
-    expect(JSON.parse(stats[1]!.value)).to.have.property("public:card.atmosphere@alice");
+    // topKeys (6) shows a public key, which the app may read anyway, and no other namespace.
+    const top = JSON.parse(stats[1]!.value) as Record<string, number>;
+    expect(top).to.have.property("public:card.atmosphere@alice");
+    expect(top).to.not.have.property("@alice:note.atmosphere@alice");
   });
 
   it("M3: a {wavi:r} app cannot send text notifications (no namespace: * decides)", async () => {
