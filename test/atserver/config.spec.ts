@@ -91,5 +91,10 @@ describe("atserver: configuration", () => {
     expect(() => resolveConfig({ ...REQUIRED, port: "x" }, {})).to.throw(ConfigError);
     expect(() => resolveConfig({ ...REQUIRED, atSign: "@a:b" }, {})).to.throw(ConfigError);
     expect(() => resolveConfig({ port: "1" }, {})).to.throw(ConfigError, /missing required/);
+    expect(resolveConfig(REQUIRED, {}).maxAuthFailures).to.equal(3);
+    expect(() => resolveConfig({ ...REQUIRED, maxAuthFailures: "0" }, {})).to.throw(
+      ConfigError,
+      /--max-auth-failures must be >= 1/,
+    );
   });
 });

@@ -10,6 +10,8 @@ import {
   ecPublicKeyHex,
   errorFromLine,
   errorLine,
+  escapeControls,
+  EnrollmentStateError,
   generateAesKey,
   generateRsaKeyPair,
   KeyNotFoundError,
@@ -122,6 +124,24 @@ describe("protocol: crypto, .atKeys, errors, metadata", () => {
     expect(errorFromLine('error:{"errorCode":"AT0015","errorDescription":"d"}').code).to.equal(
       "AT0015",
     );
+  });
+
+  it("error lines escape the control characters a message echoes, in all three wire forms", () => {
+    const evil = "a\rdata:success\u0000\u001b[2J\u007f\u0085\u2028b@alice";
+    const escaped = "a\\u000ddata:success\\u0000\\u001b[2J\\u007f\\u0085\\u2028b@alice";
+    const e = new KeyNotFoundError(evil);
+    expect(errorLine(e, { authenticated: true })).to.equal(
+      `error:AT0015-key not found : ${escaped} does not exist in keystore`,
+    );
+    expect(errorLine(e, { authenticated: false })).to.equal(
+      `error:AT0015-Exception: ${escaped} does not exist in keystore`,
+    );
+    const json = errorLine(e, { authenticated: true, json: true });
+    expect(JSON.parse(json.slice("error:".length)).errorDescription).to.include(escaped);
+    const colon = errorLine(new EnrollmentStateError("AT0028", evil), { authenticated: true });
+    expect(colon).to.equal(`error:AT0028:${escaped}`);
+    // Printable text, tabs aside, is left alone (emoji, accents, quotes).
+    expect(escapeControls('café 🛠 "x"')).to.equal('café 🛠 "x"');
   });
 
   it("metadata: version, timestamps, ttl/ttb/ttr, reset of flags, JSON order without nulls", () => {
