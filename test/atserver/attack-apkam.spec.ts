@@ -79,6 +79,7 @@ describe("attacks by a narrow APKAM app (issue 11: C1, M3)", function () {
     expect(await owner.execute(`llookup:${key}`)).to.match(/^MII/);
     expect(await app.send(`llookup:${key}`)).to.equal(refused(id, "llookup", key));
     expect(await app.send(`llookup:all:${key}`)).to.equal(refused(id, "llookup", key));
+    expect(await app.send("lookup:signing_privatekey@alice")).to.equal(refused(id, "lookup", key));
   });
 
   it("C1: a {wavi:r} app cannot replace the legacy PKAM key and then log in as the owner", async () => {
