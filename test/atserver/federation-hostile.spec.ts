@@ -75,6 +75,19 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     const anon = await mallory.dial("@alice");
     expect(await anon.send(`lookup:${session}`)).to.match(/^error:AT0015/);
     expect(mallory.inbound.at(-1)!.lines).to.not.include("pol");
+    // Neither a legacy UUID nor a well-formed bound token: never signed either.
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    for (const challenge of [
+      "sign-me",
+      "pol1.!!",
+      `pol1.${b64({ n: "x" })}`,
+      `pol1.${b64({ v: "no at sign" })}`,
+    ]) {
+      mallory.script = (line) =>
+        line === "from:@alice" ? `data:proof:_${randomUUID()}@alice:${challenge}\n@` : undefined;
+      expect(await attempt(alice, "lookup:anything@mallory"), challenge).to.match(/^error:AT0008/);
+      expect(mallory.inbound.at(-1)!.lines, challenge).to.not.include("pol");
+    }
   });
 
   it("H1: alice still signs a legacy bare-UUID challenge and one bound to the peer she dialled (reference servers, both generations)", async () => {
@@ -102,6 +115,8 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     expect(await c.send("pol")).to.match(/^error:AT0401-Exception: Pol Authentication Failed/);
     expect(c.prompt).to.equal("@");
     skew = 0;
+    // The challenge was used up by the failed attempt.
+    expect(await c.send("pol")).to.match(/^error:AT0011/);
     // The same steps without the delay succeed: the peer itself is fine.
     expect((await mallory.polAs("@alice")).prompt).to.equal("@mallory@");
   });
