@@ -192,7 +192,7 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     }
   });
 
-  it("M2: a CA-valid client certificate whose name only contains the peer's host fails from:", async () => {
+  it("M2: a CA-valid certificate whose name only contains the peer's host, or without the clientAuth usage, fails from:", async () => {
     const ca = await testCa();
     for (const names of [["127.0.0.1.evil.example"], ["x127.0.0.1"]]) {
       const cert = await issueServerCertificate(ca, { names, commonName: "127.0.0.1" });
@@ -201,6 +201,15 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
         /^error:AT0401-Exception: Certificate Verification Failed/,
       );
     }
+    // A server-only certificate (no clientAuth usage) is not a client certificate.
+    const serverOnly = await issueServerCertificate(ca, {
+      names: ["127.0.0.1"],
+      clientAuth: false,
+    });
+    const so = await mallory.dial("@alice", serverOnly);
+    expect(await so.send("from:@mallory")).to.match(
+      /^error:AT0401-Exception: Certificate Verification Failed/,
+    );
     // The peer's proper certificate passes.
     const ok = await mallory.dial("@alice");
     expect(await ok.send("from:@mallory")).to.match(/^data:proof:/);
