@@ -1,7 +1,10 @@
 // Issue 11, federation items: a scripted malicious atServer (@mallory: real TLS, a certificate
 // valid under the test CA, listed in the test atDirectory) attacks real atServers.
 import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
 import { expect } from "chai";
+import pino from "pino";
+import { AtServer } from "@atplatform/atserver";
 import {
   AtClient,
   createCertificateAuthority,
@@ -13,6 +16,7 @@ import { boundChallenge } from "../../services/atserver/src/federation/pol-chall
 import { MaliciousPeer } from "../support/malicious-peer";
 import { testCa } from "../support/test-ca";
 import { startPlatform, type Platform } from "./federation-harness";
+import { startServer } from "./harness";
 
 /** The response line of `cmd`, error or not. */
 async function attempt(c: AtClient, cmd: string): Promise<string> {
@@ -167,6 +171,34 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     const now = await alice.execute("llookup:public:signing_publickey@alice");
     expect(now).to.not.equal(original);
     expect(now).to.match(/^MIIB/);
+  });
+
+  it("H2: a signing public key lost while the server was down is restored at start, logged as an error", async () => {
+    const s = await startServer();
+    try {
+      const pub = s.server.ctx.keys.find("public:signing_publickey@alice")!.value;
+      s.server.ctx.keys.delete("public:signing_publickey@alice");
+      await s.server.stop();
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      });
+      const again = AtServer.create(s.server.config, { logger: pino({ level: "warn" }, sink) });
+      await again.start();
+      await again.settled();
+      try {
+        expect(again.ctx.keys.find("public:signing_publickey@alice")?.value).to.equal(pub);
+        const errors = lines.map((l) => JSON.parse(l)).filter((l) => l.level >= 50);
+        expect(errors.map((e) => e.msg).join("\n")).to.match(/signing public key was missing/);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await s.stop();
+    }
   });
 
   it("H3: on a pol connection from @mallory a notification for bob's key is refused and alice's cache of bob is untouched", async () => {
