@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { expect } from "chai";
 import pino from "pino";
-import { AtServer } from "@atplatform/atserver";
+import { AtServer, resolveConfig } from "@atplatform/atserver";
 import {
   AtClient,
   createCertificateAuthority,
@@ -245,5 +245,57 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     // The peer's proper certificate passes.
     const ok = await mallory.dial("@alice");
     expect(await ok.send("from:@mallory")).to.match(/^data:proof:/);
+  });
+});
+
+describe("atserver federation: --pol-legacy-challenges false (issue 11: H1)", function () {
+  this.timeout(60_000);
+  let p: Platform;
+  let mallory: MaliciousPeer;
+  before(async () => {
+    p = await startPlatform(["@alice"], {
+      external: ["@mallory"],
+      overrides: { polLegacyChallenges: false },
+    });
+    mallory = await MaliciousPeer.start({
+      atSign: "@mallory",
+      port: p.ports["@mallory"]!,
+      cert: p.tls.cert,
+      key: p.tls.key,
+      ca: p.tls.ca,
+      ports: p.ports,
+    });
+  });
+  after(async () => {
+    await mallory?.stop();
+    await p?.stop();
+  });
+
+  it("the default signs legacy challenges (compatibility); the flag and its environment name turn it off", () => {
+    const base = { atSign: "@alice", port: "0", cert: "c.pem", key: "k.pem", storage: "store" };
+    expect(resolveConfig(base, {}).polLegacyChallenges).to.equal(true);
+    expect(
+      resolveConfig({ ...base, polLegacyChallenges: "false" }, {}).polLegacyChallenges,
+    ).to.equal(false);
+    expect(
+      resolveConfig(base, { ATSERVER_POL_LEGACY_CHALLENGES: "false" }).polLegacyChallenges,
+    ).to.equal(false);
+  });
+
+  it("H1: a bare-UUID challenge is not signed; one bound to the dialled peer is", async () => {
+    const alice = await p.owner("@alice");
+    const legacy = `_${randomUUID()}@alice`;
+    mallory.script = (line) =>
+      line === "from:@alice" ? `data:proof:${legacy}:${randomUUID()}\n@` : undefined;
+    expect(await alice.send("lookup:anything@mallory")).to.match(/^error:AT0008/);
+    const anon = await mallory.dial("@alice");
+    expect(await anon.send(`lookup:${legacy}`)).to.match(/^error:AT0015/);
+    const bound = `_${randomUUID()}@alice`;
+    const challenge = boundChallenge("@mallory");
+    mallory.script = (line) =>
+      line === "from:@alice" ? `data:proof:${bound}:${challenge}\n@` : undefined;
+    await alice.send("lookup:anything@mallory");
+    const key = await anon.execute("lookup:signing_publickey@alice");
+    expect(rsaVerify(key, challenge, await anon.execute(`lookup:${bound}`))).to.equal(true);
   });
 });

@@ -48,6 +48,11 @@ export interface AtServerConfig {
   clientCertificateRequired: boolean;
   /** Inbound `from:`/`pol` handshakes allowed per peer atSign and per IP each minute. */
   polHandshakesPerMinute: number;
+  /**
+   * Sign bare-UUID pol challenges of older servers (not bound to the verifier, so a peer
+   * could relay them); off = only challenges naming the server we dialled are signed.
+   */
+  polLegacyChallenges: boolean;
   maxNotificationRetries: number;
   /** A recipient whose connection failed gets no delivery attempt for this long, ms. */
   notificationQuarantineMs: number;
@@ -236,6 +241,12 @@ export const SETTINGS: Setting[] = [
     help: "inbound from:/pol handshakes per peer atSign and per IP per minute (default 30)",
   },
   {
+    flag: "pol-legacy-challenges",
+    key: "polLegacyChallenges",
+    kind: "bool",
+    help: "sign older servers' pol challenges that do not name the verifier (default true)",
+  },
+  {
     flag: "max-notification-retries",
     key: "maxNotificationRetries",
     kind: "int",
@@ -307,6 +318,7 @@ export const DEFAULTS: Omit<AtServerConfig, "atSign" | "port" | "cert" | "key" |
   autoNotify: true,
   clientCertificateRequired: true,
   polHandshakesPerMinute: 30,
+  polLegacyChallenges: true,
   maxNotificationRetries: 30,
   notificationQuarantineMs: 10_000,
   notificationJobMs: 11_000,

@@ -112,6 +112,7 @@ export class AtServer {
           key: readFileSync(config.clientKey ?? config.key),
           maxConnections: config.outboundMaxLimit,
           idleMs: config.outboundIdleMs,
+          legacyChallenges: config.polLegacyChallenges,
           now,
           signingKey: () => this.signingPrivateKey(),
         },

@@ -20,6 +20,8 @@ export interface OutboundOptions {
   key: Buffer;
   maxConnections: number;
   idleMs: number;
+  /** Sign legacy (bare UUID, unbound) pol challenges (`--pol-legacy-challenges`). */
+  legacyChallenges: boolean;
   now(): number;
   /** Our signing private key (base64 PKCS#8), created at first start. */
   signingKey(): Promise<string>;
@@ -101,7 +103,7 @@ export class OutboundPool {
       if (!m) throw new HandshakeError(`unexpected from: answer from ${atSign}`);
       const [, sessionKey, challenge] = m as unknown as [string, string, string];
       const nonce = challenge.trim();
-      checkProof(sessionKey, nonce, this.opts.atSign, atSign);
+      checkProof(sessionKey, nonce, this.opts.atSign, atSign, this.opts.legacyChallenges);
       // The peer reads this back with an unauthenticated `lookup:<session>@<us>`.
       const signature = rsaSign(await this.opts.signingKey(), nonce);
       this.keys.put(`public:${sessionKey}`, signature, { ttl: PROOF_TTL_MS });

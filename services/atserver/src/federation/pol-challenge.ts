@@ -46,19 +46,23 @@ export function challengeVerifier(challenge: string): string | undefined {
  * Checks a peer's `proof:<session>:<challenge>` answer to our `from:` before we sign it and
  * publish the signature as `public:<session>`: the session must be `_<uuid>@<us>` (anything
  * else would let the peer choose which of our public keys we overwrite), and a bound
- * challenge must name the server we dialled.
+ * challenge must name the server we dialled; an unbound (legacy) one only when `legacy`.
  */
 export function checkProof(
   sessionKey: string,
   challenge: string,
   us: string,
   dialled: string,
+  legacy = true,
 ): void {
   const m = SESSION_RE.exec(sessionKey);
   if (!m || m[1]!.toLowerCase() !== us.toLowerCase()) {
     throw new HandshakeError(`${dialled} sent a pol session key that is not _<uuid>${us}`);
   }
   const verifier = challengeVerifier(challenge);
+  if (verifier === undefined && !legacy) {
+    throw new HandshakeError(`${dialled} sent a pol challenge that does not name it`);
+  }
   if (verifier !== undefined && verifier !== normalizeAtSign(dialled)) {
     throw new HandshakeError(
       `pol challenge names ${verifier} but we dialled ${dialled}: refusing to sign`,
