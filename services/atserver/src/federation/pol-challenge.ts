@@ -3,7 +3,7 @@
 // prover refuses to sign a bound challenge naming anyone but the atSign it dialled, so a
 // malicious peer cannot relay a third server's challenge to us and replay our signature
 // there. Older servers issue a bare UUID; those are still signed (unbound) for
-// compatibility. The token is colon- and whitespace-free: the `proof:` line is split on `:`
+// compatibility unless `--pol-legacy-challenges false`. The token is colon- and whitespace-free: the `proof:` line is split on `:`
 // and the prover signs it verbatim (trimmed).
 import { randomUUID } from "node:crypto";
 import { HandshakeError, isValidAtSign, normalizeAtSign } from "@atplatform/protocol/src/core";
