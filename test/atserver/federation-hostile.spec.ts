@@ -18,11 +18,6 @@ import { testCa } from "../support/test-ca";
 import { startPlatform, type Platform } from "./federation-harness";
 import { startServer } from "./harness";
 
-/** The response line of `cmd`, error or not. */
-async function attempt(c: AtClient, cmd: string): Promise<string> {
-  return c.send(cmd);
-}
-
 describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2)", function () {
   this.timeout(60_000);
   let p: Platform;
@@ -64,7 +59,7 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
       relay = await mallory.dial("@bob");
       return `data:${await relay.execute("from:@alice")}\n@`;
     };
-    await attempt(alice, "lookup:anything@mallory");
+    await alice.send("lookup:anything@mallory");
     expect(relay, "alice dialled mallory").to.not.equal(undefined);
     expect(await relay!.send("pol")).to.match(/^error:AT0401-Exception: Pol Authentication Failed/);
     expect(relay!.prompt).to.equal("@");
@@ -75,7 +70,7 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     const session = `_${randomUUID()}@alice`;
     mallory.script = (line) =>
       line === "from:@alice" ? `data:proof:${session}:${boundChallenge("@bob")}\n@` : undefined;
-    expect(await attempt(alice, "lookup:anything@mallory")).to.match(/^error:AT0008/);
+    expect(await alice.send("lookup:anything@mallory")).to.match(/^error:AT0008/);
     const anon = await mallory.dial("@alice");
     expect(await anon.send(`lookup:${session}`)).to.match(/^error:AT0015/);
     expect(mallory.inbound.at(-1)!.lines).to.not.include("pol");
@@ -89,7 +84,7 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     ]) {
       mallory.script = (line) =>
         line === "from:@alice" ? `data:proof:_${randomUUID()}@alice:${challenge}\n@` : undefined;
-      expect(await attempt(alice, "lookup:anything@mallory"), challenge).to.match(/^error:AT0008/);
+      expect(await alice.send("lookup:anything@mallory"), challenge).to.match(/^error:AT0008/);
       expect(mallory.inbound.at(-1)!.lines, challenge).to.not.include("pol");
     }
   });
@@ -99,7 +94,7 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
       const session = `_${randomUUID()}@alice`;
       mallory.script = (line) =>
         line === "from:@alice" ? `data:proof:${session}:${challenge}\n@` : undefined;
-      await attempt(alice, "lookup:anything@mallory");
+      await alice.send("lookup:anything@mallory");
       const anon = await mallory.dial("@alice");
       const signature = await anon.execute(`lookup:${session}`);
       const key = await anon.execute("lookup:signing_publickey@alice");
@@ -137,7 +132,7 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     for (const session of bad) {
       mallory.script = (line) =>
         line === "from:@alice" ? `data:proof:${session}:${randomUUID()}\n@` : undefined;
-      expect(await attempt(alice, "lookup:anything@mallory"), session).to.match(/^error:AT0008/);
+      expect(await alice.send("lookup:anything@mallory"), session).to.match(/^error:AT0008/);
     }
     expect(await alice.execute("llookup:public:signing_publickey@alice")).to.equal(before);
     const meta = JSON.parse(await alice.execute("llookup:meta:public:signing_publickey@alice"));
