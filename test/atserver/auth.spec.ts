@@ -146,7 +146,12 @@ describe("atserver: from / cram / pkam (Part B §3.1-3.3, §5, §9)", () => {
   it("from: of another atSign answers a proof challenge; pol without federation fails with AT0401", async () => {
     const c = await s.client();
     const proof = await c.execute("from:@bob");
-    expect(proof).to.match(new RegExp(`^proof:_${UUID}@bob:${UUID}$`));
+    // The challenge is bound to this server (the reference's `pol1.` token): {"v","n"}.
+    const m = new RegExp(`^proof:_${UUID}@bob:pol1\\.([A-Za-z0-9_-]+=*)$`).exec(proof);
+    expect(m, proof).to.not.equal(null);
+    const bound = JSON.parse(Buffer.from(m![1]!, "base64url").toString("utf8"));
+    expect(bound.v).to.equal("@alice");
+    expect(bound.n).to.match(new RegExp(`^${UUID}$`));
     expect(await c.send("pol")).to.match(/^error:AT0401-Exception: Pol Authentication Failed/);
     const fresh = await AtClient.connect({ host: "127.0.0.1", port: s.port, ca: s.tls.ca });
     try {

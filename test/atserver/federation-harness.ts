@@ -32,16 +32,24 @@ export async function startPlatform(
     /** Extra command-line flags for every process-run atServer. */
     processArgs?: string[];
     overrides?: Partial<AtServerConfig>;
+    /**
+     * atSigns that get a port and a directory record but no atServer: the test runs its
+     * own server there (e.g. test/support/malicious-peer.ts).
+     */
+    external?: string[];
+    /** Clock of the in-process atServers (default Date.now). */
+    now?: () => number;
   } = {},
 ): Promise<Platform> {
   const tls = await testTls();
   const dir = tempDir("atplatform-");
   const ports: Record<string, number> = {};
-  for (const a of atSigns) ports[a] = await freePort();
+  const listed = [...atSigns, ...(opts.external ?? [])];
+  for (const a of listed) ports[a] = await freePort();
   const records = join(dir, "records.txt");
   writeFileSync(
     records,
-    atSigns.map((a) => `${a.slice(1)} 127.0.0.1:${ports[a]}`).join("\n") + "\n",
+    listed.map((a) => `${a.slice(1)} 127.0.0.1:${ports[a]}`).join("\n") + "\n",
   );
   const secretFile = join(dir, "secret");
   writeFileSync(secretFile, SECRET);
@@ -106,7 +114,7 @@ export async function startPlatform(
       ),
       ...opts.overrides,
     };
-    servers[a] = AtServer.create(cfg, { logger: pino({ level: "silent" }) });
+    servers[a] = AtServer.create(cfg, { logger: pino({ level: "silent" }), now: opts.now });
     await servers[a].start();
   }
   const client = async (a: string, o: { cert?: string; key?: string } = {}) => {

@@ -50,6 +50,11 @@ export interface AtServerConfig {
   polHandshakesPerMinute: number;
   /** Failed cram/pkam attempts a connection may make; the last one is answered and closed. */
   maxAuthFailures: number;
+  /**
+   * Sign bare-UUID pol challenges of older servers (not bound to the verifier, so a peer
+   * could relay them); off = only challenges naming the server we dialled are signed.
+   */
+  polLegacyChallenges: boolean;
   maxNotificationRetries: number;
   /** A recipient whose connection failed gets no delivery attempt for this long, ms. */
   notificationQuarantineMs: number;
@@ -244,6 +249,12 @@ export const SETTINGS: Setting[] = [
     help: "failed cram/pkam attempts per connection; the last closes it (default 3)",
   },
   {
+    flag: "pol-legacy-challenges",
+    key: "polLegacyChallenges",
+    kind: "bool",
+    help: "sign older servers' pol challenges that do not name the verifier (default true)",
+  },
+  {
     flag: "max-notification-retries",
     key: "maxNotificationRetries",
     kind: "int",
@@ -316,6 +327,7 @@ export const DEFAULTS: Omit<AtServerConfig, "atSign" | "port" | "cert" | "key" |
   clientCertificateRequired: true,
   polHandshakesPerMinute: 30,
   maxAuthFailures: 3,
+  polLegacyChallenges: true,
   maxNotificationRetries: 30,
   notificationQuarantineMs: 10_000,
   notificationJobMs: 11_000,

@@ -1,7 +1,6 @@
 // AtServer: one atSign's server as a library (create → start → stop). The protocol engine
 // takes any Duplex (`handle`); the TLS listener only adapts sockets to it.
 import { EventEmitter } from "node:events";
-import { generateKeyPair } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
@@ -23,6 +22,7 @@ import { createDispatcher } from "./verbs";
 import { Federation } from "./federation/federation";
 import { OutboundPool } from "./federation/outbound";
 import { AtSignResolver } from "./federation/resolver";
+import { SigningKeys } from "./federation/signing-keys";
 import { readFileSync } from "node:fs";
 import { NotificationStore } from "./notifications/notification-store";
 import { NotificationQueue } from "./notifications/queue";
@@ -42,8 +42,6 @@ export interface AtServerOptions {
   selfRevokeCloseMs?: number;
 }
 
-const SIGNING_FLAG = "privatekey:signing_keypair_generated";
-
 export class AtServer {
   readonly ctx: ServerContext;
   readonly pool: ConnectionPool;
@@ -56,6 +54,7 @@ export class AtServer {
   private boundPort?: number;
   private stopping?: Promise<void>;
   private signingKeys?: Promise<void>;
+  readonly signing: SigningKeys;
   readonly outbound?: OutboundPool;
   readonly queue?: NotificationQueue;
   readonly enrollmentGuard: EnrollmentGuard;
@@ -95,6 +94,12 @@ export class AtServer {
       usage: new Usage(),
       peers: opts.peers,
     };
+    this.signing = new SigningKeys(
+      this.ctx.keys,
+      config.atSign,
+      log.server.child({ sub: "signing-keys" }),
+      () => store.isOpen,
+    );
     if (!opts.peers && config.root) {
       const [host, port] = config.root.split(":") as [string, string];
       const ca = config.ca ? readFileSync(config.ca) : undefined;
@@ -107,6 +112,7 @@ export class AtServer {
           key: readFileSync(config.clientKey ?? config.key),
           maxConnections: config.outboundMaxLimit,
           idleMs: config.outboundIdleMs,
+          legacyChallenges: config.polLegacyChallenges,
           now,
           signingKey: () => this.signingPrivateKey(),
         },
@@ -310,8 +316,9 @@ export class AtServer {
       const peer = socket.getPeerCertificate();
       if (peer && Object.keys(peer).length > 0) {
         conn.session.peerCertificate = {
-          subject: JSON.stringify(peer.subject),
-          subjectAltName: peer.subjectaltname,
+          subjectaltname: peer.subjectaltname,
+          authorized: socket.authorized,
+          authorizationError: socket.authorizationError?.toString(),
         };
       }
     }
@@ -326,33 +333,13 @@ export class AtServer {
   /** Our signing private key (base64 PKCS#8), waiting for its creation on a first start. */
   private async signingPrivateKey(): Promise<string> {
     await this.signingKeys;
-    const a = this.config.atSign;
-    const v = this.store.peek(`${a}:signing_privatekey${a}`)?.value;
-    if (!v) throw new Error("no signing key");
-    return v;
+    return this.signing.ensure();
   }
 
-  /** RSA signing key pair, created once in the background (pol proofs, notify:all). */
+  /** The signing key pair: created on a first start, checked (and repaired) on every start. */
   private async ensureSigningKeys(): Promise<void> {
-    if (this.store.peek(SIGNING_FLAG)) return;
     try {
-      const pair = await new Promise<{ publicKey: Buffer; privateKey: Buffer }>((resolve, reject) =>
-        generateKeyPair(
-          "rsa",
-          {
-            modulusLength: 2048,
-            publicExponent: 65537,
-            publicKeyEncoding: { format: "der", type: "spki" },
-            privateKeyEncoding: { format: "der", type: "pkcs8" },
-          },
-          (err, publicKey, privateKey) => (err ? reject(err) : resolve({ publicKey, privateKey })),
-        ),
-      );
-      if (!this.store.isOpen) return;
-      const a = this.config.atSign;
-      this.ctx.keys.putInternal(`public:signing_publickey${a}`, pair.publicKey.toString("base64"));
-      this.ctx.keys.putInternal(`${a}:signing_privatekey${a}`, pair.privateKey.toString("base64"));
-      this.ctx.keys.putInternal(SIGNING_FLAG, "true");
+      await this.signing.ensure();
     } catch (err) {
       this.log.server.error({ err }, "could not create the signing key pair");
     }

@@ -14,6 +14,13 @@ export interface Challenge {
   expiresAt: number;
 }
 
+export interface PeerCertificateInfo {
+  subjectaltname?: string;
+  /** The chain verified against the configured CAs (`--ca`, else the system store). */
+  authorized: boolean;
+  authorizationError?: string;
+}
+
 export interface MonitorSubscription {
   regex: RegExp;
   selfNotifications: boolean;
@@ -42,8 +49,8 @@ export class Session {
   authFailures = 0;
   /** Enrollment requests on this connection (rate limit). */
   enrollRequests: number[] = [];
-  /** PEM chain of the TLS client certificate, when one was presented. */
-  peerCertificate?: { subject: string; subjectAltName?: string } | undefined;
+  /** The TLS client certificate, when one was presented, and whether its chain verified. */
+  peerCertificate?: PeerCertificateInfo | undefined;
 
   /** Writes to this connection outside a response (monitor replay). */
   write?: (text: string) => void;

@@ -15,6 +15,7 @@ import type { Logger } from "../logger";
 import { answer } from "../verbs/read";
 import type { OutboundPool } from "./outbound";
 import { HandshakeLimiter } from "./handshake-limiter";
+import { certificateNames } from "./peer-certificate";
 import { PeerKeyCache } from "./peer-keys";
 import type { AtSignResolver } from "./resolver";
 
@@ -216,15 +217,28 @@ export class Federation implements Peers {
     }
   }
 
-  /** `from:@bob` by a peer: its client certificate must name bob's host (§5.3 step 3). */
+  /**
+   * `from:@bob` by a peer (§5.3 step 3): its client certificate must verify against our CAs
+   * and one of its subject alternative names must match bob's host from the directory
+   * (exactly, or by a wildcard in the first label; the subject's CN is not considered).
+   */
   async checkPeerCertificate(s: Session, atSign: string): Promise<void> {
     this.limit(s, atSign);
     if (!this.opts.clientCertificateRequired) return;
     const cert = s.peerCertificate;
     if (!cert) throw new AuthFailedError("Certificate Verification Failed");
+    if (!cert.authorized) {
+      this.log.warn(
+        { peer: atSign, remote: s.remote, err: cert.authorizationError },
+        "peer client certificate does not verify",
+      );
+      throw new AuthFailedError("Certificate Verification Failed");
+    }
     const { host } = await this.resolver.resolve(normalizeAtSign(atSign));
-    const names = `${cert.subjectAltName ?? ""} ${cert.subject}`;
-    if (!names.includes(host)) throw new AuthFailedError("Certificate Verification Failed");
+    if (!certificateNames(cert.subjectaltname, host)) {
+      this.log.warn({ peer: atSign, host }, "peer client certificate is for another host");
+      throw new AuthFailedError("Certificate Verification Failed");
+    }
   }
 
   /** Runs a remote `lookup:all`; AT0015 removes our cached copy and surfaces as AT0015 for `shown`. */

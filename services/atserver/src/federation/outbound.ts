@@ -10,6 +10,7 @@ import {
 } from "@atplatform/protocol/src/core";
 import type { KeyService } from "../data/key-service";
 import type { Logger } from "../logger";
+import { checkProof } from "./pol-challenge";
 import type { AtSignResolver } from "./resolver";
 
 export interface OutboundOptions {
@@ -19,6 +20,8 @@ export interface OutboundOptions {
   key: Buffer;
   maxConnections: number;
   idleMs: number;
+  /** Sign legacy (bare UUID, unbound) pol challenges (`--pol-legacy-challenges`). */
+  legacyChallenges: boolean;
   now(): number;
   /** Our signing private key (base64 PKCS#8), created at first start. */
   signingKey(): Promise<string>;
@@ -98,9 +101,11 @@ export class OutboundPool {
       const proof = await c.execute(`from:${this.opts.atSign}`);
       const m = /^proof:([^:]+):(.+)$/.exec(proof);
       if (!m) throw new HandshakeError(`unexpected from: answer from ${atSign}`);
-      const [, sessionKey, nonce] = m as unknown as [string, string, string];
+      const [, sessionKey, challenge] = m as unknown as [string, string, string];
+      const nonce = challenge.trim();
+      checkProof(sessionKey, nonce, this.opts.atSign, atSign, this.opts.legacyChallenges);
       // The peer reads this back with an unauthenticated `lookup:<session>@<us>`.
-      const signature = rsaSign(await this.opts.signingKey(), nonce.trim());
+      const signature = rsaSign(await this.opts.signingKey(), nonce);
       this.keys.put(`public:${sessionKey}`, signature, { ttl: PROOF_TTL_MS });
       const reply = await c.send("pol");
       if (!reply.startsWith(`${this.opts.atSign}@`)) {

@@ -121,6 +121,11 @@ export class NotificationService {
   /** A `notify:` from the peer `from` on its pol connection (§6.2). */
   receive(s: Session, p: NotifyParams): string {
     const from = s.polAtSign!;
+    // A peer speaks only for itself: a key owned by anyone else would poison our cache of
+    // that atSign's keys.
+    if (p.from !== undefined && normalizeAtSign(p.from) !== from) {
+      throw new UnauthorizedError(`notify: ${from} cannot notify keys of ${p.from}`);
+    }
     const now = this.opts.now();
     const id = p.id ?? randomUUID();
     const existing = this.store.received(id);
@@ -129,8 +134,8 @@ export class NotificationService {
     const to = p.to.toLowerCase() === "public" ? "public" : normalizeAtSign(p.to);
     let key: string;
     if (messageType === "text") key = `${to}:${p.key}`;
-    else if (to === "public") key = `public:${p.key}${p.from ?? from}`;
-    else key = `${to}:${p.key}${p.from ?? from}`.toLowerCase();
+    else if (to === "public") key = `public:${p.key}${from}`;
+    else key = `${to}:${p.key}${from}`.toLowerCase();
     const metadata: MetadataInput =
       messageType === "text"
         ? { isEncrypted: p.metadata?.isEncrypted ?? false }

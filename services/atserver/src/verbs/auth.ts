@@ -16,6 +16,7 @@ import {
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
 import type { VerbHandler } from "../engine/verb";
+import { boundChallenge } from "../federation/pol-challenge";
 import { readBlocklist } from "./config";
 
 const CHALLENGE_TTL_MS = 60_000;
@@ -51,8 +52,9 @@ export const from: VerbHandler<FromParams> = {
       throw new BlockedConnectionError(`${who} is blocked by ${ctx.atSign}`);
     }
     if (ctx.peers) await ctx.peers.checkPeerCertificate(s, who);
-    const text = `${s.id}${who}:${nonce}`;
-    s.challenge = { atSign: who, text, nonce, expiresAt };
+    const challenge = boundChallenge(ctx.atSign);
+    const text = `${s.id}${who}:${challenge}`;
+    s.challenge = { atSign: who, text, nonce: challenge, expiresAt };
     return `proof:${text}`;
   },
 };
@@ -143,13 +145,17 @@ export const pol: VerbHandler<Record<string, never>> = {
     if (!c || c.atSign === ctx.atSign) {
       throw new InternalServerException("pol without a from: of another atSign", { close: true });
     }
-    if (!ctx.peers) throw new AuthFailedError("Pol Authentication Failed");
+    if (!ctx.peers || c.expiresAt < ctx.now()) {
+      s.challenge = undefined;
+      throw new AuthFailedError("Pol Authentication Failed");
+    }
     try {
       await ctx.peers.verifyPol(s);
     } catch {
       throw new AuthFailedError("Pol Authentication Failed");
+    } finally {
+      s.challenge = undefined; // single use, success or not
     }
-    s.challenge = undefined;
     s.polAtSign = c.atSign;
     ctx.usage.atSigns.add(c.atSign);
     return { raw: `${c.atSign}@` };
