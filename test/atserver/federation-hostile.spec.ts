@@ -211,7 +211,14 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
   it("M2: a client certificate for the right host that does not chain to our CA fails from: (self-signed, or from a self-made CA)", async () => {
     const rogue = await createCertificateAuthority({ commonName: "127.0.0.1" });
     const leaf = await issueServerCertificate(rogue, { names: ["127.0.0.1", "localhost"] });
-    for (const tls of [rogue, leaf]) {
+    // Without the clientAuth usage OpenSSL reports only INVALID_PURPOSE, hiding the untrusted
+    // chain: the chain is verified again, so these fail as well.
+    const serverOnly = await issueServerCertificate(rogue, {
+      names: ["127.0.0.1"],
+      clientAuth: false,
+    });
+    const withChain = { ...serverOnly, cert: serverOnly.cert + rogue.cert };
+    for (const tls of [rogue, leaf, serverOnly, withChain]) {
       const c = await mallory.dial("@alice", tls);
       expect(await c.send("from:@mallory")).to.match(
         /^error:AT0401-Exception: Certificate Verification Failed/,
@@ -219,7 +226,7 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     }
   });
 
-  it("M2: a CA-valid certificate whose name only contains the peer's host, or without the clientAuth usage, fails from:", async () => {
+  it("M2: a CA-valid certificate whose name only contains the peer's host fails from:; one without the clientAuth usage (ACME certificates) passes", async () => {
     const ca = await testCa();
     for (const names of [["127.0.0.1.evil.example"], ["x127.0.0.1"]]) {
       const cert = await issueServerCertificate(ca, { names, commonName: "127.0.0.1" });
@@ -228,13 +235,21 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
         /^error:AT0401-Exception: Certificate Verification Failed/,
       );
     }
-    // A server-only certificate (no clientAuth usage) is not a client certificate.
+    // Public ACME CAs no longer issue the clientAuth usage; atServers present their server
+    // certificate as the client one, so a CA-valid server-only certificate is accepted...
     const serverOnly = await issueServerCertificate(ca, {
       names: ["127.0.0.1"],
       clientAuth: false,
     });
     const so = await mallory.dial("@alice", serverOnly);
-    expect(await so.send("from:@mallory")).to.match(
+    expect(await so.send("from:@mallory")).to.match(/^data:proof:/);
+    // ...but only for the right host.
+    const elsewhere = await issueServerCertificate(ca, {
+      names: ["evil.example"],
+      clientAuth: false,
+    });
+    const ew = await mallory.dial("@alice", elsewhere);
+    expect(await ew.send("from:@mallory")).to.match(
       /^error:AT0401-Exception: Certificate Verification Failed/,
     );
     // The peer's proper certificate passes.

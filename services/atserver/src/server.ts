@@ -31,6 +31,7 @@ import { Enrollments } from "./apkam/enrollments";
 import { EnrollmentGuard, SELF_REVOKE_CLOSE_MS } from "./engine/enrollment-guard";
 import { SERVER_VERSION } from "./version";
 import { Usage } from "./stats/usage";
+import { PURPOSE_ERROR } from "./federation/peer-certificate";
 
 export interface AtServerOptions {
   /** Root pino logger (default: stderr at cfg.logLevel). */
@@ -125,6 +126,7 @@ export class AtServer {
           atSign: config.atSign,
           clientCertificateRequired: config.clientCertificateRequired,
           polHandshakesPerMinute: config.polHandshakesPerMinute,
+          trustedCa: () => this.listener?.ca ?? ca,
           now,
         },
         this.ctx.keys,
@@ -315,10 +317,12 @@ export class AtServer {
     if (conn) {
       const peer = socket.getPeerCertificate();
       if (peer && Object.keys(peer).length > 0) {
+        const authorizationError = socket.authorizationError?.toString();
         conn.session.peerCertificate = {
           subjectaltname: peer.subjectaltname,
           authorized: socket.authorized,
-          authorizationError: socket.authorizationError?.toString(),
+          authorizationError,
+          chain: authorizationError === PURPOSE_ERROR ? socket.getPeerCertificate(true) : undefined,
         };
       }
     }

@@ -33,15 +33,19 @@ export class TlsListener {
   private timer?: NodeJS.Timeout;
   private seen: string;
   reloads = 0;
+  /** The CA bundle in force (`--ca`), or undefined for the system store. */
+  ca?: Buffer;
 
   constructor(
     private readonly files: TlsFiles,
     private readonly log: Logger,
     onSocket: (socket: TLSSocket) => void,
   ) {
+    const pems = readPems(files);
+    this.ca = pems.ca;
     this.server = createServer(
       {
-        ...readPems(files),
+        ...pems,
         minVersion: "TLSv1.2",
         // Client certificates are requested, not required: only `from:` by a peer checks them.
         requestCert: true,
@@ -67,7 +71,9 @@ export class TlsListener {
   /** Loads the files again into the running server (new connections get the new certificate). */
   reload(): boolean {
     try {
-      this.server.setSecureContext({ ...readPems(this.files), minVersion: "TLSv1.2" });
+      const pems = readPems(this.files);
+      this.server.setSecureContext({ ...pems, minVersion: "TLSv1.2" });
+      this.ca = pems.ca;
       this.seen = this.currentFingerprint();
       this.reloads++;
       this.log.info({ reloads: this.reloads }, "TLS certificate reloaded");

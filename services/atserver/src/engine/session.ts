@@ -1,6 +1,7 @@
 // Per-connection protocol state: who is authenticated, the pending challenge, error format,
 // monitor subscription.
 import { randomUUID } from "node:crypto";
+import type { DetailedPeerCertificate } from "node:tls";
 
 export type AuthKind = "none" | "cram" | "pkam" | "apkam";
 
@@ -19,6 +20,8 @@ export interface PeerCertificateInfo {
   /** The chain verified against the configured CAs (`--ca`, else the system store). */
   authorized: boolean;
   authorizationError?: string;
+  /** The presented chain, kept only when OpenSSL objected to the certificate's purpose. */
+  chain?: DetailedPeerCertificate;
 }
 
 export interface MonitorSubscription {

@@ -15,7 +15,7 @@ import type { Logger } from "../logger";
 import { answer } from "../verbs/read";
 import type { OutboundPool } from "./outbound";
 import { HandshakeLimiter } from "./handshake-limiter";
-import { certificateNames } from "./peer-certificate";
+import { certificateNames, peerChainTrusted } from "./peer-certificate";
 import { PeerKeyCache } from "./peer-keys";
 import type { AtSignResolver } from "./resolver";
 
@@ -57,6 +57,8 @@ export interface FederationOptions {
   clientCertificateRequired: boolean;
   /** Inbound handshakes per peer atSign and per IP per minute (default 30). */
   polHandshakesPerMinute?: number;
+  /** The CA bundle inbound client certificates must chain to (undefined: the system store). */
+  trustedCa?: () => Buffer | undefined;
   now(): number;
 }
 
@@ -227,7 +229,7 @@ export class Federation implements Peers {
     if (!this.opts.clientCertificateRequired) return;
     const cert = s.peerCertificate;
     if (!cert) throw new AuthFailedError("Certificate Verification Failed");
-    if (!cert.authorized) {
+    if (!peerChainTrusted(cert, this.opts.trustedCa?.())) {
       this.log.warn(
         { peer: atSign, remote: s.remote, err: cert.authorizationError },
         "peer client certificate does not verify",
