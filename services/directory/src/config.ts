@@ -28,6 +28,12 @@ export interface DirectoryConfig {
   redisCommandTimeoutMs: number;
   /** Pub/sub channel the registrar publishes changed atSigns on. */
   redisChannel: string;
+  /** Key the registrar's writer keeps on the primary; a Redis node without it is not read. */
+  redisSentinelKey: string;
+  /** How often the reads node's replication state (INFO replication) is checked. */
+  redisHealthIntervalMs: number;
+  /** A replica that heard nothing from its primary this long answers no `null`s. */
+  redisMaxReplicaSilenceMs: number;
   cacheTtlMs: number;
   /** While invalidations arrive, expired entries up to this age are answered and refreshed. */
   cacheMaxStaleMs: number;
@@ -111,6 +117,30 @@ const FLAGS: Flag[] = [
     key: "redisChannel",
     kind: "string",
     help: "invalidation pub/sub channel (default atdirectory:invalidate)",
+  },
+  {
+    name: "redis-sentinel-key",
+    key: "redisSentinelKey",
+    kind: "string",
+    help:
+      "key the registrar's writer sets on the primary; a Redis node without it (empty, " +
+      "resyncing) is not read (default atdirectory:sentinel)",
+  },
+  {
+    name: "redis-health-interval-ms",
+    key: "redisHealthIntervalMs",
+    kind: "int",
+    min: 50,
+    help: "how often the Redis node's replication state is checked (default 1000)",
+  },
+  {
+    name: "redis-max-replica-silence-ms",
+    key: "redisMaxReplicaSilenceMs",
+    kind: "int",
+    min: 1000,
+    help:
+      "a replica that heard nothing from its primary this long answers no null " +
+      "(default 25000; the primary pings every 10 s)",
   },
   {
     name: "cache-ttl-ms",
@@ -248,6 +278,9 @@ export const DEFAULTS = {
   host: "0.0.0.0",
   redisCommandTimeoutMs: 500,
   redisChannel: "atdirectory:invalidate",
+  redisSentinelKey: "atdirectory:sentinel",
+  redisHealthIntervalMs: 1000,
+  redisMaxReplicaSilenceMs: 25_000,
   cacheTtlMs: 10_000,
   cacheMaxStaleMs: 300_000,
   upstreamTimeoutMs: 3000,

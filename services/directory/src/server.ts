@@ -133,9 +133,13 @@ export class DirectoryServer {
         ca: config.redisCa ? readPem(config.redisCa, "--redis-ca") : undefined,
         commandTimeoutMs: config.redisCommandTimeoutMs,
         channel: config.redisChannel,
+        sentinelKey: config.redisSentinelKey,
+        healthIntervalMs: config.redisHealthIntervalMs,
+        maxReplicaSilenceMs: config.redisMaxReplicaSilenceMs,
         log: storeLog,
         metrics,
-        onInvalidate: (atsign) => cache.invalidate(atsign),
+        onInvalidate: (atsign, value) =>
+          value === undefined ? cache.invalidate(atsign) : cache.update(atsign, value),
         onResubscribed: () => cache.expireAll(),
       });
       cache.setInner(redis);

@@ -194,6 +194,17 @@ export class CachingStore implements DirectoryStore {
     this.entries.delete(atsign);
   }
 
+  /**
+   * A record changed and the message carries its new value (from the primary, in
+   * order): cached at once, so no read from a replica that lags behind the one that
+   * delivered the message can put the old answer back.
+   */
+  update(atsign: string, value: string | null): void {
+    this.generation++;
+    this.entries.delete(atsign);
+    if (this.opts.ttlMs > 0) this.store(atsign, value, this.generation);
+  }
+
   /** Invalidations may have been missed (pub/sub reconnected): refetch everything. */
   expireAll(): void {
     this.generation++;
