@@ -127,6 +127,17 @@ describe("H6: no wrong null from the atDirectory while its Redis replica is not 
     await primary.stop();
   });
 
+  it("H6: a dataset without the sentinel key (never marked, or emptied) answers no null until marked", async () => {
+    await primary.command("FLUSHALL");
+    await startDirectory(primary.port);
+    expect(await ask("user1")).to.equal("closed");
+    expect(await ask("nobody")).to.equal("closed");
+    await writer.markPopulated(); // a new, legitimately empty dataset
+    await eventually(async () => (await ask("nobody")) === "null");
+    await writer.set("user1", addr(1));
+    expect(await ask("user1")).to.equal(addr(1));
+  });
+
   it("H6: replica restarted empty: no null while it resyncs, and none cached after", async () => {
     const { replica, link } = await startReplica();
     await startDirectory(replica.port);

@@ -146,6 +146,15 @@ export class RedisRecordWriter implements RecordWriter {
       .exec();
   }
 
+  /**
+   * Marks a new, legitimately empty dataset as the real one (every set/delete does too).
+   * Never automatic: a primary that restarted empty must stay unmarked, so directories
+   * close lookups instead of answering `null` for every atSign it lost.
+   */
+  async markPopulated(): Promise<void> {
+    await this.client.set(this.sentinelKey, "1");
+  }
+
   async close(): Promise<void> {
     await this.client.quit().catch(() => this.client.disconnect());
   }
