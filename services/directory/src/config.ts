@@ -56,10 +56,14 @@ export interface DirectoryConfig {
   ipMissWindowMs: number;
   /** Addresses and CIDR ranges the per-IP budget does not apply to (monitoring, registrar). */
   ipBudgetExempt: string[];
-  /** Global connection cap; at the cap the longest-idle connection is closed. */
+  /** Global connection cap; at the cap the heaviest IP's longest-idle connection is closed. */
   maxConnections: number;
+  /** Connections per client IP (0 = no cap); the IP's own longest-idle one makes room. */
+  maxConnectionsPerIp: number;
   /** Close connections idle this long (0 = never, the default: clients keep one). */
   idleTimeoutMs: number;
+  /** Once half of maxConnections are open, close connections idle this long (0 = never). */
+  idleTimeoutUnderLoadMs: number;
   handshakeTimeoutMs: number;
   drainTimeoutMs: number;
   /** On stop, keep serving this long with /readyz failing before draining. */
@@ -221,14 +225,25 @@ const FLAGS: Flag[] = [
     name: "ip-budget-exempt",
     key: "ipBudgetExempt",
     kind: "cidrs",
-    help: "comma-separated addresses/CIDRs exempt from the per-IP budget (monitoring, registrar)",
+    help:
+      "comma-separated addresses/CIDRs exempt from the per-IP budget and connection cap " +
+      "(monitoring, registrar, a NAT you trust)",
   },
   {
     name: "max-connections",
     key: "maxConnections",
     kind: "int",
     min: 1,
-    help: "connection cap; closes longest-idle first (default 10000)",
+    help: "connection cap; closes the heaviest IP's longest-idle first (default 10000)",
+  },
+  {
+    name: "max-connections-per-ip",
+    key: "maxConnectionsPerIp",
+    kind: "int",
+    min: 0,
+    help:
+      "connections per client IP; the IP's longest-idle one is closed for a new one " +
+      "(default 100, 0 = off; --ip-budget-exempt addresses are not capped)",
   },
   {
     name: "idle-timeout-ms",
@@ -236,6 +251,15 @@ const FLAGS: Flag[] = [
     kind: "int",
     min: 0,
     help: "close idle connections after this (default 0 = never)",
+  },
+  {
+    name: "idle-timeout-under-load-ms",
+    key: "idleTimeoutUnderLoadMs",
+    kind: "int",
+    min: 0,
+    help:
+      "once half of --max-connections are open, close connections idle this long " +
+      "(default 60000, 0 = never)",
   },
   {
     name: "handshake-timeout-ms",
@@ -294,7 +318,9 @@ export const DEFAULTS = {
   ipMissWindowMs: 60_000,
   ipBudgetExempt: [] as string[],
   maxConnections: 10_000,
+  maxConnectionsPerIp: 100,
   idleTimeoutMs: 0,
+  idleTimeoutUnderLoadMs: 60_000,
   handshakeTimeoutMs: 10_000,
   drainTimeoutMs: 10_000,
   shutdownDelayMs: 0,
