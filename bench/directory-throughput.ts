@@ -27,6 +27,7 @@ import {
   issueServerCertificate,
   type KeyType,
 } from "@atplatform/protocol";
+import { DEFAULT_SENTINEL_KEY } from "@atplatform/directory";
 import { TestRedis } from "../test/support/redis-server";
 
 type Mode = "persistent" | "new";
@@ -224,6 +225,7 @@ async function main(): Promise<void> {
     await c.connect();
     const p = c.pipeline();
     for (let i = 0; i < RECORDS; i++) p.set(`user${i}`, address(i));
+    p.set(DEFAULT_SENTINEL_KEY, "1"); // the registrar's writer keeps it; see docs/directory.md
     await p.exec();
     c.disconnect();
 

@@ -13,10 +13,13 @@ class FakeStore implements DirectoryStore {
   readonly records = new Map<string, string>();
   calls = 0;
   failing = false;
+  /** While set, answers wait for it (a slow replica), with the records as they were asked. */
+  gate?: Promise<void>;
   lookup(atsign: string): Promise<string | null> {
     this.calls++;
     if (this.failing) return Promise.reject(new StoreUnavailableError("down"));
-    return Promise.resolve(this.records.get(atsign) ?? null);
+    const value = this.records.get(atsign) ?? null;
+    return this.gate ? this.gate.then(() => value) : Promise.resolve(value);
   }
   ready = () => true;
   start = () => Promise.resolve();
@@ -48,6 +51,33 @@ describe("directory cache (stale-while-revalidate) and MGET batcher", () => {
     live = true;
     inner = new FakeStore();
     inner.records.set("alice", "a.test:1");
+  });
+
+  it("H6: a value from the invalidation message is not undone by a replica read (queued or in flight)", async () => {
+    const c = cache();
+    expect(await c.lookup("newcomer")).to.equal(null); // cached as unknown
+    now = 1500; // past the TTL: answered null, refreshed behind it
+    expect(c.lookup("newcomer")).to.equal(null);
+    // The message arrives before the queued refresh has read (a lagging replica).
+    c.update("newcomer", "new.test:1");
+    await flush();
+    expect(c.lookup("newcomer")).to.equal("new.test:1");
+    expect(inner.calls).to.equal(1); // the queued refresh was dropped
+    // Again, with the refresh's read already in flight when the message arrives.
+    c.update("later", null);
+    now = 3000;
+    let open!: () => void;
+    inner.gate = new Promise((r) => (open = r));
+    expect(c.lookup("later")).to.equal(null);
+    await flush(); // the refresh is now reading
+    expect(inner.calls).to.equal(2);
+    c.update("later", "later.test:1");
+    open();
+    await flush();
+    expect(c.lookup("later")).to.equal("later.test:1");
+    c.update("later", null); // deleted: cached as unknown at once
+    expect(c.lookup("later")).to.equal(null);
+    expect(inner.calls).to.equal(2);
   });
 
   it("answers from the cache within the TTL, synchronously", async () => {

@@ -1,5 +1,6 @@
 // Shared helpers for the directory tests: a directory on a temp records file, and a
 // raw TLS client that records every byte the server sends.
+import { connect as netConnect } from "node:net";
 import { connect, type TLSSocket } from "node:tls";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -81,9 +82,21 @@ export class RawClient {
     });
   }
 
-  static async connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
+  /** `localAddress`: connect from another loopback address (127.0.0.2, ...), as another IP. */
+  static async connect(
+    port: number,
+    host = "127.0.0.1",
+    localAddress?: string,
+  ): Promise<RawClient> {
     const tls = await testTls();
-    const socket = connect({ host, port, ca: tls.ca, servername: "localhost" });
+    const socket = connect({
+      // A plain TCP socket first: tls.connect does not take a local address.
+      socket: localAddress ? netConnect({ host, port, localAddress }) : undefined,
+      host,
+      port,
+      ca: tls.ca,
+      servername: "localhost",
+    });
     const client = new RawClient(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once("secureConnect", () => resolve());
@@ -148,8 +161,8 @@ export class RawClient {
 }
 
 /** Connects, reads the greeting, and returns the client ready for lookups. */
-export async function greeted(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
+export async function greeted(port: number, localAddress?: string): Promise<RawClient> {
+  const c = await RawClient.connect(port, "127.0.0.1", localAddress);
   await c.waitForBytes(1);
   return c;
 }

@@ -1,7 +1,12 @@
 // The Redis store against real redis-server processes: lookups with AUTH, the cache
 // and its invalidation through RedisRecordWriter, and a Redis crash + restart.
 import { expect } from "chai";
-import { DirectoryServer, RedisRecordWriter, type DirectoryConfig } from "@atplatform/directory";
+import {
+  DEFAULT_SENTINEL_KEY,
+  DirectoryServer,
+  RedisRecordWriter,
+  type DirectoryConfig,
+} from "@atplatform/directory";
 import { TestRedis } from "../support/redis-server";
 import { testTls } from "../support/test-ca";
 import { greeted, sleep, type RawClient } from "./helpers";
@@ -53,6 +58,7 @@ describe("directory Redis store", () => {
     redis = await TestRedis.start({ password: PASSWORD });
     await redis.command("SET", "alice", "alice.test:6464");
     await redis.command("SET", "carol", "carol.test:7000");
+    await redis.command("SET", DEFAULT_SENTINEL_KEY, "1");
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.close();
@@ -150,6 +156,7 @@ describe("directory Redis store", () => {
     redis = await redis.restart(); // no RDB in tests: the records must be written again
     await redis.command("SET", "alice", "alice.test:6464");
     await redis.command("SET", "carol", "carol.test:7000");
+    await redis.command("SET", DEFAULT_SENTINEL_KEY, "1");
     await eventually(async () => server!.ready());
     const f = await client();
     expect(await f.lookup("carol")).to.equal("carol.test:7000\r\n@");
@@ -162,6 +169,7 @@ describe("directory Redis store", () => {
     expect(await c.lookup("alice")).to.equal("alice.test:6464\r\n@");
     redis = await redis.restart();
     await redis.command("SET", "alice", "alice.test:6464");
+    await redis.command("SET", DEFAULT_SENTINEL_KEY, "1");
     await eventually(async () => server!.ready());
     writer = new RedisRecordWriter({ url: `redis://127.0.0.1:${redis.port}`, password: PASSWORD });
     // The subscription comes back on its own; poll until a publish reaches it.
@@ -187,6 +195,7 @@ describe("directory Redis store", () => {
     expect(c.text).to.equal("@");
     redis = await TestRedis.start({ password: PASSWORD, port, dir: redis.dir });
     await redis.command("SET", "alice", "alice.test:6464");
+    await redis.command("SET", DEFAULT_SENTINEL_KEY, "1");
     await eventually(async () => server!.ready(), 10_000);
     const d = await client();
     expect(await d.lookup("alice")).to.equal("alice.test:6464\r\n@");

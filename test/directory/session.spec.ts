@@ -179,6 +179,7 @@ describe("directory session core", () => {
       name,
       lastActive,
       busy,
+      remoteIp: "192.0.2.1",
       destroy: () => void closed.push(name),
     });
     const tracker = new ConnectionTracker<ReturnType<typeof conn>>(2);

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { DEFAULT_SENTINEL_KEY } from "@atplatform/directory";
 import { TestRedis } from "../support/redis-server";
 import { ADMIN_KEY, api, startHarness, type Harness } from "./harness";
 
@@ -9,6 +10,8 @@ describe("registrar with the cloud directory layout (Redis primary + replica)", 
   before(async () => {
     primary = await TestRedis.start({ password: "registrar-test-pw" });
     replica = await TestRedis.start({ password: "registrar-test-pw", replicaOf: primary });
+    // A new dataset is marked once (docs/directory.md); until then the directory closes.
+    await primary.command("SET", DEFAULT_SENTINEL_KEY, "1");
     h = await startHarness({ redis: { primary, replica } });
   });
   after(async () => {

@@ -9,8 +9,8 @@ import { freePort } from "./ports";
 
 export interface RedisOptions {
   password?: string;
-  /** Start as a replica of this server. */
-  replicaOf?: TestRedis;
+  /** Start as a replica of this server (or of whatever listens on this port: a proxy). */
+  replicaOf?: Pick<TestRedis, "port">;
   /** Use this port (for restarting a killed server on the same address). */
   port?: number;
   /** Reuse this data directory (for restarting with the same RDB file). */

@@ -28,6 +28,12 @@ export interface DirectoryConfig {
   redisCommandTimeoutMs: number;
   /** Pub/sub channel the registrar publishes changed atSigns on. */
   redisChannel: string;
+  /** Key the registrar's writer keeps on the primary; a Redis node without it is not read. */
+  redisSentinelKey: string;
+  /** How often the reads node's replication state (INFO replication) is checked. */
+  redisHealthIntervalMs: number;
+  /** A replica that heard nothing from its primary this long answers no `null`s. */
+  redisMaxReplicaSilenceMs: number;
   cacheTtlMs: number;
   /** While invalidations arrive, expired entries up to this age are answered and refreshed. */
   cacheMaxStaleMs: number;
@@ -50,10 +56,14 @@ export interface DirectoryConfig {
   ipMissWindowMs: number;
   /** Addresses and CIDR ranges the per-IP budget does not apply to (monitoring, registrar). */
   ipBudgetExempt: string[];
-  /** Global connection cap; at the cap the longest-idle connection is closed. */
+  /** Global connection cap; at the cap the heaviest IP's longest-idle connection is closed. */
   maxConnections: number;
+  /** Connections per client IP (0 = no cap); the IP's own longest-idle one makes room. */
+  maxConnectionsPerIp: number;
   /** Close connections idle this long (0 = never, the default: clients keep one). */
   idleTimeoutMs: number;
+  /** Once half of maxConnections are open, close connections idle this long (0 = never). */
+  idleTimeoutUnderLoadMs: number;
   handshakeTimeoutMs: number;
   drainTimeoutMs: number;
   /** On stop, keep serving this long with /readyz failing before draining. */
@@ -111,6 +121,30 @@ const FLAGS: Flag[] = [
     key: "redisChannel",
     kind: "string",
     help: "invalidation pub/sub channel (default atdirectory:invalidate)",
+  },
+  {
+    name: "redis-sentinel-key",
+    key: "redisSentinelKey",
+    kind: "string",
+    help:
+      "key the registrar's writer sets on the primary; a Redis node without it (empty, " +
+      "resyncing) is not read (default atdirectory:sentinel)",
+  },
+  {
+    name: "redis-health-interval-ms",
+    key: "redisHealthIntervalMs",
+    kind: "int",
+    min: 50,
+    help: "how often the Redis node's replication state is checked (default 1000)",
+  },
+  {
+    name: "redis-max-replica-silence-ms",
+    key: "redisMaxReplicaSilenceMs",
+    kind: "int",
+    min: 1000,
+    help:
+      "a replica that heard nothing from its primary this long answers no null " +
+      "(default 25000; the primary pings every 10 s)",
   },
   {
     name: "cache-ttl-ms",
@@ -191,14 +225,25 @@ const FLAGS: Flag[] = [
     name: "ip-budget-exempt",
     key: "ipBudgetExempt",
     kind: "cidrs",
-    help: "comma-separated addresses/CIDRs exempt from the per-IP budget (monitoring, registrar)",
+    help:
+      "comma-separated addresses/CIDRs exempt from the per-IP budget and connection cap " +
+      "(monitoring, registrar, a NAT you trust)",
   },
   {
     name: "max-connections",
     key: "maxConnections",
     kind: "int",
     min: 1,
-    help: "connection cap; closes longest-idle first (default 10000)",
+    help: "connection cap; closes the heaviest IP's longest-idle first (default 10000)",
+  },
+  {
+    name: "max-connections-per-ip",
+    key: "maxConnectionsPerIp",
+    kind: "int",
+    min: 0,
+    help:
+      "connections per client IP; the IP's longest-idle one is closed for a new one " +
+      "(default 100, 0 = off; --ip-budget-exempt addresses are not capped)",
   },
   {
     name: "idle-timeout-ms",
@@ -206,6 +251,15 @@ const FLAGS: Flag[] = [
     kind: "int",
     min: 0,
     help: "close idle connections after this (default 0 = never)",
+  },
+  {
+    name: "idle-timeout-under-load-ms",
+    key: "idleTimeoutUnderLoadMs",
+    kind: "int",
+    min: 0,
+    help:
+      "once half of --max-connections are open, close connections idle this long " +
+      "(default 60000, 0 = never)",
   },
   {
     name: "handshake-timeout-ms",
@@ -248,6 +302,9 @@ export const DEFAULTS = {
   host: "0.0.0.0",
   redisCommandTimeoutMs: 500,
   redisChannel: "atdirectory:invalidate",
+  redisSentinelKey: "atdirectory:sentinel",
+  redisHealthIntervalMs: 1000,
+  redisMaxReplicaSilenceMs: 25_000,
   cacheTtlMs: 10_000,
   cacheMaxStaleMs: 300_000,
   upstreamTimeoutMs: 3000,
@@ -261,7 +318,9 @@ export const DEFAULTS = {
   ipMissWindowMs: 60_000,
   ipBudgetExempt: [] as string[],
   maxConnections: 10_000,
+  maxConnectionsPerIp: 100,
   idleTimeoutMs: 0,
+  idleTimeoutUnderLoadMs: 60_000,
   handshakeTimeoutMs: 10_000,
   drainTimeoutMs: 10_000,
   shutdownDelayMs: 0,

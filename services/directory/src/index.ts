@@ -5,7 +5,11 @@ export type { DirectoryConfig, LogLevel } from "./config";
 export { ConfigError, StoreUnavailableError, RecordsFormatError } from "./errors";
 export { FileRecordWriter, RedisRecordWriter } from "./record-writer";
 export type { RecordWriter, RedisRecordWriterOptions } from "./record-writer";
-export { DEFAULT_INVALIDATION_CHANNEL, RedisDirectoryStore } from "./store/redis-store";
+export {
+  DEFAULT_INVALIDATION_CHANNEL,
+  DEFAULT_SENTINEL_KEY,
+  RedisDirectoryStore,
+} from "./store/redis-store";
 export { FileDirectoryStore } from "./store/file-store";
 export { MemoryDirectoryStore } from "./store/memory-store";
 export { CachingStore } from "./store/caching-store";

@@ -5,7 +5,12 @@ import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { Redis } from "ioredis";
 import { checkHostPort, formatRecords, parseRecords, recordKey } from "./records";
-import { DEFAULT_INVALIDATION_CHANNEL, redisOptions } from "./store/redis-store";
+import {
+  DEFAULT_INVALIDATION_CHANNEL,
+  DEFAULT_SENTINEL_KEY,
+  redisOptions,
+} from "./store/redis-store";
+import { formatInvalidation } from "./store/invalidation";
 
 export interface RecordWriter {
   /** Points `atsign` (with or without '@', any case) at `host:port`. */
@@ -91,19 +96,26 @@ export interface RedisRecordWriterOptions {
   ca?: string;
   /** Must match the directory's --redis-channel. */
   channel?: string;
+  /** Must match the directory's --redis-sentinel-key. */
+  sentinelKey?: string;
   commandTimeoutMs?: number;
 }
 
 /**
- * The Redis store's writer: SET/DEL on the primary, then PUBLISH the atSign on the
- * invalidation channel so every directory drops its cached copy at once.
+ * The Redis store's writer: SET/DEL on the primary, then PUBLISH the atSign and its new
+ * value on the invalidation channel so every directory replaces its cached copy at once.
+ * The same transaction sets the sentinel key: directories trust a node only while it
+ * has it, so an emptied replica (or one that never received the dataset) reads as
+ * unavailable, not as "every atSign unknown".
  */
 export class RedisRecordWriter implements RecordWriter {
   private readonly client: Redis;
   readonly channel: string;
+  readonly sentinelKey: string;
 
   constructor(opts: RedisRecordWriterOptions) {
     this.channel = opts.channel ?? DEFAULT_INVALIDATION_CHANNEL;
+    this.sentinelKey = opts.sentinelKey ?? DEFAULT_SENTINEL_KEY;
     this.client = new Redis({
       ...redisOptions(opts.url, opts.password, opts.ca),
       lazyConnect: true,
@@ -116,12 +128,31 @@ export class RedisRecordWriter implements RecordWriter {
   async set(atsign: string, hostPort: string): Promise<void> {
     const key = recordKey(atsign);
     checkHostPort(hostPort);
-    await this.client.multi().set(key, hostPort).publish(this.channel, key).exec();
+    await this.client
+      .multi()
+      .set(key, hostPort)
+      .set(this.sentinelKey, "1")
+      .publish(this.channel, formatInvalidation(key, hostPort))
+      .exec();
   }
 
   async delete(atsign: string): Promise<void> {
     const key = recordKey(atsign);
-    await this.client.multi().del(key).publish(this.channel, key).exec();
+    await this.client
+      .multi()
+      .del(key)
+      .set(this.sentinelKey, "1")
+      .publish(this.channel, formatInvalidation(key, null))
+      .exec();
+  }
+
+  /**
+   * Marks a new, legitimately empty dataset as the real one (every set/delete does too).
+   * Never automatic: a primary that restarted empty must stay unmarked, so directories
+   * close lookups instead of answering `null` for every atSign it lost.
+   */
+  async markPopulated(): Promise<void> {
+    await this.client.set(this.sentinelKey, "1");
   }
 
   async close(): Promise<void> {

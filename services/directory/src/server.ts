@@ -9,6 +9,7 @@ import { DirectoryMetrics } from "./metrics";
 import { DirectorySession, LogLimiter, type SessionContext } from "./session";
 import { ConnectionTracker } from "./connections";
 import { IpMissBudget } from "./ip-budget";
+import { AddressList } from "./address-list";
 import { TlsListener } from "./tls-listener";
 import { OpsHttpServer } from "./ops-http";
 import { readPem, readPemList } from "./pem";
@@ -104,7 +105,11 @@ export class DirectoryServer {
     readPemList(config.cert, "--cert");
     readPemList(config.key, "--key");
     const storeLog = log.child({ subsystem: "store" });
-    const tracker = new ConnectionTracker<DirectorySession>(config.maxConnections);
+    const tracker = new ConnectionTracker<DirectorySession>({
+      max: config.maxConnections,
+      perIp: config.maxConnectionsPerIp,
+      exempt: new AddressList(config.ipBudgetExempt),
+    });
     const metrics = new DirectoryMetrics(() => tracker.size);
     let fileStore: FileDirectoryStore | undefined;
     let store: DirectoryStore;
@@ -133,9 +138,13 @@ export class DirectoryServer {
         ca: config.redisCa ? readPem(config.redisCa, "--redis-ca") : undefined,
         commandTimeoutMs: config.redisCommandTimeoutMs,
         channel: config.redisChannel,
+        sentinelKey: config.redisSentinelKey,
+        healthIntervalMs: config.redisHealthIntervalMs,
+        maxReplicaSilenceMs: config.redisMaxReplicaSilenceMs,
         log: storeLog,
         metrics,
-        onInvalidate: (atsign) => cache.invalidate(atsign),
+        onInvalidate: (atsign, value) =>
+          value === undefined ? cache.invalidate(atsign) : cache.update(atsign, value),
         onResubscribed: () => cache.expireAll(),
       });
       cache.setInner(redis);
@@ -180,7 +189,7 @@ export class DirectoryServer {
       this.ipBudget.close();
       throw err;
     }
-    if (this.config.idleTimeoutMs > 0) this.startIdleReaper(this.config.idleTimeoutMs);
+    this.startIdleReaper();
     this.address = { port, httpPort };
     this.log.info({ port, httpPort, host: this.config.host }, "atDirectory listening");
     return this.address;
@@ -257,13 +266,26 @@ export class DirectoryServer {
     this.log.info("stopped");
   }
 
-  private startIdleReaper(idleMs: number): void {
+  /**
+   * Idle close: always after --idle-timeout-ms (off by default: clients keep one root
+   * connection for life, at_python never reopens it), and after the shorter
+   * --idle-timeout-under-load-ms once half the connection cap is used, so a filling
+   * pool sheds idle connections before the cap starts evicting.
+   */
+  private startIdleReaper(): void {
+    const { idleTimeoutMs: always, idleTimeoutUnderLoadMs: loaded } = this.config;
+    const limits = [always, loaded].filter((ms) => ms > 0);
+    if (limits.length === 0) return;
     this.idleReaper = setInterval(
       () => {
+        const underLoad = loaded > 0 && this.tracker.size * 2 >= this.tracker.max;
+        const idleMs = underLoad ? Math.min(...limits) : always;
+        if (idleMs <= 0) return;
         const cutoff = performance.now() - idleMs;
-        for (const s of this.tracker.idleBefore(cutoff)) s.destroy("idle timeout");
+        const reason = idleMs === always ? "idle timeout" : "idle timeout under load";
+        for (const s of this.tracker.idleBefore(cutoff)) s.destroy(reason);
       },
-      Math.min(idleMs, 1000),
+      Math.min(...limits, 1000),
     );
     this.idleReaper.unref();
   }

@@ -127,7 +127,9 @@ export class CachingStore implements DirectoryStore {
   }
 
   private async refresh(): Promise<void> {
-    const keys = this.refreshQueue;
+    // An entry replaced or dropped by a change message since it was queued is not read
+    // again: the replica read may lag behind the message and bring the old answer back.
+    const keys = this.refreshQueue.filter((k) => this.entries.get(k)?.refreshing === true);
     this.refreshQueue = [];
     this.refreshTimer = undefined;
     if (keys.length === 0) return;
@@ -162,7 +164,11 @@ export class CachingStore implements DirectoryStore {
         this.entries.delete(this.entries.keys().next().value!);
       }
     } else if (value === null) {
-      this.entries.delete(atsign);
+      // An entry from before this read may be a deleted record's address (kept for
+      // stale-if-error); one set since (an update from a message) is newer than this read.
+      const e = this.entries.get(atsign);
+      if (e && e.epoch <= startedAt) this.entries.delete(atsign);
+      else if (e) e.refreshing = false;
     } else {
       const e = this.entries.get(atsign);
       if (e) e.refreshing = false;
@@ -192,6 +198,17 @@ export class CachingStore implements DirectoryStore {
   invalidate(atsign: string): void {
     this.generation++;
     this.entries.delete(atsign);
+  }
+
+  /**
+   * A record changed and the message carries its new value (from the primary, in
+   * order): cached at once, so no read from a replica that lags behind the one that
+   * delivered the message can put the old answer back.
+   */
+  update(atsign: string, value: string | null): void {
+    this.generation++;
+    this.entries.delete(atsign);
+    if (this.opts.ttlMs > 0) this.store(atsign, value, this.generation);
   }
 
   /** Invalidations may have been missed (pub/sub reconnected): refetch everything. */
