@@ -25,6 +25,7 @@ import { OutboundPool } from "./federation/outbound";
 import { AtSignResolver } from "./federation/resolver";
 import { readFileSync } from "node:fs";
 import { NotificationStore } from "./notifications/notification-store";
+import { PeerRate } from "./notifications/peer-rate";
 import { NotificationQueue } from "./notifications/queue";
 import { NotificationService } from "./notifications/service";
 import { Enrollments } from "./apkam/enrollments";
@@ -74,6 +75,9 @@ export class AtServer {
         cap: () => runtime.int("inboundMaxLimit"),
         unauthIdleMs: config.unauthIdleMs,
         authIdleMs: config.authIdleMs,
+        perIp: config.unauthPerIp,
+        ownerReserve: config.ownerReservedConnections,
+        unauthLifetimeMs: config.unauthLifetimeMs,
       },
       now,
     );
@@ -130,7 +134,10 @@ export class AtServer {
     events.on("commit", (e: CommitEvent) => {
       if (e.commitId >= 0) this.monitors.pushStats(config.atSign, e.commitId, e.operation, now());
     });
-    const notificationStore = new NotificationStore(store, now, config.maxNotifications);
+    const notificationStore = new NotificationStore(store, now, config.maxNotifications, {
+      perSenderBytes: config.notifyPeerQuotaBytes,
+      totalBytes: config.notifyQuotaBytes,
+    });
     this.notificationStore = notificationStore;
     if (this.outbound) {
       this.queue = new NotificationQueue(
@@ -151,6 +158,7 @@ export class AtServer {
         defaultTtlnMs: config.notificationExpiryMs,
         autoNotify: () => runtime.bool("autoNotify"),
         now,
+        peerRate: new PeerRate(() => config.notifyPeerBytesPerMinute, now),
       },
       notificationStore,
       this.ctx.keys,
@@ -196,11 +204,16 @@ export class AtServer {
       log: this.log.conn,
       now: this.ctx.now,
       afterCommand: (c) => this.enrollmentGuard.watch(c),
+      limits: this.config,
     });
-    if (!this.pool.admit(conn)) {
+    const admission = this.pool.admit(conn);
+    if (admission !== "admitted") {
       const err = new InboundLimitError("Inbound connection limit exceeded");
       stream.end(`${errorLine(err, { authenticated: false })}\n`);
-      this.log.conn.warn({ remote, cap: this.pool.size }, "inbound connection limit reached");
+      this.log.conn.warn(
+        { remote, size: this.pool.size, reason: admission },
+        "inbound connection refused",
+      );
       return undefined;
     }
     conn.start();
