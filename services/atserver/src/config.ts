@@ -33,7 +33,7 @@ export interface AtServerConfig {
   clientKey?: string;
   inboundMaxLimit: number;
   outboundMaxLimit: number;
-  /** Idle limits (time since the last read or write), ms. */
+  /** Idle limits (time since the client last sent something), ms. */
   unauthIdleMs: number;
   authIdleMs: number;
   outboundIdleMs: number;

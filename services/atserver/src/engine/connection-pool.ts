@@ -60,12 +60,12 @@ export class ConnectionPool {
     return Math.round(min + (max - min) * (1 - f));
   }
 
-  /** Idle (no read, no write) within its limit, and unauthenticated within its lifetime. */
+  /** Idle (nothing read) within its limit, and unauthenticated within its lifetime. */
   isWithinIdle(c: Connection): boolean {
     const unauth = isUnauthenticated(c);
     const now = this.now();
     if (unauth && now - c.createdAt > this.limits.unauthLifetimeMs) return false;
-    return now - c.lastActivityAt <= this.allowedIdleMs(!unauth);
+    return now - c.lastReadAt <= this.allowedIdleMs(!unauth);
   }
 
   /** Closes connections past their idle limit or lifetime. Returns how many. */

@@ -38,8 +38,11 @@ export interface ConnectionOptions {
 
 export class Connection {
   readonly session: Session;
-  /** Last time anything was read from or written to this connection (the idle clock). */
-  lastActivityAt: number;
+  /**
+   * Last time the client sent something (the idle clock). Writes do not count: pushes to a
+   * monitor that stopped reading must not keep it alive.
+   */
+  lastReadAt: number;
   readonly createdAt: number;
   private parts: Buffer[] = [];
   private partBytes = 0;
@@ -62,7 +65,7 @@ export class Connection {
     this.session = new Session(atSign, remote);
     this.session.write = (text) => this.write(text);
     this.session.writable = () => this.writable();
-    this.createdAt = this.lastActivityAt = opts.now();
+    this.createdAt = this.lastReadAt = opts.now();
     this.maxBytes = opts.maxCommandBytes ?? MAX_COMMAND_BYTES;
     this.limits = opts.limits;
   }
@@ -87,6 +90,11 @@ export class Connection {
     return this.closed;
   }
 
+  /** Bytes read and not yet processed: waiting commands plus the line being received. */
+  get pendingInputBytes(): number {
+    return this.queuedBytes + this.partBytes;
+  }
+
   get isMonitor(): boolean {
     return this.session.monitor !== undefined;
   }
@@ -94,7 +102,6 @@ export class Connection {
   /** One write: the whole response goes out as a single chunk. */
   write(text: string): void {
     if (this.closed) return;
-    this.lastActivityAt = this.opts.now();
     this.stream.write(text);
   }
 
@@ -155,7 +162,7 @@ export class Connection {
       this.close();
       return;
     }
-    this.lastActivityAt = this.opts.now();
+    this.lastReadAt = this.opts.now();
     // The limit of the state the connection is in now: lines pipelined behind a pending
     // `cram` are still held to the unauthenticated limit.
     const limit = this.lineLimit();
