@@ -31,6 +31,9 @@ export async function startPlatform(
     processes?: string[];
     /** Extra command-line flags for every process-run atServer. */
     processArgs?: string[];
+    /** Entry script and Node flags of process-run atServers (default: the tsx bin). */
+    processEntry?: string;
+    processNodeArgs?: string[];
     overrides?: Partial<AtServerConfig>;
   } = {},
 ): Promise<Platform> {
@@ -79,6 +82,8 @@ export async function startPlatform(
       port: ports[a],
       atSign: a,
       extraArgs: [...common(), ...extraArgs],
+      entry: opts.processEntry,
+      nodeArgs: opts.processNodeArgs,
     });
     procs[a] = p;
     await p.ready();

@@ -110,11 +110,16 @@ export class AtServerProcess {
     extraArgs?: string[];
     env?: NodeJS.ProcessEnv;
     atSign?: string;
+    /** Another entry script (e.g. the bundle the image runs) instead of the tsx bin. */
+    entry?: string;
+    /** Node flags before the script (e.g. a V8 heap cap). */
+    nodeArgs?: string[];
   }): Promise<AtServerProcess> {
     const tls = await testTls();
     const port = opts.port ?? (await freePort());
     const args = [
-      BIN,
+      ...(opts.nodeArgs ?? []),
+      opts.entry ?? BIN,
       "-a",
       opts.atSign ?? "@alice",
       "-p",
