@@ -145,9 +145,14 @@ describe("atserver under a 50 MB budget: floods against the bundled process (iss
             const chunk = Buffer.alloc(65_536, "x");
             for (let sent = 0; sent < 10_240_000 && !c.closed; sent += chunk.length) {
               if (!c.socket.write(chunk))
-                await new Promise((r) => {
-                  c.socket.once("drain", r);
-                  c.socket.once("close", r);
+                await new Promise<void>((r) => {
+                  const done = () => {
+                    c.socket.off("drain", done);
+                    c.socket.off("close", done);
+                    r();
+                  };
+                  c.socket.on("drain", done);
+                  c.socket.on("close", done);
                 });
             }
             await c.waitClosed(20_000);
