@@ -527,8 +527,10 @@ export function resolveConfig(args: ParsedArgs["values"], env: NodeJS.ProcessEnv
     if (cfg[k] > MAX_COMMAND_BYTES)
       throw new ConfigError(`--${flagOf(k)} must be <= ${MAX_COMMAND_BYTES}`);
   }
-  if (cfg.ownerReservedConnections < 0 || cfg.ownerReservedConnections >= cfg.inboundMaxLimit)
-    throw new ConfigError("--owner-reserved-connections must be 0..inbound-max − 1");
+  // Not checked against --inbound-max (a runtime setting): the pool leaves non-owner
+  // connections at least one slot whatever the reserve.
+  if (cfg.ownerReservedConnections < 0)
+    throw new ConfigError("--owner-reserved-connections must be >= 0");
   if (cfg.root !== undefined && !/^[^:\s]+:\d+$/.test(cfg.root)) {
     throw new ConfigError("--root must be host:port");
   }
