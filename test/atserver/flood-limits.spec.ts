@@ -184,6 +184,28 @@ describe("atserver floods: monitors (issue 11 H5)", function () {
     await again.until((t) => ids.every((id) => t.includes(`"id":"${id}"`)), 20_000);
   });
 
+  it("H5: a replay by epoch waits for the client; what arrives meanwhile follows it, once each, in order", async () => {
+    s = await startServer({ notifyPeerQuotaBytes: 1e9, notifyQuotaBytes: 1e9 });
+    const owner = await s.owner();
+    const value = "r".repeat(20_000);
+    const before: string[] = [];
+    for (let i = 0; i < 150; i++)
+      before.push(await owner.execute(`notify:update:@alice:old${i}.replay@alice:${value}`));
+    const m = await raw(s, { auth: true });
+    open.push(m);
+    m.write("monitor:0\n");
+    // Sent while the 3 MB replay is being written.
+    const during: string[] = [];
+    for (let i = 0; i < 30; i++)
+      during.push(await owner.execute(`notify:update:@alice:new${i}.replay@alice:x`));
+    const all = [...before, ...during];
+    await m.until((t) => all.every((id) => t.includes(`"id":"${id}"`)), 30_000);
+    const seen = [
+      ...m.text.matchAll(/"id":"([^"]+)","from":"@alice","to":"@alice","key":"@alice:(?:old|new)/g),
+    ].map((x) => x[1]!);
+    expect(seen).to.deep.equal(all);
+  });
+
   it("H5: idleness counts reads: a monitor that only receives pushes is reaped at the idle limit", async () => {
     s = await startServer({ authIdleMs: 400 });
     const m = await raw(s, { auth: true });
