@@ -4,6 +4,7 @@
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
+import { Duplex } from "node:stream";
 import { cramDigest, verbs } from "@atplatform/protocol/src/core";
 import type { AtClient } from "@atplatform/protocol";
 import { NotificationStore } from "../../services/atserver/src/notifications/notification-store";
@@ -127,6 +128,19 @@ describe("atserver floods: connections and input (issue 11 H4, M1)", function ()
     const again = await conn({ ip: "127.0.0.2" });
     again.write("info:brief\n");
     await again.until((t) => t.endsWith("\n@"));
+  });
+
+  it("M1: a refused connection that never closes its side is cut after 2 s (refusals hold no sockets)", async () => {
+    s = await startServer({ unauthPerIp: 1 });
+    // In-process streams that keep their read side open, as a client ignoring the FIN would.
+    const stream = () =>
+      new Duplex({ allowHalfOpen: true, read() {}, write: (_c, _e, cb) => cb() });
+    const held = stream();
+    expect(s.server.handle(held, "192.0.2.7:1000")).to.not.equal(undefined);
+    const refused = stream();
+    expect(s.server.handle(refused, "192.0.2.7:1001")).to.equal(undefined);
+    await until(() => refused.destroyed, "the refused stream to be destroyed", 5000);
+    expect(held.destroyed).to.equal(false);
   });
 
   it("M1: an unauthenticated connection is closed after --unauth-lifetime-ms even while busy; an owner's is not", async () => {

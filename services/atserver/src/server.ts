@@ -44,6 +44,8 @@ export interface AtServerOptions {
 }
 
 const SIGNING_FLAG = "privatekey:signing_keypair_generated";
+/** How long a refused connection (AT0012) may stay open for its error line to be read. */
+const REFUSED_LINGER_MS = 2000;
 
 export class AtServer {
   readonly ctx: ServerContext;
@@ -210,6 +212,8 @@ export class AtServer {
     if (admission !== "admitted") {
       const err = new InboundLimitError("Inbound connection limit exceeded");
       stream.end(`${errorLine(err, { authenticated: false })}\n`);
+      // A refused client that never closes its side must not hold the socket.
+      setTimeout(() => stream.destroy(), REFUSED_LINGER_MS).unref();
       this.log.conn.warn(
         { remote, size: this.pool.size, reason: admission },
         "inbound connection refused",
