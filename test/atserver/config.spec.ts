@@ -97,4 +97,24 @@ describe("atserver: configuration", () => {
       /--max-auth-failures must be >= 1/,
     );
   });
+
+  it("memory and connection limits (issue 11): positive, line limits at most the reference's 10 240 000", () => {
+    const cfg = resolveConfig(REQUIRED, {});
+    expect(cfg.unauthMaxCommandBytes).to.equal(65_536);
+    expect(cfg.notifyQuotaBytes).to.equal(8_388_608);
+    for (const [flag, v] of [
+      ["unauthMaxCommandBytes", "0"],
+      ["peerMaxCommandBytes", "10240001"],
+      ["inputBudgetBytes", "0"],
+      ["maxOutputBytes", "-1"],
+      ["unauthPerIp", "0"],
+      ["ownerReservedConnections", "-1"],
+      ["notifyPeerQuotaBytes", "0"],
+    ] as const)
+      expect(() => resolveConfig({ ...REQUIRED, [flag]: v }, {}), flag).to.throw(ConfigError);
+    // A reserve above a small --inbound-max is allowed (the pool keeps one non-owner slot).
+    expect(
+      resolveConfig({ ...REQUIRED, inboundMaxLimit: "7" }, {}).ownerReservedConnections,
+    ).to.equal(10);
+  });
 });

@@ -31,6 +31,9 @@ export async function startPlatform(
     processes?: string[];
     /** Extra command-line flags for every process-run atServer. */
     processArgs?: string[];
+    /** Entry script and Node flags of process-run atServers (default: the tsx bin). */
+    processEntry?: string;
+    processNodeArgs?: string[];
     overrides?: Partial<AtServerConfig>;
     /**
      * atSigns that get a port and a directory record but no atServer: the test runs its
@@ -87,6 +90,8 @@ export async function startPlatform(
       port: ports[a],
       atSign: a,
       extraArgs: [...common(), ...extraArgs],
+      entry: opts.processEntry,
+      nodeArgs: opts.processNodeArgs,
     });
     procs[a] = p;
     await p.ready();

@@ -125,10 +125,11 @@ describe("atserver: connection and framing (Part A 1-3, Part B §2)", () => {
   });
 
   it("the inbound connection cap answers AT0012 without a greeting and closes", async () => {
-    const small = await startServer({ inboundMaxLimit: 2 });
+    // Held by authenticated sessions: an unauthenticated one would make room (M1 reserve).
+    const small = await startServer({ inboundMaxLimit: 2, ownerReservedConnections: 0 });
     const held: RawConn[] = [];
     try {
-      held.push(await raw(small), await raw(small));
+      held.push(await raw(small, true), await raw(small, true));
       const third = await RawConn.open(small.port, small.tls.ca);
       held.push(third);
       await third.waitClosed();

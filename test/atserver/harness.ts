@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as netConnect } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import pino from "pino";
 import { AtClient } from "@atplatform/protocol";
@@ -109,11 +110,16 @@ export class AtServerProcess {
     extraArgs?: string[];
     env?: NodeJS.ProcessEnv;
     atSign?: string;
+    /** Another entry script (e.g. the bundle the image runs) instead of the tsx bin. */
+    entry?: string;
+    /** Node flags before the script (e.g. a V8 heap cap). */
+    nodeArgs?: string[];
   }): Promise<AtServerProcess> {
     const tls = await testTls();
     const port = opts.port ?? (await freePort());
     const args = [
-      BIN,
+      ...(opts.nodeArgs ?? []),
+      opts.entry ?? BIN,
       "-a",
       opts.atSign ?? "@alice",
       "-p",
@@ -189,8 +195,11 @@ export class RawConn {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  static async open(port: number, ca: string): Promise<RawConn> {
-    const socket = tlsConnect({ host: "127.0.0.1", port, ca });
+  /** `localAddress` (another loopback address, e.g. 127.0.0.2) plays a second client IP. */
+  static async open(port: number, ca: string, localAddress?: string): Promise<RawConn> {
+    const socket = localAddress
+      ? tlsConnect({ socket: netConnect({ host: "127.0.0.1", port, localAddress }), ca })
+      : tlsConnect({ host: "127.0.0.1", port, ca });
     await new Promise<void>((resolve, reject) => {
       socket.once("secureConnect", () => resolve());
       socket.once("error", reject);

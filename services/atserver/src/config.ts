@@ -4,6 +4,7 @@
 // Validated here and nowhere else.
 import { readFileSync } from "node:fs";
 import { isValidAtSign, normalizeAtSign } from "@atplatform/protocol/src/core";
+import { MAX_COMMAND_BYTES } from "./engine/connection";
 import { ConfigError } from "./errors";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -32,10 +33,30 @@ export interface AtServerConfig {
   clientKey?: string;
   inboundMaxLimit: number;
   outboundMaxLimit: number;
-  /** Idle limits (time since the server last wrote), ms. */
+  /** Idle limits (time since the client last sent something), ms. */
   unauthIdleMs: number;
   authIdleMs: number;
   outboundIdleMs: number;
+  /** Unauthenticated connections at the same time from one IP. */
+  unauthPerIp: number;
+  /** Inbound slots that only owner-authenticated sessions keep. */
+  ownerReservedConnections: number;
+  /** An unauthenticated connection is closed this long after it opened, ms. */
+  unauthLifetimeMs: number;
+  /** Longest command before authentication, bytes. */
+  unauthMaxCommandBytes: number;
+  /** Longest command on a pol connection (a peer's notification), bytes. */
+  peerMaxCommandBytes: number;
+  /** Reading pauses while commands of this many bytes wait on a connection. */
+  inputBudgetBytes: number;
+  /** A monitor with more than this unsent is closed, bytes. */
+  maxOutputBytes: number;
+  /** Bytes of notifications one peer may send each minute. */
+  notifyPeerBytesPerMinute: number;
+  /** Stored received notifications of one sender, bytes (the oldest make room). */
+  notifyPeerQuotaBytes: number;
+  /** Stored received notifications in all, bytes (the oldest make room). */
+  notifyQuotaBytes: number;
   /** Background sweep of expired keys, ms. */
   expirySweepMs: number;
   /** Stats notifications to monitors, ms (-1 = off). */
@@ -193,6 +214,66 @@ export const SETTINGS: Setting[] = [
     help: "idle limit of outbound connections, ms (default 600000)",
   },
   {
+    flag: "unauth-per-ip",
+    key: "unauthPerIp",
+    kind: "int",
+    help: "unauthenticated connections at once from one IP (default 20)",
+  },
+  {
+    flag: "owner-reserved-connections",
+    key: "ownerReservedConnections",
+    kind: "int",
+    help: "inbound slots kept for the owner's authenticated sessions (default 10)",
+  },
+  {
+    flag: "unauth-lifetime-ms",
+    key: "unauthLifetimeMs",
+    kind: "int",
+    help: "an unauthenticated connection is closed after this long, ms (default 60000)",
+  },
+  {
+    flag: "unauth-max-command-bytes",
+    key: "unauthMaxCommandBytes",
+    kind: "int",
+    help: "longest command before authentication, bytes (default 65536)",
+  },
+  {
+    flag: "peer-max-command-bytes",
+    key: "peerMaxCommandBytes",
+    kind: "int",
+    help: "longest command of a pol peer, i.e. largest notification received (default 262144)",
+  },
+  {
+    flag: "input-budget-bytes",
+    key: "inputBudgetBytes",
+    kind: "int",
+    help: "reading pauses while commands of this many bytes wait (default 1048576)",
+  },
+  {
+    flag: "max-output-bytes",
+    key: "maxOutputBytes",
+    kind: "int",
+    help: "a monitor with more than this unsent is closed, bytes (default 1048576)",
+  },
+  {
+    flag: "notify-peer-bytes-per-minute",
+    key: "notifyPeerBytesPerMinute",
+    kind: "int",
+    help: "notification bytes one peer may send per minute, then AT0011 (default 16777216)",
+  },
+  {
+    flag: "notify-peer-quota-bytes",
+    key: "notifyPeerQuotaBytes",
+    kind: "int",
+    help: "stored received notifications per sender, bytes; oldest dropped (default 2097152)",
+  },
+  {
+    flag: "notify-quota-bytes",
+    key: "notifyQuotaBytes",
+    kind: "int",
+    help: "stored received notifications in all, bytes; oldest dropped (default 8388608)",
+  },
+  {
     flag: "expiry-sweep-ms",
     key: "expirySweepMs",
     kind: "int",
@@ -319,6 +400,16 @@ export const DEFAULTS: Omit<AtServerConfig, "atSign" | "port" | "cert" | "key" |
   unauthIdleMs: 600_000,
   authIdleMs: 30 * 24 * 3600_000,
   outboundIdleMs: 600_000,
+  unauthPerIp: 20,
+  ownerReservedConnections: 10,
+  unauthLifetimeMs: 60_000,
+  unauthMaxCommandBytes: 65_536,
+  peerMaxCommandBytes: 262_144,
+  inputBudgetBytes: 1_048_576,
+  maxOutputBytes: 1_048_576,
+  notifyPeerBytesPerMinute: 16_777_216,
+  notifyPeerQuotaBytes: 2_097_152,
+  notifyQuotaBytes: 8_388_608,
   expirySweepMs: 60_000,
   statsNotificationMs: 15_000,
   syncPageLimit: 25,
@@ -339,6 +430,10 @@ export const DEFAULTS: Omit<AtServerConfig, "atSign" | "port" | "cert" | "key" |
 };
 
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+function flagOf(key: keyof AtServerConfig): string {
+  return SETTINGS.find((s) => s.key === key)!.flag;
+}
 
 export function envName(flag: string): string {
   return `ATSERVER_${flag.toUpperCase().replace(/-/g, "_")}`;
@@ -437,6 +532,27 @@ export function resolveConfig(args: ParsedArgs["values"], env: NodeJS.ProcessEnv
     throw new ConfigError("--notification-quarantine-ms must be >= 0");
   if (cfg.maxNotifications < 1) throw new ConfigError("--max-notifications must be >= 1");
   if (cfg.maxAuthFailures < 1) throw new ConfigError("--max-auth-failures must be >= 1");
+  for (const k of [
+    "unauthPerIp",
+    "unauthLifetimeMs",
+    "unauthMaxCommandBytes",
+    "peerMaxCommandBytes",
+    "inputBudgetBytes",
+    "maxOutputBytes",
+    "notifyPeerBytesPerMinute",
+    "notifyPeerQuotaBytes",
+    "notifyQuotaBytes",
+  ] as const) {
+    if (cfg[k] < 1) throw new ConfigError(`--${flagOf(k)} must be >= 1`);
+  }
+  for (const k of ["unauthMaxCommandBytes", "peerMaxCommandBytes"] as const) {
+    if (cfg[k] > MAX_COMMAND_BYTES)
+      throw new ConfigError(`--${flagOf(k)} must be <= ${MAX_COMMAND_BYTES}`);
+  }
+  // Not checked against --inbound-max (a runtime setting): the pool leaves non-owner
+  // connections at least one slot whatever the reserve.
+  if (cfg.ownerReservedConnections < 0)
+    throw new ConfigError("--owner-reserved-connections must be >= 0");
   if (cfg.root !== undefined && !/^[^:\s]+:\d+$/.test(cfg.root)) {
     throw new ConfigError("--root must be host:port");
   }

@@ -25,6 +25,7 @@ import { AtSignResolver } from "./federation/resolver";
 import { SigningKeys } from "./federation/signing-keys";
 import { readFileSync } from "node:fs";
 import { NotificationStore } from "./notifications/notification-store";
+import { PeerRate } from "./notifications/peer-rate";
 import { NotificationQueue } from "./notifications/queue";
 import { NotificationService } from "./notifications/service";
 import { Enrollments } from "./apkam/enrollments";
@@ -42,6 +43,9 @@ export interface AtServerOptions {
   /** Delay before closing a connection that revoked its own enrollment (default 10 s). */
   selfRevokeCloseMs?: number;
 }
+
+/** How long a refused connection (AT0012) may stay open for its error line to be read. */
+const REFUSED_LINGER_MS = 2000;
 
 export class AtServer {
   readonly ctx: ServerContext;
@@ -74,6 +78,9 @@ export class AtServer {
         cap: () => runtime.int("inboundMaxLimit"),
         unauthIdleMs: config.unauthIdleMs,
         authIdleMs: config.authIdleMs,
+        perIp: config.unauthPerIp,
+        ownerReserve: config.ownerReservedConnections,
+        unauthLifetimeMs: config.unauthLifetimeMs,
       },
       now,
     );
@@ -138,7 +145,10 @@ export class AtServer {
     events.on("commit", (e: CommitEvent) => {
       if (e.commitId >= 0) this.monitors.pushStats(config.atSign, e.commitId, e.operation, now());
     });
-    const notificationStore = new NotificationStore(store, now, config.maxNotifications);
+    const notificationStore = new NotificationStore(store, now, config.maxNotifications, {
+      perSenderBytes: config.notifyPeerQuotaBytes,
+      totalBytes: config.notifyQuotaBytes,
+    });
     this.notificationStore = notificationStore;
     if (this.outbound) {
       this.queue = new NotificationQueue(
@@ -159,6 +169,7 @@ export class AtServer {
         defaultTtlnMs: config.notificationExpiryMs,
         autoNotify: () => runtime.bool("autoNotify"),
         now,
+        peerRate: new PeerRate(() => config.notifyPeerBytesPerMinute, now),
       },
       notificationStore,
       this.ctx.keys,
@@ -204,11 +215,18 @@ export class AtServer {
       log: this.log.conn,
       now: this.ctx.now,
       afterCommand: (c) => this.enrollmentGuard.watch(c),
+      limits: this.config,
     });
-    if (!this.pool.admit(conn)) {
+    const admission = this.pool.admit(conn);
+    if (admission !== "admitted") {
       const err = new InboundLimitError("Inbound connection limit exceeded");
       stream.end(`${errorLine(err, { authenticated: false })}\n`);
-      this.log.conn.warn({ remote, cap: this.pool.size }, "inbound connection limit reached");
+      // A refused client that never closes its side must not hold the socket.
+      setTimeout(() => stream.destroy(), REFUSED_LINGER_MS).unref();
+      this.log.conn.warn(
+        { remote, size: this.pool.size, reason: admission },
+        "inbound connection refused",
+      );
       return undefined;
     }
     conn.start();

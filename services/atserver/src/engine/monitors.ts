@@ -70,7 +70,7 @@ export class MonitorHub {
       if (!m.regex.test(n.key) && !m.regex.test(n.from.replace(/^@/, ""))) continue;
       // APKAM monitors see only keys their enrollment may read (§5.4).
       if (!mayReceive(c.session, n.key)) continue;
-      c.write(line);
+      c.push(line);
     }
   }
 
@@ -94,6 +94,6 @@ export class MonitorHub {
       metadata: null,
     };
     const line = `notification: ${JSON.stringify(n)}\n`;
-    for (const c of this.monitors()) c.write(line);
+    for (const c of this.monitors()) c.push(line);
   }
 }

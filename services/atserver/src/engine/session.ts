@@ -57,6 +57,8 @@ export class Session {
 
   /** Writes to this connection outside a response (monitor replay). */
   write?: (text: string) => void;
+  /** Resolves when the connection's unsent output is small again (replays wait on it). */
+  writable?: () => Promise<void>;
 
   constructor(
     /** The server's own atSign. */

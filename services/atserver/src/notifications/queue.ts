@@ -213,7 +213,7 @@ export class NotificationQueue {
     const replies = batch.map((n) => {
       let line: string;
       try {
-        line = forwardLine(n);
+        line = forwardLine(this.store.withValue(n));
       } catch (err) {
         return Promise.resolve({ unsendable: (err as Error).message });
       }

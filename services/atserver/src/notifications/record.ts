@@ -11,7 +11,9 @@ export interface NotificationRecord {
   to: string;
   /** `@bob:phone@alice`, `public:k@alice`, or `@bob:<text>` for text messages. */
   key: string;
+  /** Null in the store's index: the value is in its own row (`valueBytes` long). */
   value: string | null;
+  valueBytes?: number;
   operation: "update" | "delete";
   messageType: "key" | "text";
   priority: string;

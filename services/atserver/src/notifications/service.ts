@@ -2,6 +2,7 @@
 // pol-authenticated peer (caching, exactly once), and showing them to monitors.
 import { randomUUID } from "node:crypto";
 import {
+  InternalServerException,
   InvalidSyntaxError,
   normalizeAtSign,
   UnauthorizedError,
@@ -11,9 +12,10 @@ import {
 import type { CommitEvent } from "../context";
 import type { KeyService } from "../data/key-service";
 import type { MonitorHub } from "../engine/monitors";
-import type { Session } from "../engine/session";
+import type { MonitorSubscription, Session } from "../engine/session";
 import type { Logger } from "../logger";
 import type { NotificationStore } from "./notification-store";
+import type { PeerRate } from "./peer-rate";
 import type { NotificationQueue } from "./queue";
 import { liveJson, storedJson, type NotificationRecord } from "./record";
 
@@ -22,6 +24,8 @@ export interface NotificationServiceOptions {
   defaultTtlnMs: number;
   autoNotify(): boolean;
   now(): number;
+  /** Bytes each peer may send per minute (absent: no limit). */
+  peerRate?: PeerRate;
 }
 
 const CACHE_ATTRS = [
@@ -130,6 +134,12 @@ export class NotificationService {
     const id = p.id ?? randomUUID();
     const existing = this.store.received(id);
     if (existing && existing.from === from) return "success"; // a retry: already delivered once
+    // The reference answers a throttled request AT0011; the sender's queue retries later.
+    if (
+      this.opts.peerRate &&
+      !this.opts.peerRate.allow(from, p.key.length + (p.value?.length ?? 0))
+    )
+      throw new InternalServerException(`notification rate limit of ${from} exceeded`);
     const messageType = p.messageType ?? "key";
     const to = p.to.toLowerCase() === "public" ? "public" : normalizeAtSign(p.to);
     let key: string;
@@ -246,15 +256,35 @@ export class NotificationService {
     }
   }
 
-  /** Received (and self) notifications newer than `epoch`, oldest first, for monitor replay. */
-  replay(s: Session, epoch: number): void {
-    const m = s.monitor!;
-    const now = this.opts.now();
-    for (const n of this.store.all()) {
-      if (n.type === "sent" || n.createdAt <= epoch || n.expiresAt < now) continue;
-      if (n.type === "self" && !m.selfNotifications) continue;
-      if (!m.regex.test(n.key) && !m.regex.test(n.from.replace(/^@/, ""))) continue;
-      s.write?.(`notification: ${JSON.stringify(storedJson(n))}\n`);
+  /**
+   * Subscribes `s` to `m` after replaying the received (and self) notifications newer than
+   * `epoch`, oldest first. The replay waits for the client to read (values are read from the
+   * store one at a time); what arrives meanwhile is replayed right after subscribing, before
+   * any live line can come between.
+   */
+  async subscribe(s: Session, m: MonitorSubscription, epoch?: number): Promise<void> {
+    if (epoch === undefined) {
+      s.monitor = m;
+      return;
     }
+    const seen = new Set<string>();
+    for (const n of this.replayable(m, epoch)) {
+      seen.add(n.id);
+      s.write?.(`notification: ${JSON.stringify(storedJson(this.store.withValue(n)))}\n`);
+      await s.writable?.();
+    }
+    s.monitor = m;
+    for (const n of this.replayable(m, epoch))
+      if (!seen.has(n.id))
+        s.write?.(`notification: ${JSON.stringify(storedJson(this.store.withValue(n)))}\n`);
+  }
+
+  private replayable(m: MonitorSubscription, epoch: number): NotificationRecord[] {
+    const now = this.opts.now();
+    return this.store.all().filter((n) => {
+      if (n.type === "sent" || n.createdAt <= epoch || n.expiresAt < now) return false;
+      if (n.type === "self" && !m.selfNotifications) return false;
+      return m.regex.test(n.key) || m.regex.test(n.from.replace(/^@/, ""));
+    });
   }
 }

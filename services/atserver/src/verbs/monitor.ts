@@ -6,14 +6,16 @@ import { safeRegex } from "../safe-regex";
 
 export const monitor: VerbHandler<MonitorParams> = {
   access: ["A"],
-  handle(ctx, s, p) {
-    const regex = safeRegex(p.regex ?? ".*");
-    s.monitor = {
-      regex,
+  async handle(ctx, s, p) {
+    const subscription = {
+      regex: safeRegex(p.regex ?? ".*"),
       selfNotifications: p.selfNotifications === true,
       strict: p.strict === true,
     };
-    if (p.epoch !== undefined) ctx.notifications?.replay(s, Number(p.epoch));
+    if (ctx.notifications) {
+      const epoch = p.epoch !== undefined ? Number(p.epoch) : undefined;
+      await ctx.notifications.subscribe(s, subscription, epoch);
+    } else s.monitor = subscription;
     return NO_REPLY;
   },
 };

@@ -77,7 +77,7 @@ export const notifyList: VerbHandler<NotifyListParams> = {
       .filter((n) => (s.isOwner ? n.type !== "sent" : n.type === "sent" && n.to === s.polAtSign))
       .filter((n) => n.expiresAt >= now && n.createdAt >= from && n.createdAt <= to)
       .filter((n) => !regex || regex.test(n.key) || regex.test(n.from.replace(/^@/, "")))
-      .map(storedJson);
+      .map((n) => storedJson(service(ctx).store.withValue(n)));
     return list.length === 0 ? "null" : JSON.stringify(list);
   },
 };
@@ -95,7 +95,7 @@ export const notifyFetch: VerbHandler<NotificationIdParams> = {
   handle(ctx, _s, p) {
     const n = service(ctx).store.get(p.id);
     if (!n) return JSON.stringify({ id: p.id, notificationStatus: "NotificationStatus.expired" });
-    return JSON.stringify(fetchJson(n, ctx.now()));
+    return JSON.stringify(fetchJson(service(ctx).store.withValue(n), ctx.now()));
   },
 };
 
