@@ -57,19 +57,19 @@ describe("registrar store (SQLite)", function () {
     }
   });
 
-  it("an unconfirmed email reservation lapses; a confirmed or API-key one does not", () => {
+  it("M4: an unactivated reservation lapses, by email or by API key; a live one does not", () => {
     const s = new RegistrarStore(file);
     try {
       expect(s.reserve("squat", { email: "a@example.com" })).to.equal(true);
       expect(s.reserve("squat", { email: "b@example.com" })).to.equal(false);
-      expect(s.reserve("squat", { email: "b@example.com", emailReservationTtlMs: -1 })).to.equal(
-        true,
-      );
+      expect(s.reserve("squat", { email: "b@example.com", reservationTtlMs: -1 })).to.equal(true);
       expect(s.get("squat")!.email).to.equal("b@example.com");
       expect(s.reserve("preset", { activationKey: "k1" })).to.equal(true);
-      expect(s.reserve("preset", { email: "c@example.com", emailReservationTtlMs: -1 })).to.equal(
-        false,
-      );
+      expect(s.reserve("preset", { activationKey: "k2" })).to.equal(false);
+      expect(s.reserve("preset", { email: "c@example.com", reservationTtlMs: -1 })).to.equal(true);
+      expect(s.get("preset")!).to.include({ email: "c@example.com", activationKey: null });
+      s.request("preset", "secret");
+      expect(s.reserve("preset", { activationKey: "k3", reservationTtlMs: -1 })).to.equal(false);
     } finally {
       s.close();
     }

@@ -229,7 +229,10 @@ async function atSignPage(ctx: Ctx): Promise<void> {
   if (!s) return redirect(ctx.res, "/atsigns");
   const rec = ctx.service.get(ctx.params.atsign, s.session.email);
   const pending = !["active", "suspended"].includes(rec.state);
-  const cramkey = rec.cramSecret ? `${withAt(rec.atsign)}:${rec.cramSecret}` : undefined;
+  // Shown on the first view once the atServer is active, then gone from the registrar.
+  const secret = rec.state === "active" ? ctx.service.takeSecret(rec.atsign) : undefined;
+  const cramkey = secret ? `${withAt(rec.atsign)}:${secret}` : undefined;
+  const awaiting = pending && rec.cramSecret !== null;
   const csrf = html`<input type="hidden" name="csrf" value="${s.session.csrf}" />`;
   const base = `/atsigns/${encodeURIComponent(rec.atsign)}`;
   show(
@@ -248,14 +251,19 @@ async function atSignPage(ctx: Ctx): Promise<void> {
           ? html`<h2>Activation secret</h2>
               <p>
                 Use it once to activate ${withAt(rec.atsign)} with an onboarding app or
-                <code>npx atplatform onboard</code>. Keep it private.
+                <code>npx atplatform onboard</code>. Keep it private. It is shown only this once:
+                copy it now (if it is lost before you activate, reset the atSign for a new one).
               </p>
               <code class="secret" id="cramkey">${cramkey}</code>
               <figure class="qr">
                 ${raw(await qrSvg(cramkey))}
                 <figcaption>The same secret as a QR code, for pairing apps.</figcaption>
               </figure>`
-          : ""
+          : awaiting
+            ? html`<p class="note">
+                Your activation secret appears here, once, when the atServer is ready.
+              </p>`
+            : ""
       }
       <h2>Reset</h2>
       <p>Wipes this atSign's data and issues a new activation secret.</p>

@@ -191,11 +191,11 @@ export class LocalOrchestrator implements Orchestrator {
       this.cfg.keyFile,
       "--storage",
       storage,
-      "--cram-secret-file",
-      m.secretFile,
       "--root",
       this.cfg.rootAddress,
     ];
+    // Absent once the secret was handed out: the atServer keeps its own copy from then on.
+    if (existsSync(m.secretFile)) args.push("--cram-secret-file", m.secretFile);
     if (this.cfg.caFile) args.push("--ca", this.cfg.caFile);
     const logFile = createWriteStream(join(dir, "atserver.log"), { flags: "a" });
     const child = spawn(process.execPath, args, {

@@ -22,7 +22,8 @@ export interface Orchestrator {
   /**
    * Makes the atSign's atServer run at `placement` with its existing storage (created if
    * new). `secretFile` is a path to a file (mode 0600) holding the CRAM secret; it never
-   * goes on a command line.
+   * goes on a command line. The file is absent once the secret was handed out (the atServer
+   * imported it on its first start): start the atServer without one then.
    */
   ensure(atsign: string, placement: Placement, secretFile: string): Promise<void>;
   inspect(atsign: string): Promise<AtServerStatus>;

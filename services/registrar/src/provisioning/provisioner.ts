@@ -201,14 +201,26 @@ export class Provisioner {
     this.supervised.add(rec.atsign);
   }
 
+  /**
+   * The file the orchestrator hands the atServer. Once the secret was handed out the atServer
+   * holds its own copy (imported on first start), so the file is removed rather than written.
+   */
   private writeSecretFile(rec: AtSignRecord): string {
-    if (!rec.cramSecret) throw new Error(`${rec.atsign} has no CRAM secret`);
-    mkdirSync(this.o.secretsDir, { recursive: true, mode: 0o700 });
     const file = this.secretFilePath(rec.atsign);
+    if (!rec.cramSecret) {
+      rmSync(file, { force: true });
+      return file;
+    }
+    mkdirSync(this.o.secretsDir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, rec.cramSecret, { mode: 0o600 });
     renameSync(tmp, file);
     return file;
+  }
+
+  /** Removes the atSign's secret file (its secret was handed out). */
+  forgetSecret(atsign: string): void {
+    rmSync(this.secretFilePath(atsign), { force: true });
   }
 
   private async step(rec: AtSignRecord): Promise<AtSignRecord | undefined> {

@@ -64,6 +64,8 @@ export class RegistrarStore {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
+    // Cleared secrets are overwritten on disk, not just unlinked from the b-tree.
+    this.db.pragma("secure_delete = ON");
     this.migrate();
   }
 
@@ -124,7 +126,7 @@ export class RegistrarStore {
    */
   reserve(
     atsign: string,
-    opts: { email?: string; activationKey?: string; emailReservationTtlMs?: number },
+    opts: { email?: string; activationKey?: string; reservationTtlMs?: number },
   ): boolean {
     return this.db.transaction(() => {
       const now = Date.now();
@@ -134,11 +136,8 @@ export class RegistrarStore {
         if (opts.email !== undefined && existing.email === opts.email) return true;
         if (opts.activationKey !== undefined && existing.activationKey === opts.activationKey)
           return true;
-        // An email reservation nobody confirmed lapses, so names cannot be squatted.
-        const lapsed =
-          existing.email !== null &&
-          existing.updatedAt < now - (opts.emailReservationTtlMs ?? 3600_000);
-        if (!lapsed) return false;
+        // A reservation nobody activated lapses (email or API key), so names cannot be squatted.
+        if (existing.updatedAt >= now - (opts.reservationTtlMs ?? 3600_000)) return false;
       }
       if (existing) this.db.prepare("DELETE FROM atsigns WHERE atsign = ?").run(atsign);
       this.db
@@ -175,6 +174,28 @@ export class RegistrarStore {
       }
       return this.get(atsign)!;
     })();
+  }
+
+  /**
+   * Hands out an active atSign's CRAM secret exactly once: it is cleared (with the activation
+   * key) in the same transaction, so of concurrent callers only one gets it.
+   */
+  takeSecret(atsign: string): string | undefined {
+    const secret = this.db.transaction(() => {
+      const rec = this.get(atsign);
+      if (!rec || rec.state !== "active" || rec.cramSecret === null) return undefined;
+      this.db
+        .prepare(
+          `UPDATE atsigns SET cram_secret = NULL, activation_key = NULL, updated_at = ?
+           WHERE atsign = ?`,
+        )
+        .run(Date.now(), atsign);
+      this.event(atsign, "secret_delivered");
+      return rec.cramSecret;
+    })();
+    // The old page version stays in the WAL until a checkpoint: copy back and truncate now.
+    if (secret !== undefined) this.db.pragma("wal_checkpoint(TRUNCATE)");
+    return secret;
   }
 
   /**
