@@ -29,7 +29,7 @@ describe("local platform first run: generated API key, kept across starts, one p
     return new LocalPlatform(config, { print: (l) => lines.push(l) });
   }
 
-  it("generates and prints an API key on first run, then keeps it (file mode 0600)", async () => {
+  it("M4: generates an API key and a distinct admin key (0600) on first run, then keeps them", async () => {
     const lines: string[] = [];
     const first = await platform(lines);
     running.push(first);
@@ -40,6 +40,21 @@ describe("local platform first run: generated API key, kept across starts, one p
     expect(lines.join("\n")).to.contain(`Registrar API key:   ${key} (generated;`);
     const info = JSON.parse(readFileSync(join(home, "platform.json"), "utf8"));
     expect(info.caFile).to.equal(join(home, "ca.pem"));
+
+    // M4: a generated admin key of its own (0600); the API key does not open the admin API.
+    const adminKey = readFileSync(join(home, "admin-key"), "utf8").trim();
+    expect(adminKey).to.have.length.greaterThan(20).and.not.equal(key);
+    expect(statSync(join(home, "admin-key")).mode & 0o777).to.equal(0o600);
+    expect(info.adminKeyFile).to.equal(join(home, "admin-key"));
+    const asApi = await fetch(`${info.registrarUrl}/api/admin/atsigns`, {
+      headers: { Authorization: `Bearer ${key}` },
+    });
+    expect(asApi.status).to.equal(401);
+    const asAdmin = await fetch(`${info.registrarUrl}/api/admin/atsigns`, {
+      headers: { Authorization: `Bearer ${adminKey}` },
+    });
+    expect(asAdmin.status).to.equal(200);
+    expect(lines.join("\n")).not.to.contain(adminKey);
 
     // A second platform on the same data directory is refused while the first runs.
     const second = await platform([]);

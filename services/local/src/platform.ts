@@ -32,6 +32,7 @@ export class LocalPlatform {
   info?: PlatformInfo;
   apiKey = "";
   apiKeyGenerated = false;
+  adminKey = "";
   tls?: LocalTls;
 
   constructor(
@@ -97,6 +98,7 @@ export class LocalPlatform {
       {
         dataDir: join(home, "registrar"),
         apiKey: this.apiKey,
+        adminKey: this.adminKey,
         bindHost: c.bindHost,
         port: c.registrarPort,
         swarms: [
@@ -116,7 +118,15 @@ export class LocalPlatform {
     await this.registrar.start();
 
     const apiKeyFile = join(home, "api-key");
-    this.info = { root, registrarUrl: this.registrar.url, caFile: tls.caFile, home, apiKeyFile };
+    const adminKeyFile = join(home, "admin-key");
+    this.info = {
+      root,
+      registrarUrl: this.registrar.url,
+      caFile: tls.caFile,
+      home,
+      apiKeyFile,
+      adminKeyFile,
+    };
     writeFileSync(join(home, "platform.json"), JSON.stringify(this.info, null, 2) + "\n");
     this.banner();
   }
@@ -132,6 +142,13 @@ export class LocalPlatform {
       this.apiKeyGenerated = true;
     }
     writeFileSync(file, `${this.apiKey}\n`, { mode: 0o600 });
+    // The admin key is never the API key (every onboarding app holds that one).
+    const adminFile = join(this.config.home, "admin-key");
+    const kept = existsSync(adminFile) ? readFileSync(adminFile, "utf8").trim() : "";
+    this.adminKey =
+      this.config.adminKey ??
+      (kept && kept !== this.apiKey ? kept : randomBytes(24).toString("base64url"));
+    writeFileSync(adminFile, `${this.adminKey}\n`, { mode: 0o600 });
   }
 
   private banner(): void {
@@ -152,7 +169,7 @@ export class LocalPlatform {
             : ` (kept in ${i.apiKeyFile})`),
     );
     this.print(
-      `  Admin pages:         ${i.registrarUrl}/admin (any user name, the API key as password)`,
+      `  Admin pages:         ${i.registrarUrl}/admin (any user name; password: the admin key in ${i.adminKeyFile})`,
     );
     this.print(`  atSigns active:      ${active}`);
     this.print("Press Ctrl-C to stop.");

@@ -16,3 +16,4 @@ export { infoBriefProbe, rootResolver } from "./provisioning/probes";
 export { LogMailer, SmtpMailer, type Mailer, type Mail, type SmtpConfig } from "./mail/mailer";
 export { normalizeAtSign, shardedPath } from "./atsign";
 export { setRegistrarLogLevel } from "./logger";
+export { DEFAULT_API_LIMITS, type ApiLimits } from "./http/rate-limit";

@@ -6,11 +6,25 @@ import { cookies } from "./request";
 
 export const SESSION_COOKIE = "atp_session";
 
-/** Onboarding tools send the key as the raw Authorization value; `Bearer <key>` works too. */
-export function requireApiKey(ctx: Ctx): void {
+/**
+ * Onboarding tools send the key as the raw Authorization value; `Bearer <key>` works too.
+ * The call then counts against the caller's IP and key budgets (`creates`: it reserves or
+ * activates an atSign).
+ */
+export function requireApiKey(ctx: Ctx, creates = false): void {
   const given = (ctx.req.headers.authorization ?? "").replace(/^Bearer\s+/i, "").trim();
-  if (!given) throw new UnauthorizedError("missing API key (Authorization header)");
-  if (!safeEqual(given, ctx.settings.apiKey)) throw new ForbiddenError("invalid API key");
+  const ip = clientIp(ctx);
+  if (!given || !safeEqual(given, ctx.settings.apiKey)) {
+    ctx.limiter.check(ip, undefined, false);
+    if (!given) throw new UnauthorizedError("missing API key (Authorization header)");
+    throw new ForbiddenError("invalid API key");
+  }
+  ctx.limiter.check(ip, given, creates);
+}
+
+/** The peer address (a proxy in front of the registrar makes every caller one IP). */
+export function clientIp(ctx: Ctx): string {
+  return ctx.req.socket.remoteAddress ?? "unknown";
 }
 
 /** Admin: `Authorization: Bearer <admin key>` (API) or HTTP Basic with any user (browsers). */

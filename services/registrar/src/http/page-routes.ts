@@ -3,7 +3,7 @@ import { withAt } from "../atsign";
 import { RegistrarError } from "../errors";
 import { qrSvg } from "../qr";
 import type { AtSignRecord } from "../store/types";
-import { checkCsrf, sessionCookie, sessionOf, SESSION_COOKIE } from "./auth";
+import { checkCsrf, clientIp, sessionCookie, sessionOf, SESSION_COOKIE } from "./auth";
 import type { Ctx, Route } from "./context";
 import { html, page, raw, STYLE, type Html } from "./html";
 import { bool, readForm } from "./request";
@@ -76,6 +76,7 @@ function codeForm(
 
 async function register(ctx: Ctx): Promise<void> {
   const form = await readForm(ctx.req, ctx.settings.bodyLimit);
+  ctx.limiter.check(clientIp(ctx), undefined, true);
   try {
     const atsign = await ctx.service.startRegistration(form.email, form.atsign);
     show(
