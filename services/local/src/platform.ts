@@ -112,7 +112,7 @@ export class LocalPlatform {
         rootResolver: lookup,
         mailer: c.smtp
           ? new SmtpMailer(c.smtp)
-          : new LogMailer((line) => this.print(`[registrar] ${line}`)),
+          : new LogMailer((line) => this.print(`[registrar] ${line}`), true),
       },
     );
     await this.registrar.start();

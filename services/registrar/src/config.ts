@@ -130,6 +130,8 @@ export interface RegistrarEnvConfig {
   directoryFile?: string;
   directoryRedis?: { url: string; password?: string; channel?: string };
   smtp?: SmtpConfig;
+  /** Without SMTP: write whole messages, one-time codes included, to the log (development). */
+  mailToLog: boolean;
   atserversHome: string;
   atserverBin?: string;
   /** Which Orchestrator runs atServers: "local" (child processes) or "swarm" (Docker Swarm). */
@@ -200,6 +202,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
         }
       : undefined,
     smtp,
+    mailToLog: env.REGISTRAR_MAIL_TO_LOG === "true",
     atserversHome: env.REGISTRAR_ATSERVERS_HOME ?? dataDir,
     atserverBin: env.REGISTRAR_ATSERVER_BIN || undefined,
     orchestrator,

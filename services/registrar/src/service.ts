@@ -8,7 +8,7 @@ import {
   UnavailableError,
 } from "./errors";
 import { registrarLogger as log } from "./logger";
-import type { Mailer } from "./mail/mailer";
+import { maskEmail, type Mailer } from "./mail/mailer";
 import { newCramSecret, type Provisioner } from "./provisioning/provisioner";
 import { activationKey, oneTimeCode, randomToken, safeEqual, sha256 } from "./secrets";
 import type { RegistrarStore } from "./store/registrar-store";
@@ -299,7 +299,7 @@ export class RegistrarService {
       subject,
       text: `Your one-time code is ${code}. It expires in ${Math.round(ttl / 60_000)} minutes.`,
     });
-    log.info({ email, purpose }, "one-time code issued");
+    log.info({ email: maskEmail(email), purpose }, "one-time code issued");
   }
 
   private checkCode(email: string, purpose: string, otp: unknown): boolean {
