@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS } from "./schema";
 import type { AtSignRecord, AtSignState, Session } from "./types";
@@ -44,6 +44,20 @@ function toRecord(r: Row): AtSignRecord {
 
 class PortTakenError extends Error {}
 
+/**
+ * The database holds sessions, code hashes and undelivered CRAM secrets: 0600, set before
+ * SQLite opens it (its -wal and -shm files take the database file's mode). An existing file
+ * is chmod'ed, never opened here: closing a descriptor would drop this process's SQLite locks.
+ */
+function makePrivate(file: string): void {
+  try {
+    closeSync(openSync(file, "wx", 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
 export interface SwarmPorts {
   name: string;
   host: string;
@@ -59,7 +73,10 @@ export class RegistrarStore {
   private readonly db: Database.Database;
 
   constructor(file: string) {
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    if (file !== ":memory:") {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      makePrivate(file);
+    }
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("busy_timeout = 5000");
