@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -69,5 +70,29 @@ describe("local platform first run: generated API key, kept across starts, one p
     running.push(third);
     await third.start();
     expect(again.join("\n")).to.contain(`Registrar API key:   ${key} (kept in`);
+  });
+
+  it("Low: a pid file whose pid now belongs to another process (after kill -9) does not block a restart", async () => {
+    for (const p of running.splice(0)) await p.stop();
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      const stat = readFileSync(`/proc/${other.pid}/stat`, "utf8");
+      const started = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+      // The pid file names a live process that really started when the file says: refused.
+      writeFileSync(join(home, "platform.pid"), `${other.pid} ${started}\n`);
+      let refused = "";
+      await (await platform([])).start().catch((err: Error) => (refused = err.message));
+      expect(refused).to.match(/another atPlatform/);
+      // The same pid, but not the process that wrote the file (reused pid): taken over.
+      writeFileSync(join(home, "platform.pid"), `${other.pid} 1\n`);
+      const next = await platform([]);
+      running.push(next);
+      await next.start();
+      expect(readFileSync(join(home, "platform.pid"), "utf8")).to.match(
+        new RegExp(`^${process.pid} \\d+\n$`),
+      );
+    } finally {
+      other.kill("SIGKILL");
+    }
   });
 });

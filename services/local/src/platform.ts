@@ -191,11 +191,12 @@ export class LocalPlatform {
     if (LocalPlatform.homesInUse.has(this.config.home))
       throw new Error(`another atPlatform (pid ${process.pid}) is using ${this.config.home}`);
     if (existsSync(this.pidFile)) {
-      const pid = Number(readFileSync(this.pidFile, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+      const [pidText, started] = readFileSync(this.pidFile, "utf8").trim().split(/\s+/);
+      const pid = Number(pidText);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && holdsLock(pid, started))
         throw new Error(`another atPlatform (pid ${pid}) is using ${this.config.home}`);
     }
-    writeFileSync(this.pidFile, `${process.pid}\n`);
+    writeFileSync(this.pidFile, `${process.pid} ${startTime(process.pid) ?? ""}\n`);
     LocalPlatform.homesInUse.add(this.config.home);
     this.locked = true;
   }
@@ -205,10 +206,32 @@ export class LocalPlatform {
     this.locked = false;
     LocalPlatform.homesInUse.delete(this.config.home);
     try {
-      if (readFileSync(this.pidFile, "utf8").trim() === String(process.pid)) rmSync(this.pidFile);
+      if (readFileSync(this.pidFile, "utf8").split(/\s+/)[0] === String(process.pid))
+        rmSync(this.pidFile);
     } catch {
       /* not ours or gone */
     }
+  }
+}
+
+/**
+ * Whether the pid file's process still holds the lock: alive, and (where /proc tells) the very
+ * process that wrote the file, not a later one that reused the pid after a kill -9.
+ */
+function holdsLock(pid: number, started: string | undefined): boolean {
+  if (!alive(pid)) return false;
+  const now = startTime(pid);
+  return now === undefined || started === undefined || started === "" || now === started;
+}
+
+/** The process's start time in clock ticks since boot (/proc/<pid>/stat field 22). */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces and parentheses: split after its ')'.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 
