@@ -18,6 +18,15 @@ export function normalizeAtSign(input: unknown): string {
   }
 }
 
+/** Whether a stored name is one the atServer will serve. */
+export function isServableAtSign(atsign: string): boolean {
+  try {
+    return atSignBody(atsign) === atsign;
+  } catch {
+    return false;
+  }
+}
+
 export function withAt(atsign: string): string {
   return `@${atsign}`;
 }

@@ -30,6 +30,8 @@ export interface RegistrarConfig {
   maxAtSignsPerEmail: number;
   /** How long an unactivated reservation (email or API key) holds its name. */
   reservationTtlMs: number;
+  /** Failed attempts of a provisioning step before the atSign is marked `failed`. */
+  provisionMaxAttempts: number;
   /** Per-IP and per-API-key budgets of the onboarding APIs (0 = off). */
   apiLimits: ApiLimits;
   /** Fault injection for tests: stop provisioning after this state. */
@@ -45,6 +47,7 @@ export const DEFAULTS = {
   rootTimeoutMs: 15_000,
   maxAtSignsPerEmail: 10,
   reservationTtlMs: 3600_000,
+  provisionMaxAttempts: 20,
   apiLimits: DEFAULT_API_LIMITS,
 };
 
@@ -89,6 +92,8 @@ export function resolveConfig(
   }
   for (const [k, v] of Object.entries(cfg.apiLimits))
     if (!Number.isInteger(v) || v < 0) throw new ConfigError(`${k} must be a whole number >= 0`);
+  if (!Number.isInteger(cfg.provisionMaxAttempts) || cfg.provisionMaxAttempts < 1)
+    throw new ConfigError("the provisioning attempts must be a whole number >= 1");
   if (!Number.isInteger(cfg.reservationTtlMs) || cfg.reservationTtlMs < 1000)
     throw new ConfigError("the reservation lifetime must be at least 1000 ms");
   if (cfg.haltAfterState && !STATES.includes(cfg.haltAfterState))
@@ -161,6 +166,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
     healthTimeoutMs: int(env, "REGISTRAR_HEALTH_TIMEOUT_MS"),
     haltAfterState: (env.REGISTRAR_FAULT_HALT_AFTER as AtSignState) || undefined,
     reservationTtlMs: int(env, "REGISTRAR_RESERVATION_TTL_MS"),
+    provisionMaxAttempts: int(env, "REGISTRAR_PROVISION_MAX_ATTEMPTS"),
     apiLimits: {
       perIpPerMinute: int(env, "REGISTRAR_API_RATE_PER_IP") ?? DEFAULT_API_LIMITS.perIpPerMinute,
       perKeyPerMinute: int(env, "REGISTRAR_API_RATE_PER_KEY") ?? DEFAULT_API_LIMITS.perKeyPerMinute,

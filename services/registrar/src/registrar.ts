@@ -48,6 +48,7 @@ export class Registrar {
       healthTimeoutMs: config.healthTimeoutMs,
       rootTimeoutMs: config.rootTimeoutMs,
       haltAfterState: config.haltAfterState,
+      maxAttempts: config.provisionMaxAttempts,
     });
     const service = new RegistrarService({
       store,

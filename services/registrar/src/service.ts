@@ -270,6 +270,11 @@ export class RegistrarService {
       throw new BadRequestError("invalid atSign or ActivationKey");
     if (rec.state === "suspended" || rec.state === "suspending")
       throw new ForbiddenError(`${withAt(rec.atsign)} is suspended`);
+    if (rec.state === "failed")
+      throw new ConflictError(
+        `${withAt(rec.atsign)} could not be provisioned (${rec.lastError ?? "unknown error"}); ` +
+          "an administrator can delete it",
+      );
     this.o.store.request(rec.atsign, newCramSecret());
     void this.o.provisioner.drive(rec.atsign);
     if (!wait) return;

@@ -3,7 +3,15 @@ import { withAt } from "../atsign";
 import { RegistrarError } from "../errors";
 import { qrSvg } from "../qr";
 import type { AtSignRecord } from "../store/types";
-import { checkCsrf, clientIp, sessionCookie, sessionOf, SESSION_COOKIE } from "./auth";
+import {
+  checkCsrf,
+  checkPreLogin,
+  clientIp,
+  preLoginToken,
+  sessionCookie,
+  sessionOf,
+  SESSION_COOKIE,
+} from "./auth";
 import type { Ctx, Route } from "./context";
 import { html, page, raw, STYLE, type Html } from "./html";
 import { bool, readForm } from "./request";
@@ -82,7 +90,11 @@ async function register(ctx: Ctx): Promise<void> {
     show(
       ctx,
       `Confirm ${withAt(atsign)}`,
-      codeForm("/verify", { atsign, email: form.email!.trim().toLowerCase() }),
+      codeForm("/verify", {
+        atsign,
+        email: form.email!.trim().toLowerCase(),
+        pre: preLoginToken(ctx),
+      }),
     );
   } catch (err) {
     if (!(err instanceof RegistrarError) || err.status >= 500) throw err;
@@ -97,7 +109,8 @@ async function register(ctx: Ctx): Promise<void> {
 
 async function verify(ctx: Ctx): Promise<void> {
   const form = await readForm(ctx.req, ctx.settings.bodyLimit);
-  const fields = { atsign: form.atsign ?? "", email: form.email ?? "" };
+  checkPreLogin(ctx, form.pre);
+  const fields = { atsign: form.atsign ?? "", email: form.email ?? "", pre: form.pre! };
   const r = await ctx.service.verifyRegistration(
     form.email,
     form.atsign,
@@ -146,11 +159,12 @@ function loginPage(ctx: Ctx, error?: string): void {
 async function login(ctx: Ctx): Promise<void> {
   const form = await readForm(ctx.req, ctx.settings.bodyLimit);
   const email = await ctx.service.startLogin(form.email);
-  show(ctx, "Sign in", codeForm("/login/verify", { email }));
+  show(ctx, "Sign in", codeForm("/login/verify", { email, pre: preLoginToken(ctx) }));
 }
 
 async function loginVerify(ctx: Ctx): Promise<void> {
   const form = await readForm(ctx.req, ctx.settings.bodyLimit);
+  checkPreLogin(ctx, form.pre);
   const token = ctx.service.verifyLogin(form.email, form.code);
   if (!token) {
     show(
@@ -158,7 +172,7 @@ async function loginVerify(ctx: Ctx): Promise<void> {
       "Sign in",
       codeForm(
         "/login/verify",
-        { email: form.email ?? "" },
+        { email: form.email ?? "", pre: form.pre! },
         { error: "That code is not right. Try again." },
       ),
       422,
@@ -220,6 +234,8 @@ function describe(rec: AtSignRecord): string {
       return "suspended";
     case "deleting":
       return "being deleted";
+    case "failed":
+      return "could not be set up";
     default:
       return `being set up (${rec.state.replace(/_/g, " ")})`;
   }
@@ -229,7 +245,7 @@ async function atSignPage(ctx: Ctx): Promise<void> {
   const s = sessionOf(ctx);
   if (!s) return redirect(ctx.res, "/atsigns");
   const rec = ctx.service.get(ctx.params.atsign, s.session.email);
-  const pending = !["active", "suspended"].includes(rec.state);
+  const pending = !["active", "suspended", "failed"].includes(rec.state);
   // Shown on the first view once the atServer is active, then gone from the registrar.
   const secret = rec.state === "active" ? ctx.service.takeSecret(rec.atsign) : undefined;
   const cramkey = secret ? `${withAt(rec.atsign)}:${secret}` : undefined;

@@ -11,7 +11,9 @@ export interface Placement {
 export type AtServerStatus =
   | { state: "absent" }
   | { state: "stopped"; placement?: Placement }
-  | { state: "running"; placement: Placement; pid?: number; restarts?: number };
+  | { state: "running"; placement: Placement; pid?: number; restarts?: number }
+  /** The atServer refused to start in a way a restart cannot fix (e.g. its configuration). */
+  | { state: "failed"; error: string; placement?: Placement };
 
 /**
  * Runs atServers. Every method is idempotent per atSign: calling `ensure` twice, or from two

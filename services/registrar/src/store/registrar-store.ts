@@ -258,6 +258,21 @@ export class RegistrarStore {
       .run(error.slice(0, 500), Date.now(), atsign);
   }
 
+  /** Provisioning gave up: state `failed` with the reason, and the placement is freed. */
+  giveUp(atsign: string, error: string): AtSignRecord | undefined {
+    return this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE atsigns SET state = 'failed', last_error = ?, swarm = NULL, port = NULL,
+           host = NULL, updated_at = ? WHERE atsign = ?`,
+        )
+        .run(error.slice(0, 500), Date.now(), atsign);
+      this.db.prepare("DELETE FROM placements WHERE atsign = ?").run(atsign);
+      this.event(atsign, "failed", error.slice(0, 500));
+      return this.get(atsign);
+    })();
+  }
+
   /** The lowest port of `swarm` no placement holds, skipping `skip`; undefined if none. */
   firstFreePort(swarm: SwarmPorts, skip: ReadonlySet<number> = new Set()): number | undefined {
     const used = new Set(
