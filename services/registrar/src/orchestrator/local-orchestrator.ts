@@ -54,6 +54,7 @@ const MAX_DELAY_MS = 30_000;
 /** Runs each atServer as a child process of this one; restarts crashed ones. */
 export class LocalOrchestrator implements Orchestrator {
   readonly name = "local";
+  readonly startsWithoutSecret = true;
   private readonly managed = new Map<string, Managed>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private closing = false;

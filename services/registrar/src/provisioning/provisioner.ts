@@ -233,12 +233,13 @@ export class Provisioner {
 
   /**
    * The file the orchestrator hands the atServer. Once the secret was handed out the atServer
-   * holds its own copy (imported on first start), so the file is removed rather than written.
+   * holds its own copy (imported on first start), so the file is removed (or, for an
+   * orchestrator that needs one, left as it is) rather than written.
    */
   private writeSecretFile(rec: AtSignRecord): string {
     const file = this.secretFilePath(rec.atsign);
     if (!rec.cramSecret) {
-      rmSync(file, { force: true });
+      this.forgetSecret(rec.atsign);
       return file;
     }
     mkdirSync(this.o.secretsDir, { recursive: true, mode: 0o700 });
@@ -248,9 +249,10 @@ export class Provisioner {
     return file;
   }
 
-  /** Removes the atSign's secret file (its secret was handed out). */
+  /** Removes the atSign's secret file (its secret was handed out) if the orchestrator can do without. */
   forgetSecret(atsign: string): void {
-    rmSync(this.secretFilePath(atsign), { force: true });
+    if (this.o.orchestrator.startsWithoutSecret)
+      rmSync(this.secretFilePath(atsign), { force: true });
   }
 
   private async step(rec: AtSignRecord): Promise<AtSignRecord | undefined> {
