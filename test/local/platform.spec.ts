@@ -61,8 +61,13 @@ describe("local platform end to end (npm start + atplatform CLI)", function () {
   }
 
   function cli(...args: string[]): { code: number | null; out: string } {
+    return cliWithInput("", ...args);
+  }
+
+  function cliWithInput(input: string, ...args: string[]): { code: number | null; out: string } {
     const r = spawnSync(process.execPath, [CLI, ...args, "--keys", keys], {
       env,
+      input,
       encoding: "utf8",
       timeout: 30_000,
     });
@@ -132,6 +137,26 @@ describe("local platform end to end (npm start + atplatform CLI)", function () {
     const status = cli("status");
     expect(status.out).to.match(/@e2ealice\s+active\s+127\.0\.0\.1:\d+/);
     expect(status.out).to.match(/@e2ebob\s+active/);
+  });
+
+  it("Low: register --no-onboard puts the secret in a 0600 file, not on a suggested command line; onboard reads a file or stdin", () => {
+    const r = cli("register", "@e2edave", "--no-onboard");
+    expect(r.code, r.out).to.equal(0);
+    const file = join(keys, "@e2edave.cram");
+    const secret = readFileSync(file, "utf8").trim();
+    expect(secret).to.match(/^[0-9a-f]{128}$/);
+    expect(statSync(file).mode & 0o777).to.equal(0o600);
+    expect(r.out).not.to.contain(secret);
+    expect(r.out).to.contain(`onboard @e2edave --cram-file ${file}`);
+    const onboarded = cliWithInput(
+      `@e2edave:${secret}\n`,
+      "onboard",
+      "@e2edave",
+      "--cram-file",
+      "-",
+    );
+    expect(onboarded.code, onboarded.out).to.equal(0);
+    expect(onboarded.out).to.contain("onboarded @e2edave");
   });
 
   it("registers with the email flow; the one-time code is printed in the platform's log", async () => {
@@ -217,14 +242,14 @@ describe("local platform end to end (npm start + atplatform CLI)", function () {
 
   it("Ctrl-C stops everything; the next start keeps every atSign and its data", async () => {
     const before = atServerPids(home);
-    expect(before).to.have.length(3);
+    expect(before).to.have.length(4);
     expect(await interrupt()).to.match(/SIGINT: stopping the atPlatform…\nstopped\.\n/);
     expect(atServerPids(home)).to.have.length(0);
     expect(existsSync(join(env.ATPLATFORM_HOME!, "platform.pid"))).to.equal(false);
 
     await startPlatform();
-    expect(output).to.contain("atSigns active:      3");
-    expect(atServerPids(home)).to.have.length(3);
+    expect(output).to.contain("atSigns active:      4");
+    expect(atServerPids(home)).to.have.length(4);
     expect(cli("get", "@e2ealice", "card", "--public").out.trim()).to.equal("alice's card");
     expect(await interrupt()).to.contain("stopped.");
     expect(atServerPids(home)).to.have.length(0);

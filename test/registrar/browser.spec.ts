@@ -53,8 +53,13 @@ describe("registrar pages in headless Chromium", function () {
     await page.locator("#status", { hasText: /^active$/ }).waitFor({ timeout: 20_000 });
     const cramkey = (await page.locator("#cramkey").textContent())!.trim();
     const rec = h.registrar.store.get("webuser1")!;
-    expect(cramkey).to.equal(`@webuser1:${rec.cramSecret}`);
+    expect(cramkey).to.match(/^@webuser1:[0-9a-f]{128}$/);
     expect(await page.locator("figure.qr svg").count()).to.equal(1);
+    // Shown once: the registrar no longer has it, a reload does not show it again.
+    expect(rec.cramSecret).to.equal(null);
+    await page.reload();
+    await page.locator("#status", { hasText: /^active$/ }).waitFor();
+    expect(await page.locator("#cramkey").count()).to.equal(0);
     expect(await h.lookup("webuser1")).to.equal(`127.0.0.1:${rec.port}`);
 
     // "My atSigns" lists it for the signed-in owner.

@@ -10,6 +10,7 @@ import {
   LocalOrchestrator,
   Registrar,
   rootResolver,
+  type ApiLimits,
   type Mail,
   type Mailer,
 } from "@atplatform/registrar";
@@ -92,6 +93,8 @@ export async function startHarness(
     activationWaitMs?: number;
     /** Cloud layout: the registrar writes the primary, the directory reads the replica. */
     redis?: { primary: TestRedis; replica: TestRedis };
+    /** Off unless given: most specs send many calls from one address. */
+    apiLimits?: ApiLimits;
   } = {},
 ): Promise<Harness> {
   const tls = await testTls();
@@ -131,6 +134,12 @@ export async function startHarness(
       ],
       activationWaitMs: opts.activationWaitMs ?? 20_000,
       healthTimeoutMs: 15_000,
+      apiLimits: opts.apiLimits ?? {
+        perIpPerMinute: 0,
+        perKeyPerMinute: 0,
+        newPerIpPerHour: 0,
+        newPerKeyPerHour: 0,
+      },
     },
     {
       orchestrator,

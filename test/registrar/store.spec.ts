@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -57,21 +57,40 @@ describe("registrar store (SQLite)", function () {
     }
   });
 
-  it("an unconfirmed email reservation lapses; a confirmed or API-key one does not", () => {
+  it("M4: an unactivated reservation lapses, by email or by API key; a live one does not", () => {
     const s = new RegistrarStore(file);
     try {
       expect(s.reserve("squat", { email: "a@example.com" })).to.equal(true);
       expect(s.reserve("squat", { email: "b@example.com" })).to.equal(false);
-      expect(s.reserve("squat", { email: "b@example.com", emailReservationTtlMs: -1 })).to.equal(
-        true,
-      );
+      expect(s.reserve("squat", { email: "b@example.com", reservationTtlMs: -1 })).to.equal(true);
       expect(s.get("squat")!.email).to.equal("b@example.com");
       expect(s.reserve("preset", { activationKey: "k1" })).to.equal(true);
-      expect(s.reserve("preset", { email: "c@example.com", emailReservationTtlMs: -1 })).to.equal(
-        false,
-      );
+      expect(s.reserve("preset", { activationKey: "k2" })).to.equal(false);
+      expect(s.reserve("preset", { email: "c@example.com", reservationTtlMs: -1 })).to.equal(true);
+      expect(s.get("preset")!).to.include({ email: "c@example.com", activationKey: null });
+      s.request("preset", "secret");
+      expect(s.reserve("preset", { activationKey: "k3", reservationTtlMs: -1 })).to.equal(false);
     } finally {
       s.close();
+    }
+  });
+
+  it("Low: registrar.sqlite and its -wal/-shm files are 0600, new or left 0644 by an older version", () => {
+    const modes = (): number[] =>
+      ["", "-wal", "-shm"].map((x) => statSync(`${file}${x}`).mode & 0o777);
+    const s = new RegistrarStore(file);
+    requested(s, "private1");
+    expect(modes()).to.deep.equal([0o600, 0o600, 0o600]);
+    s.close();
+    writeFileSync(file, "", { flag: "a" });
+    for (const x of ["", "-wal", "-shm"])
+      if (existsSync(`${file}${x}`)) chmodSync(`${file}${x}`, 0o644);
+    const again = new RegistrarStore(file);
+    try {
+      requested(again, "private2");
+      expect(modes()).to.deep.equal([0o600, 0o600, 0o600]);
+    } finally {
+      again.close();
     }
   });
 

@@ -3,7 +3,7 @@
 // environment name too. Precedence: command line > ATSERVER_* > reference name > default.
 // Validated here and nowhere else.
 import { readFileSync } from "node:fs";
-import { isValidAtSign, normalizeAtSign } from "@atplatform/protocol/src/core";
+import { atSignBody } from "@atplatform/protocol/src/core";
 import { MAX_COMMAND_BYTES } from "./engine/connection";
 import { ConfigError } from "./errors";
 
@@ -456,8 +456,12 @@ function convert(s: Setting, raw: string, source: string, scale = 1): unknown {
       if (!LEVELS.has(raw)) throw new ConfigError(`${source}: unknown log level ${raw}`);
       return raw;
     case "atsign":
-      if (!isValidAtSign(raw.trim())) throw new ConfigError(`${source}: not an atSign: ${raw}`);
-      return normalizeAtSign(raw);
+      // The grammar the registrar hands names out under (services/protocol/src/atsign.ts).
+      try {
+        return `@${atSignBody(raw)}`;
+      } catch (err) {
+        throw new ConfigError(`${source}: not an atSign: ${raw} (${(err as Error).message})`);
+      }
     default:
       return raw;
   }

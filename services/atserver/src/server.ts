@@ -1,7 +1,7 @@
 // AtServer: one atSign's server as a library (create → start → stop). The protocol engine
 // takes any Duplex (`handle`); the TLS listener only adapts sockets to it.
 import { EventEmitter } from "node:events";
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { errorLine, InboundLimitError } from "@atplatform/protocol/src/core";
@@ -189,7 +189,9 @@ export class AtServer {
   /** Opens the store (exclusively: throws StoreLockedError if another process has it). */
   static create(config: AtServerConfig, opts: AtServerOptions = {}): AtServer {
     const log = createLoggers(config.logLevel, config.atSign, opts.logger);
-    mkdirSync(config.storage, { recursive: true });
+    // The storage holds keys and the CRAM secret: private to this user, even if it existed.
+    mkdirSync(config.storage, { recursive: true, mode: 0o700 });
+    chmodSync(config.storage, 0o700);
     const store = KeyStore.open(config.storage, { now: opts.now, logger: log.store });
     try {
       const server = new AtServer(config, store, log, opts);

@@ -16,6 +16,8 @@ export interface LocalConfig {
   /** Address the root and the registrar listen on. */
   bindHost: string;
   apiKey?: string;
+  /** The registrar's admin key; generated into `<home>/admin-key` when not given. */
+  adminKey?: string;
   atserverPorts: { min: number; max: number };
   smtp?: {
     host: string;
@@ -61,6 +63,11 @@ export function localConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LocalC
   const apiKey = env.REGISTRAR_API_KEY || undefined;
   if (apiKey !== undefined && apiKey.length < 16)
     throw new LocalConfigError("REGISTRAR_API_KEY must be at least 16 characters");
+  const adminKey = env.REGISTRAR_ADMIN_KEY || undefined;
+  if (adminKey !== undefined && adminKey.length < 16)
+    throw new LocalConfigError("REGISTRAR_ADMIN_KEY must be at least 16 characters");
+  if (adminKey !== undefined && adminKey === apiKey)
+    throw new LocalConfigError("REGISTRAR_ADMIN_KEY must differ from REGISTRAR_API_KEY");
   return {
     home: defaultHome(env),
     rootPort: port(env, "ROOT_PORT", LOCAL_DEFAULTS.rootPort),
@@ -68,6 +75,7 @@ export function localConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LocalC
     host,
     bindHost: env.ATPLATFORM_BIND || LOCAL_DEFAULTS.bindHost,
     apiKey,
+    adminKey,
     atserverPorts,
     smtp: env.SMTP_HOST
       ? {
@@ -89,4 +97,6 @@ export interface PlatformInfo {
   caFile: string;
   home: string;
   apiKeyFile: string;
+  /** Holds the admin key (mode 0600); read by `atplatform status` for the atSign list. */
+  adminKeyFile: string;
 }

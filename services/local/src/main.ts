@@ -7,7 +7,8 @@ const HELP = `Usage: atplatform <command> [arguments] [--home DIR] [--root host:
   status                                  is the root answering, is the registrar up
   register [@name] [--email E [--otp N]] [--no-onboard]
                                           get an atSign from the registrar and onboard it
-  onboard @alice --cram SECRET            CRAM, then PKAM keys; writes ~/.atsign/keys/@alice_key.atKeys
+  onboard @alice --cram-file FILE|-       CRAM with the secret from a file (- = stdin), then PKAM
+                                          keys; writes ~/.atsign/keys/@alice_key.atKeys
   lookup @alice                           where the root says @alice's atServer is
   put @alice name value [--public | --shared-with @bob]
   get @alice name [--public] [--shared-with @bob | --from @bob]

@@ -32,6 +32,7 @@ export class LocalPlatform {
   info?: PlatformInfo;
   apiKey = "";
   apiKeyGenerated = false;
+  adminKey = "";
   tls?: LocalTls;
 
   constructor(
@@ -97,6 +98,7 @@ export class LocalPlatform {
       {
         dataDir: join(home, "registrar"),
         apiKey: this.apiKey,
+        adminKey: this.adminKey,
         bindHost: c.bindHost,
         port: c.registrarPort,
         swarms: [
@@ -110,13 +112,21 @@ export class LocalPlatform {
         rootResolver: lookup,
         mailer: c.smtp
           ? new SmtpMailer(c.smtp)
-          : new LogMailer((line) => this.print(`[registrar] ${line}`)),
+          : new LogMailer((line) => this.print(`[registrar] ${line}`), true),
       },
     );
     await this.registrar.start();
 
     const apiKeyFile = join(home, "api-key");
-    this.info = { root, registrarUrl: this.registrar.url, caFile: tls.caFile, home, apiKeyFile };
+    const adminKeyFile = join(home, "admin-key");
+    this.info = {
+      root,
+      registrarUrl: this.registrar.url,
+      caFile: tls.caFile,
+      home,
+      apiKeyFile,
+      adminKeyFile,
+    };
     writeFileSync(join(home, "platform.json"), JSON.stringify(this.info, null, 2) + "\n");
     this.banner();
   }
@@ -132,6 +142,13 @@ export class LocalPlatform {
       this.apiKeyGenerated = true;
     }
     writeFileSync(file, `${this.apiKey}\n`, { mode: 0o600 });
+    // The admin key is never the API key (every onboarding app holds that one).
+    const adminFile = join(this.config.home, "admin-key");
+    const kept = existsSync(adminFile) ? readFileSync(adminFile, "utf8").trim() : "";
+    this.adminKey =
+      this.config.adminKey ??
+      (kept && kept !== this.apiKey ? kept : randomBytes(24).toString("base64url"));
+    writeFileSync(adminFile, `${this.adminKey}\n`, { mode: 0o600 });
   }
 
   private banner(): void {
@@ -152,7 +169,7 @@ export class LocalPlatform {
             : ` (kept in ${i.apiKeyFile})`),
     );
     this.print(
-      `  Admin pages:         ${i.registrarUrl}/admin (any user name, the API key as password)`,
+      `  Admin pages:         ${i.registrarUrl}/admin (any user name; password: the admin key in ${i.adminKeyFile})`,
     );
     this.print(`  atSigns active:      ${active}`);
     this.print("Press Ctrl-C to stop.");
@@ -174,11 +191,12 @@ export class LocalPlatform {
     if (LocalPlatform.homesInUse.has(this.config.home))
       throw new Error(`another atPlatform (pid ${process.pid}) is using ${this.config.home}`);
     if (existsSync(this.pidFile)) {
-      const pid = Number(readFileSync(this.pidFile, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+      const [pidText, started] = readFileSync(this.pidFile, "utf8").trim().split(/\s+/);
+      const pid = Number(pidText);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && holdsLock(pid, started))
         throw new Error(`another atPlatform (pid ${pid}) is using ${this.config.home}`);
     }
-    writeFileSync(this.pidFile, `${process.pid}\n`);
+    writeFileSync(this.pidFile, `${process.pid} ${startTime(process.pid) ?? ""}\n`);
     LocalPlatform.homesInUse.add(this.config.home);
     this.locked = true;
   }
@@ -188,10 +206,32 @@ export class LocalPlatform {
     this.locked = false;
     LocalPlatform.homesInUse.delete(this.config.home);
     try {
-      if (readFileSync(this.pidFile, "utf8").trim() === String(process.pid)) rmSync(this.pidFile);
+      if (readFileSync(this.pidFile, "utf8").split(/\s+/)[0] === String(process.pid))
+        rmSync(this.pidFile);
     } catch {
       /* not ours or gone */
     }
+  }
+}
+
+/**
+ * Whether the pid file's process still holds the lock: alive, and (where /proc tells) the very
+ * process that wrote the file, not a later one that reused the pid after a kill -9.
+ */
+function holdsLock(pid: number, started: string | undefined): boolean {
+  if (!alive(pid)) return false;
+  const now = startTime(pid);
+  return now === undefined || started === undefined || started === "" || now === started;
+}
+
+/** The process's start time in clock ticks since boot (/proc/<pid>/stat field 22). */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces and parentheses: split after its ')'.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 

@@ -3,6 +3,7 @@
 export * from "./errors";
 export * from "./metadata";
 export * from "./keys";
+export * from "./atsign";
 export * from "./grammar";
 export * as verbs from "./verbs";
 export { VERBS, identifyVerb, normalizeCommand, parseCommand } from "./verbs";

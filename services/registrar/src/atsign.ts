@@ -1,22 +1,30 @@
 import { createHash, randomInt } from "node:crypto";
+import { atSignBody, InvalidAtSignError } from "@atplatform/protocol/src/core";
 import { BadRequestError } from "./errors";
 
-// The wire allows any run of characters without ':', '@' or whitespace; the registrar is
-// stricter so that names are safe in paths, HTML, the directory's file store and URLs.
-// eslint-disable-next-line no-control-regex -- control characters are exactly what we reject
-const FORBIDDEN = /[\s:@/\\'"<>&`%?#\u0000-\u001f\u007f]/u;
-export const MAX_ATSIGN_LENGTH = 55;
+export { MAX_ATSIGN_LENGTH } from "@atplatform/protocol/src/core";
 
-/** Canonical form: NFC, lower-case, no leading '@'. Throws BadRequestError if invalid. */
+/**
+ * Canonical form (NFC, lower-case, no leading '@') under the grammar the atServer enforces
+ * too, so every name handed out can be served. Throws BadRequestError if invalid.
+ */
 export function normalizeAtSign(input: unknown): string {
   if (typeof input !== "string") throw new BadRequestError("atSign must be a string");
-  const name = input.trim().replace(/^@/, "").normalize("NFC").toLowerCase();
-  if (name.length === 0) throw new BadRequestError("atSign is empty");
-  if ([...name].length > MAX_ATSIGN_LENGTH)
-    throw new BadRequestError(`atSign longer than ${MAX_ATSIGN_LENGTH} characters`);
-  if (FORBIDDEN.test(name) || name.includes("..") || name === ".")
-    throw new BadRequestError("atSign contains characters that are not allowed");
-  return name;
+  try {
+    return atSignBody(input);
+  } catch (err) {
+    if (err instanceof InvalidAtSignError) throw new BadRequestError(err.message);
+    throw err;
+  }
+}
+
+/** Whether a stored name is one the atServer will serve. */
+export function isServableAtSign(atsign: string): boolean {
+  try {
+    return atSignBody(atsign) === atsign;
+  } catch {
+    return false;
+  }
 }
 
 export function withAt(atsign: string): string {

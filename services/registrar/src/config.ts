@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { SwarmPorts } from "./store/registrar-store";
 import type { AtSignState } from "./store/types";
 import type { SmtpConfig } from "./mail/mailer";
+import { DEFAULT_API_LIMITS, type ApiLimits } from "./http/rate-limit";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -16,7 +17,7 @@ export interface RegistrarConfig {
   port: number;
   /** Key the onboarding tools send as `Authorization`. */
   apiKey: string;
-  /** Key for the admin pages and API. */
+  /** Key for the admin pages and API; required, and different from `apiKey`. */
   adminKey: string;
   /** Where atServers can be placed; the first is the default. */
   swarms: SwarmPorts[];
@@ -27,6 +28,12 @@ export interface RegistrarConfig {
   healthTimeoutMs: number;
   rootTimeoutMs: number;
   maxAtSignsPerEmail: number;
+  /** How long an unactivated reservation (email or API key) holds its name. */
+  reservationTtlMs: number;
+  /** Failed attempts of a provisioning step before the atSign is marked `failed`. */
+  provisionMaxAttempts: number;
+  /** Per-IP and per-API-key budgets of the onboarding APIs (0 = off). */
+  apiLimits: ApiLimits;
   /** Fault injection for tests: stop provisioning after this state. */
   haltAfterState?: AtSignState;
 }
@@ -39,6 +46,9 @@ export const DEFAULTS = {
   healthTimeoutMs: 30_000,
   rootTimeoutMs: 15_000,
   maxAtSignsPerEmail: 10,
+  reservationTtlMs: 3600_000,
+  provisionMaxAttempts: 20,
+  apiLimits: DEFAULT_API_LIMITS,
 };
 
 const STATES: AtSignState[] = [
@@ -51,20 +61,23 @@ const STATES: AtSignState[] = [
 ];
 
 export function resolveConfig(
-  input: Partial<RegistrarConfig> & { dataDir: string; apiKey: string },
+  input: Partial<RegistrarConfig> & { dataDir: string; apiKey: string; adminKey: string },
 ): RegistrarConfig {
   const cfg: RegistrarConfig = {
     ...DEFAULTS,
-    adminKey: input.apiKey,
     swarms: [{ name: "local", host: "127.0.0.1", minPort: 25000, maxPort: 25999 }],
     secureCookies: false,
     ...stripUndefined(input),
     dataDir: input.dataDir,
     apiKey: input.apiKey,
+    adminKey: input.adminKey,
   };
   if (cfg.apiKey.length < 16) throw new ConfigError("the API key must be at least 16 characters");
   if (cfg.adminKey.length < 16)
     throw new ConfigError("the admin key must be at least 16 characters");
+  // Every onboarding app holds the API key; it must never open the admin API.
+  if (cfg.adminKey === cfg.apiKey)
+    throw new ConfigError("the admin key must differ from the API key");
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535)
     throw new ConfigError(`invalid port ${cfg.port}`);
   if (cfg.swarms.length === 0) throw new ConfigError("at least one swarm is needed");
@@ -77,6 +90,12 @@ export function resolveConfig(
     if (!/^[A-Za-z0-9.-]+$/.test(s.host))
       throw new ConfigError(`swarm ${s.name}: bad host ${s.host}`);
   }
+  for (const [k, v] of Object.entries(cfg.apiLimits))
+    if (!Number.isInteger(v) || v < 0) throw new ConfigError(`${k} must be a whole number >= 0`);
+  if (!Number.isInteger(cfg.provisionMaxAttempts) || cfg.provisionMaxAttempts < 1)
+    throw new ConfigError("the provisioning attempts must be a whole number >= 1");
+  if (!Number.isInteger(cfg.reservationTtlMs) || cfg.reservationTtlMs < 1000)
+    throw new ConfigError("the reservation lifetime must be at least 1000 ms");
   if (cfg.haltAfterState && !STATES.includes(cfg.haltAfterState))
     throw new ConfigError(`unknown state ${cfg.haltAfterState}`);
   return cfg;
@@ -116,6 +135,8 @@ export interface RegistrarEnvConfig {
   directoryFile?: string;
   directoryRedis?: { url: string; password?: string; channel?: string };
   smtp?: SmtpConfig;
+  /** Without SMTP: write whole messages, one-time codes included, to the log (development). */
+  mailToLog: boolean;
   atserversHome: string;
   atserverBin?: string;
   /** Which Orchestrator runs atServers: "local" (child processes) or "swarm" (Docker Swarm). */
@@ -127,13 +148,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
   const dataDir = env.REGISTRAR_DATA_DIR ?? join(process.cwd(), "registrar-data");
   const apiKey = env.REGISTRAR_API_KEY;
   if (!apiKey) throw new ConfigError("REGISTRAR_API_KEY is required");
+  const adminKey = env.REGISTRAR_ADMIN_KEY;
+  if (!adminKey)
+    throw new ConfigError("REGISTRAR_ADMIN_KEY is required (and must differ from the API key)");
   const root = env.REGISTRAR_ROOT;
   if (!root || !/^[^:\s]+:\d+$/.test(root))
     throw new ConfigError("REGISTRAR_ROOT=host:port is required");
   const registrar = resolveConfig({
     dataDir,
     apiKey,
-    adminKey: env.REGISTRAR_ADMIN_KEY || undefined,
+    adminKey,
     bindHost: env.REGISTRAR_BIND || undefined,
     port: int(env, "REGISTRAR_PORT"),
     swarms: env.REGISTRAR_SWARMS ? parseSwarms(env.REGISTRAR_SWARMS) : undefined,
@@ -141,6 +165,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
     activationWaitMs: int(env, "REGISTRAR_ACTIVATION_WAIT_MS"),
     healthTimeoutMs: int(env, "REGISTRAR_HEALTH_TIMEOUT_MS"),
     haltAfterState: (env.REGISTRAR_FAULT_HALT_AFTER as AtSignState) || undefined,
+    reservationTtlMs: int(env, "REGISTRAR_RESERVATION_TTL_MS"),
+    provisionMaxAttempts: int(env, "REGISTRAR_PROVISION_MAX_ATTEMPTS"),
+    apiLimits: {
+      perIpPerMinute: int(env, "REGISTRAR_API_RATE_PER_IP") ?? DEFAULT_API_LIMITS.perIpPerMinute,
+      perKeyPerMinute: int(env, "REGISTRAR_API_RATE_PER_KEY") ?? DEFAULT_API_LIMITS.perKeyPerMinute,
+      newPerIpPerHour:
+        int(env, "REGISTRAR_NEW_ATSIGNS_PER_IP") ?? DEFAULT_API_LIMITS.newPerIpPerHour,
+      newPerKeyPerHour:
+        int(env, "REGISTRAR_NEW_ATSIGNS_PER_KEY") ?? DEFAULT_API_LIMITS.newPerKeyPerHour,
+    },
   });
   const smtp: SmtpConfig | undefined = env.SMTP_HOST
     ? {
@@ -174,6 +208,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
         }
       : undefined,
     smtp,
+    mailToLog: env.REGISTRAR_MAIL_TO_LOG === "true",
     atserversHome: env.REGISTRAR_ATSERVERS_HOME ?? dataDir,
     atserverBin: env.REGISTRAR_ATSERVER_BIN || undefined,
     orchestrator,

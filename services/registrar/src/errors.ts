@@ -84,3 +84,8 @@ export class UnavailableError extends RegistrarError {
 export class ProvisioningError extends Error {
   override name = "ProvisioningError";
 }
+
+/** Retrying cannot help (the atServer refuses its configuration, the name is invalid, ...). */
+export class PermanentProvisioningError extends ProvisioningError {
+  override name = "PermanentProvisioningError";
+}

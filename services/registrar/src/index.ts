@@ -13,6 +13,14 @@ export type { Orchestrator, Placement, AtServerStatus } from "./orchestrator/orc
 export { LocalOrchestrator, type LocalOrchestratorConfig } from "./orchestrator/local-orchestrator";
 export type { RecordWriter, RootResolver, HealthProbe } from "./provisioning/ports";
 export { infoBriefProbe, rootResolver } from "./provisioning/probes";
-export { LogMailer, SmtpMailer, type Mailer, type Mail, type SmtpConfig } from "./mail/mailer";
+export {
+  LogMailer,
+  SmtpMailer,
+  maskEmail,
+  type Mailer,
+  type Mail,
+  type SmtpConfig,
+} from "./mail/mailer";
 export { normalizeAtSign, shardedPath } from "./atsign";
 export { setRegistrarLogLevel } from "./logger";
+export { DEFAULT_API_LIMITS, type ApiLimits } from "./http/rate-limit";

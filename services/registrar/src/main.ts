@@ -45,7 +45,7 @@ export async function main(_argv: string[]): Promise<void> {
       records,
       healthProbe: infoBriefProbe({ ca }),
       rootResolver: rootResolver({ host: rootHost!, port: Number(rootPort), ca }),
-      mailer: env.smtp ? new SmtpMailer(env.smtp) : new LogMailer(),
+      mailer: env.smtp ? new SmtpMailer(env.smtp) : new LogMailer(undefined, env.mailToLog),
     },
   );
   await registrar.start();

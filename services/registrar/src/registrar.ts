@@ -32,7 +32,7 @@ export class Registrar {
   ) {}
 
   static async create(
-    input: Partial<RegistrarConfig> & { dataDir: string; apiKey: string },
+    input: Partial<RegistrarConfig> & { dataDir: string; apiKey: string; adminKey: string },
     deps: RegistrarDeps,
   ): Promise<Registrar> {
     const config = resolveConfig(input);
@@ -48,6 +48,7 @@ export class Registrar {
       healthTimeoutMs: config.healthTimeoutMs,
       rootTimeoutMs: config.rootTimeoutMs,
       haltAfterState: config.haltAfterState,
+      maxAttempts: config.provisionMaxAttempts,
     });
     const service = new RegistrarService({
       store,
@@ -55,6 +56,7 @@ export class Registrar {
       mailer: deps.mailer ?? new LogMailer(),
       activationWaitMs: config.activationWaitMs,
       maxAtSignsPerEmail: config.maxAtSignsPerEmail,
+      reservationTtlMs: config.reservationTtlMs,
     });
     return new Registrar(config, store, provisioner, service, deps);
   }
@@ -67,6 +69,7 @@ export class Registrar {
       swarms: this.config.swarms.map((s) => s.name),
       bodyLimit: this.config.bodyLimit,
       secureCookies: this.config.secureCookies,
+      apiLimits: this.config.apiLimits,
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

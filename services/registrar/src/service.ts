@@ -8,7 +8,7 @@ import {
   UnavailableError,
 } from "./errors";
 import { registrarLogger as log } from "./logger";
-import type { Mailer } from "./mail/mailer";
+import { maskEmail, type Mailer } from "./mail/mailer";
 import { newCramSecret, type Provisioner } from "./provisioning/provisioner";
 import { activationKey, oneTimeCode, randomToken, safeEqual, sha256 } from "./secrets";
 import type { RegistrarStore } from "./store/registrar-store";
@@ -24,6 +24,8 @@ export interface ServiceOptions {
   sessionTtlMs?: number;
   /** Most active/provisioning atSigns one email may hold (0 = no limit). Default 10. */
   maxAtSignsPerEmail?: number;
+  /** How long an unactivated reservation (email or API key) holds its name. Default 1 h. */
+  reservationTtlMs?: number;
 }
 
 const OTP_ATTEMPTS = 5;
@@ -37,7 +39,8 @@ export function normalizeEmail(input: unknown): string {
 }
 
 export type VerifyResult =
-  | { kind: "verified"; atsign: string; cramSecret: string }
+  /** `cramSecret` only when waited for: the pages show it once the atServer is active. */
+  | { kind: "verified"; atsign: string; cramSecret?: string }
   | { kind: "retry" }
   | { kind: "confirm"; atsign: string; existing: string[] };
 
@@ -46,6 +49,10 @@ export class RegistrarService {
   private readonly sendTimes = new Map<string, number[]>();
 
   constructor(private readonly o: ServiceOptions) {}
+
+  private get reservationTtlMs(): number {
+    return this.o.reservationTtlMs ?? 3600_000;
+  }
 
   get store(): RegistrarStore {
     return this.o.store;
@@ -67,28 +74,32 @@ export class RegistrarService {
 
   // --- API-key flow (v3) -------------------------------------------------------------
 
-  /** Reserves the given (or a random) atSign with an activation key. */
+  /**
+   * Reserves the given (or a random) atSign with an activation key. The key is shown only to
+   * this caller: asking again for a name someone reserved is "not available" (unless the
+   * caller presents that reservation's key, which proves it is theirs).
+   */
   reserveWithKey(atSign?: string, key?: string): { atsign: string; activationKey: string } {
     const wanted = atSign ? normalizeAtSign(atSign) : undefined;
     if (key !== undefined && !/^[A-Za-z0-9_-]{4,128}$/.test(key))
       throw new BadRequestError("ActivationKey must be 4-128 letters, digits, '-' or '_'");
     for (let i = 0; i < 100; i++) {
       const atsign = wanted ?? this.suggestFreeAtSign();
-      const existing = this.o.store.get(atsign);
-      const k =
-        existing?.state === "reserved" && key === undefined
-          ? (existing.activationKey ?? activationKey())
-          : (key ?? activationKey());
-      if (this.o.store.reserve(atsign, { activationKey: k })) {
-        const rec = this.o.store.get(atsign)!;
-        if (rec.activationKey !== null) return { atsign, activationKey: rec.activationKey };
-      }
+      const k = key ?? activationKey();
+      if (
+        this.o.store.reserve(atsign, { activationKey: k, reservationTtlMs: this.reservationTtlMs })
+      )
+        return { atsign, activationKey: k };
       if (wanted) throw new ConflictError(`${withAt(atsign)} is not available`);
     }
     throw new UnavailableError("could not find a free atSign");
   }
 
-  /** Activates an atSign reserved with a key; idempotent. Returns the CRAM secret. */
+  /**
+   * Activates an atSign reserved with a key and returns its CRAM secret. A 503 (still being
+   * provisioned) keeps the key valid for a retry; the answer carrying the secret consumes
+   * both the key and the secret.
+   */
   async activateWithKey(atSign: unknown, key: unknown): Promise<{ atsign: string; cram: string }> {
     const atsign = normalizeAtSign(atSign);
     const rec = this.o.store.get(atsign);
@@ -99,7 +110,17 @@ export class RegistrarService {
       !safeEqual(rec.activationKey, key)
     )
       throw new BadRequestError("invalid atSign or ActivationKey");
-    return { atsign, cram: await this.activate(rec) };
+    await this.activate(rec);
+    const cram = this.takeSecret(atsign);
+    if (cram === undefined) throw new BadRequestError("invalid atSign or ActivationKey");
+    return { atsign, cram };
+  }
+
+  /** The CRAM secret of an active atSign, once: afterwards neither the database nor a file has it. */
+  takeSecret(atsign: string): string | undefined {
+    const secret = this.o.store.takeSecret(atsign);
+    if (secret !== undefined) this.o.provisioner.forgetSecret(atsign);
+    return secret;
   }
 
   // --- email flow (v2 and pages) ----------------------------------------------------------
@@ -110,7 +131,7 @@ export class RegistrarService {
     const max = this.o.maxAtSignsPerEmail ?? 10;
     if (max > 0 && this.ownedBy(email).length >= max)
       throw new ForbiddenError("You already have the maximum number of free @signs");
-    if (!this.o.store.reserve(atsign, { email }))
+    if (!this.o.store.reserve(atsign, { email, reservationTtlMs: this.reservationTtlMs }))
       throw new ConflictError(`${withAt(atsign)} is not available`);
     await this.sendCode(email, `register:${atsign}`, `Your code to register ${withAt(atsign)}`);
     return atsign;
@@ -132,9 +153,17 @@ export class RegistrarService {
     const existing = this.ownedBy(email).filter((a) => a !== atsign);
     if (!confirmation && existing.length > 0 && rec.state === "reserved")
       return { kind: "confirm", atsign, existing };
-    // The code stays valid until it expires, so a client retrying after a slow (503)
-    // activation gets the same secret instead of "Try again".
-    return { kind: "verified", atsign, cramSecret: await this.activate(rec, wait) };
+    // A slow activation (503) leaves the code valid for a retry; the code is spent once the
+    // secret is handed out (API) or the registration is confirmed (pages).
+    await this.activate(rec, wait);
+    if (!wait) {
+      this.o.store.deleteOtp(email, purpose);
+      return { kind: "verified", atsign };
+    }
+    const cramSecret = this.takeSecret(atsign);
+    this.o.store.deleteOtp(email, purpose);
+    if (cramSecret === undefined) return { kind: "retry" };
+    return { kind: "verified", atsign, cramSecret };
   }
 
   async startLogin(emailIn: unknown): Promise<string> {
@@ -235,27 +264,30 @@ export class RegistrarService {
     await this.o.provisioner.reapply(this.o.store.get(rec.atsign)!);
   }
 
-  /** Starts provisioning (idempotent) and waits for it; returns the CRAM secret. */
-  private async activate(rec: AtSignRecord, wait = true): Promise<string> {
+  /** Starts provisioning (idempotent) and, with `wait`, waits until the atSign is active. */
+  private async activate(rec: AtSignRecord, wait = true): Promise<void> {
     if (rec.state === "deleted" || rec.state === "deleting")
       throw new BadRequestError("invalid atSign or ActivationKey");
     if (rec.state === "suspended" || rec.state === "suspending")
       throw new ForbiddenError(`${withAt(rec.atsign)} is suspended`);
-    const current = this.o.store.request(rec.atsign, newCramSecret());
-    void this.o.provisioner.drive(rec.atsign);
-    if (wait) {
-      const done = await this.o.provisioner.waitFor(
-        rec.atsign,
-        (r) => r?.state === "active",
-        this.o.activationWaitMs ?? 30_000,
+    if (rec.state === "failed")
+      throw new ConflictError(
+        `${withAt(rec.atsign)} could not be provisioned (${rec.lastError ?? "unknown error"}); ` +
+          "an administrator can delete it",
       );
-      if (done?.state !== "active")
-        throw new UnavailableError(
-          `${withAt(rec.atsign)} is still being provisioned (${done?.state}` +
-            `${done?.lastError ? `: ${done.lastError}` : ""}); retry shortly`,
-        );
-    }
-    return current.cramSecret!;
+    this.o.store.request(rec.atsign, newCramSecret());
+    void this.o.provisioner.drive(rec.atsign);
+    if (!wait) return;
+    const done = await this.o.provisioner.waitFor(
+      rec.atsign,
+      (r) => r?.state === "active",
+      this.o.activationWaitMs ?? 30_000,
+    );
+    if (done?.state !== "active")
+      throw new UnavailableError(
+        `${withAt(rec.atsign)} is still being provisioned (${done?.state}` +
+          `${done?.lastError ? `: ${done.lastError}` : ""}); retry shortly`,
+      );
   }
 
   private async sendCode(email: string, purpose: string, subject: string): Promise<void> {
@@ -272,7 +304,7 @@ export class RegistrarService {
       subject,
       text: `Your one-time code is ${code}. It expires in ${Math.round(ttl / 60_000)} minutes.`,
     });
-    log.info({ email, purpose }, "one-time code issued");
+    log.info({ email: maskEmail(email), purpose }, "one-time code issued");
   }
 
   private checkCode(email: string, purpose: string, otp: unknown): boolean {

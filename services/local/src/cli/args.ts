@@ -1,3 +1,5 @@
+import { atSignBody, InvalidAtSignError } from "@atplatform/protocol/src/core";
+
 /** `--name value`, `--flag` (boolean when followed by nothing or another flag), positionals. */
 export interface Args {
   positional: string[];
@@ -48,7 +50,11 @@ export function flag(args: Args, name: string): string | undefined {
 
 export function atSignArg(value: string | undefined, what: string): string {
   if (!value) throw new UsageError(`missing ${what}`);
-  const name = value.trim().replace(/^@/, "").toLowerCase();
-  if (!name || /[\s:@]/.test(name)) throw new UsageError(`invalid atSign ${value}`);
-  return `@${name}`;
+  try {
+    return `@${atSignBody(value)}`;
+  } catch (err) {
+    if (err instanceof InvalidAtSignError)
+      throw new UsageError(`invalid atSign ${value}: ${err.message}`);
+    throw err;
+  }
 }

@@ -12,6 +12,8 @@ export interface CliContext {
   ca?: string;
   registrarUrl?: string;
   apiKey?: string;
+  /** For the atSign list of `status` only. */
+  adminKey?: string;
   keysDir: string;
   out: (line: string) => void;
 }
@@ -33,11 +35,15 @@ export function cliContext(args: Args, out: (line: string) => void): CliContext 
   let apiKey = flag(args, "api-key") ?? process.env.REGISTRAR_API_KEY;
   if (!apiKey && info.apiKeyFile && existsSync(info.apiKeyFile))
     apiKey = readFileSync(info.apiKeyFile, "utf8").trim();
+  let adminKey = process.env.REGISTRAR_ADMIN_KEY || undefined;
+  if (!adminKey && info.adminKeyFile && existsSync(info.adminKeyFile))
+    adminKey = readFileSync(info.adminKeyFile, "utf8").trim();
   return {
     root: { host: m[1]!, port: Number(m[2]) },
     ca: caFile ? readFileSync(caFile, "utf8") : undefined,
     registrarUrl: flag(args, "registrar") ?? info.registrarUrl,
     apiKey,
+    adminKey,
     keysDir: flag(args, "keys") ?? join(homedir(), ".atsign", "keys"),
     out,
   };

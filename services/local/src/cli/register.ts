@@ -1,6 +1,6 @@
 // `register` (registrar API, Part C) and `onboard` (CRAM, then PKAM keys and .atKeys).
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import {
   generateAesKey,
@@ -77,20 +77,36 @@ export async function register(ctx: CliContext, args: Args): Promise<void> {
   }
   ctx.out(`registered ${atSign}`);
   if (args.flags["no-onboard"]) {
-    ctx.out(`activation secret: ${cramkey}`);
-    ctx.out(`next: npx atplatform onboard ${atSign} --cram ${secretOf(cramkey)}`);
+    // Never suggest the secret on a command line (shell history, `ps`): a 0600 file instead.
+    const file = cramFile(ctx, atSign);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${secretOf(cramkey)}\n`, { mode: 0o600 });
+    ctx.out(`activation secret written to ${file} (mode 0600; single use)`);
+    ctx.out(`next: npx atplatform onboard ${atSign} --cram-file ${file}`);
     return;
   }
   await onboardWith(ctx, atSign, secretOf(cramkey));
 }
 
-/** `onboard @alice --cram SECRET` (or `--cramkey @alice:SECRET`) */
+/** Where `register --no-onboard` leaves the secret: beside the keys. */
+export function cramFile(ctx: CliContext, atSign: string): string {
+  return join(ctx.keysDir, `${atSign}.cram`);
+}
+
+/** `onboard @alice --cram-file FILE|-` (or, discouraged, `--cram SECRET`/`--cramkey @a:S`) */
 export async function onboard(ctx: CliContext, args: Args): Promise<void> {
   const atSign = atSignArg(args.positional[0], "atSign");
+  const file = flag(args, "cram-file");
   const cramkey = flag(args, "cramkey");
-  const secret = flag(args, "cram") ?? (cramkey ? secretOf(cramkey) : undefined);
-  if (!secret) throw new UsageError("onboard needs --cram SECRET (or --cramkey @alice:SECRET)");
+  let secret = flag(args, "cram") ?? (cramkey ? secretOf(cramkey) : undefined);
+  if (file !== undefined) {
+    const text = (file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8")).trim();
+    secret = text.includes(":") ? secretOf(text) : text;
+  }
+  if (!secret) throw new UsageError("onboard needs --cram-file FILE (or - for standard input)");
   await onboardWith(ctx, atSign, secret);
+  // Spent: CRAM is off on the atServer now, so the file only leaks an old secret.
+  if (file !== undefined && file !== "-" && file === cramFile(ctx, atSign)) rmSync(file);
 }
 
 /** Part C 1.6 step by step, on one connection. */

@@ -21,10 +21,10 @@ export async function status(ctx: CliContext, _args: Args): Promise<void> {
       .map(([k, v]) => `${k} ${v}`)
       .join(", ");
     ctx.out(`           answering; atSigns: ${counts || "none"}`);
-    // Locally the admin key is the API key, so the list is available too.
-    if (ctx.apiKey) {
+    // Locally the admin key is in the data directory, so the list is available too.
+    if (ctx.adminKey) {
       const list = await fetch(`${ctx.registrarUrl}/api/admin/atsigns`, {
-        headers: { Authorization: `Bearer ${ctx.apiKey}` },
+        headers: { Authorization: `Bearer ${ctx.adminKey}` },
       });
       if (list.ok) {
         const { atsigns } = (await list.json()) as {

@@ -25,7 +25,7 @@ function publicRecord(rec: AtSignRecord): Record<string, unknown> {
 }
 
 async function v3GetAtSign(ctx: Ctx): Promise<void> {
-  requireApiKey(ctx);
+  requireApiKey(ctx, true);
   const atSign = ctx.url.searchParams.get("atSign") || undefined;
   const key = ctx.url.searchParams.get("ActivationKey") || undefined;
   const r = ctx.service.reserveWithKey(atSign, key);
@@ -33,7 +33,7 @@ async function v3GetAtSign(ctx: Ctx): Promise<void> {
 }
 
 async function v3Activate(ctx: Ctx): Promise<void> {
-  requireApiKey(ctx);
+  requireApiKey(ctx, true);
   const body = await readJson(ctx.req, ctx.settings.bodyLimit);
   const r = await ctx.service.activateWithKey(str(body, "atSign"), str(body, "ActivationKey"));
   sendJson(ctx.res, 200, { status: "success", cramkey: `${withAt(r.atsign)}:${r.cram}` });
@@ -45,7 +45,7 @@ async function v2GetFree(ctx: Ctx): Promise<void> {
 }
 
 async function v2Register(ctx: Ctx): Promise<void> {
-  requireApiKey(ctx);
+  requireApiKey(ctx, true);
   const body = await readJson(ctx.req, ctx.settings.bodyLimit);
   const atsign = await ctx.service.startRegistration(str(body, "email"), str(body, "atsign"));
   sendJson(ctx.res, 200, {
@@ -54,7 +54,7 @@ async function v2Register(ctx: Ctx): Promise<void> {
 }
 
 async function v2Validate(ctx: Ctx): Promise<void> {
-  requireApiKey(ctx);
+  requireApiKey(ctx, true);
   const body = await readJson(ctx.req, ctx.settings.bodyLimit);
   const r = await ctx.service.verifyRegistration(
     str(body, "email"),

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RegistrarService } from "../service";
+import type { ApiLimits, ApiRateLimiter } from "./rate-limit";
 
 export interface HttpSettings {
   apiKey: string;
@@ -7,6 +8,7 @@ export interface HttpSettings {
   swarms: string[];
   bodyLimit: number;
   secureCookies: boolean;
+  apiLimits: ApiLimits;
 }
 
 export interface Ctx {
@@ -16,6 +18,7 @@ export interface Ctx {
   params: Record<string, string>;
   service: RegistrarService;
   settings: HttpSettings;
+  limiter: ApiRateLimiter;
 }
 
 export interface Route {

@@ -3,7 +3,15 @@ import { withAt } from "../atsign";
 import { RegistrarError } from "../errors";
 import { qrSvg } from "../qr";
 import type { AtSignRecord } from "../store/types";
-import { checkCsrf, sessionCookie, sessionOf, SESSION_COOKIE } from "./auth";
+import {
+  checkCsrf,
+  checkPreLogin,
+  clientIp,
+  preLoginToken,
+  sessionCookie,
+  sessionOf,
+  SESSION_COOKIE,
+} from "./auth";
 import type { Ctx, Route } from "./context";
 import { html, page, raw, STYLE, type Html } from "./html";
 import { bool, readForm } from "./request";
@@ -76,12 +84,17 @@ function codeForm(
 
 async function register(ctx: Ctx): Promise<void> {
   const form = await readForm(ctx.req, ctx.settings.bodyLimit);
+  ctx.limiter.check(clientIp(ctx), undefined, true);
   try {
     const atsign = await ctx.service.startRegistration(form.email, form.atsign);
     show(
       ctx,
       `Confirm ${withAt(atsign)}`,
-      codeForm("/verify", { atsign, email: form.email!.trim().toLowerCase() }),
+      codeForm("/verify", {
+        atsign,
+        email: form.email!.trim().toLowerCase(),
+        pre: preLoginToken(ctx),
+      }),
     );
   } catch (err) {
     if (!(err instanceof RegistrarError) || err.status >= 500) throw err;
@@ -96,7 +109,8 @@ async function register(ctx: Ctx): Promise<void> {
 
 async function verify(ctx: Ctx): Promise<void> {
   const form = await readForm(ctx.req, ctx.settings.bodyLimit);
-  const fields = { atsign: form.atsign ?? "", email: form.email ?? "" };
+  checkPreLogin(ctx, form.pre);
+  const fields = { atsign: form.atsign ?? "", email: form.email ?? "", pre: form.pre! };
   const r = await ctx.service.verifyRegistration(
     form.email,
     form.atsign,
@@ -145,11 +159,12 @@ function loginPage(ctx: Ctx, error?: string): void {
 async function login(ctx: Ctx): Promise<void> {
   const form = await readForm(ctx.req, ctx.settings.bodyLimit);
   const email = await ctx.service.startLogin(form.email);
-  show(ctx, "Sign in", codeForm("/login/verify", { email }));
+  show(ctx, "Sign in", codeForm("/login/verify", { email, pre: preLoginToken(ctx) }));
 }
 
 async function loginVerify(ctx: Ctx): Promise<void> {
   const form = await readForm(ctx.req, ctx.settings.bodyLimit);
+  checkPreLogin(ctx, form.pre);
   const token = ctx.service.verifyLogin(form.email, form.code);
   if (!token) {
     show(
@@ -157,7 +172,7 @@ async function loginVerify(ctx: Ctx): Promise<void> {
       "Sign in",
       codeForm(
         "/login/verify",
-        { email: form.email ?? "" },
+        { email: form.email ?? "", pre: form.pre! },
         { error: "That code is not right. Try again." },
       ),
       422,
@@ -219,6 +234,8 @@ function describe(rec: AtSignRecord): string {
       return "suspended";
     case "deleting":
       return "being deleted";
+    case "failed":
+      return "could not be set up";
     default:
       return `being set up (${rec.state.replace(/_/g, " ")})`;
   }
@@ -228,8 +245,11 @@ async function atSignPage(ctx: Ctx): Promise<void> {
   const s = sessionOf(ctx);
   if (!s) return redirect(ctx.res, "/atsigns");
   const rec = ctx.service.get(ctx.params.atsign, s.session.email);
-  const pending = !["active", "suspended"].includes(rec.state);
-  const cramkey = rec.cramSecret ? `${withAt(rec.atsign)}:${rec.cramSecret}` : undefined;
+  const pending = !["active", "suspended", "failed"].includes(rec.state);
+  // Shown on the first view once the atServer is active, then gone from the registrar.
+  const secret = rec.state === "active" ? ctx.service.takeSecret(rec.atsign) : undefined;
+  const cramkey = secret ? `${withAt(rec.atsign)}:${secret}` : undefined;
+  const awaiting = pending && rec.cramSecret !== null;
   const csrf = html`<input type="hidden" name="csrf" value="${s.session.csrf}" />`;
   const base = `/atsigns/${encodeURIComponent(rec.atsign)}`;
   show(
@@ -248,14 +268,19 @@ async function atSignPage(ctx: Ctx): Promise<void> {
           ? html`<h2>Activation secret</h2>
               <p>
                 Use it once to activate ${withAt(rec.atsign)} with an onboarding app or
-                <code>npx atplatform onboard</code>. Keep it private.
+                <code>npx atplatform onboard</code>. Keep it private. It is shown only this once:
+                copy it now (if it is lost before you activate, reset the atSign for a new one).
               </p>
               <code class="secret" id="cramkey">${cramkey}</code>
               <figure class="qr">
                 ${raw(await qrSvg(cramkey))}
                 <figcaption>The same secret as a QR code, for pairing apps.</figcaption>
               </figure>`
-          : ""
+          : awaiting
+            ? html`<p class="note">
+                Your activation secret appears here, once, when the atServer is ready.
+              </p>`
+            : ""
       }
       <h2>Reset</h2>
       <p>Wipes this atSign's data and issues a new activation secret.</p>

@@ -6,14 +6,16 @@ import { adminRoutes } from "./admin-routes";
 import { apiRoutes } from "./api-routes";
 import type { HttpSettings, Route } from "./context";
 import { pageRoutes } from "./page-routes";
+import { ApiRateLimiter } from "./rate-limit";
 import { sendError } from "./respond";
 
 const ROUTES: Route[] = [...apiRoutes, ...pageRoutes, ...adminRoutes];
 
 export function createHttpServer(service: RegistrarService, settings: HttpSettings): Server {
+  const limiter = new ApiRateLimiter(settings.apiLimits);
   const server = createServer(
     { maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: 10_000 },
-    (req, res) => void handle(req, res, service, settings),
+    (req, res) => void handle(req, res, service, settings, limiter),
   );
   server.keepAliveTimeout = 5_000;
   return server;
@@ -24,6 +26,7 @@ async function handle(
   res: ServerResponse,
   service: RegistrarService,
   settings: HttpSettings,
+  limiter: ApiRateLimiter,
 ): Promise<void> {
   const started = Date.now();
   const rawPath = (req.url ?? "/").split("?")[0]!;
@@ -50,6 +53,7 @@ async function handle(
       params: { ...(hit.m!.groups ?? {}) },
       service,
       settings,
+      limiter,
     });
   } catch (err) {
     sendError(res, err, api);

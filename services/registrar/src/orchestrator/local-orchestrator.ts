@@ -42,6 +42,10 @@ interface Managed {
   delay: number;
   timer?: NodeJS.Timeout;
   startedAt: number;
+  /** The tail of the child's stderr (the atServer prints a refused configuration there). */
+  stderrTail?: string;
+  /** Set when the atServer refused its configuration: it is not restarted. */
+  failed?: string;
 }
 
 const DEFAULT_BIN = resolve(__dirname, "../../../atserver/bin/atserver.js");
@@ -50,6 +54,7 @@ const MAX_DELAY_MS = 30_000;
 /** Runs each atServer as a child process of this one; restarts crashed ones. */
 export class LocalOrchestrator implements Orchestrator {
   readonly name = "local";
+  readonly startsWithoutSecret = true;
   private readonly managed = new Map<string, Managed>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private closing = false;
@@ -95,6 +100,7 @@ export class LocalOrchestrator implements Orchestrator {
     const m = this.managed.get(atsign);
     if (m?.child && m.child.exitCode === null && m.child.signalCode === null)
       return { state: "running", placement: m.placement, pid: m.child.pid, restarts: m.restarts };
+    if (m?.failed) return { state: "failed", error: m.failed, placement: m.placement };
     if (m) return { state: "stopped", placement: m.placement };
     return existsSync(this.atServerDir(atsign)) ? { state: "stopped" } : { state: "absent" };
   }
@@ -191,11 +197,11 @@ export class LocalOrchestrator implements Orchestrator {
       this.cfg.keyFile,
       "--storage",
       storage,
-      "--cram-secret-file",
-      m.secretFile,
       "--root",
       this.cfg.rootAddress,
     ];
+    // Absent once the secret was handed out: the atServer keeps its own copy from then on.
+    if (existsSync(m.secretFile)) args.push("--cram-secret-file", m.secretFile);
     if (this.cfg.caFile) args.push("--ca", this.cfg.caFile);
     const logFile = createWriteStream(join(dir, "atserver.log"), { flags: "a" });
     const child = spawn(process.execPath, args, {
@@ -204,6 +210,11 @@ export class LocalOrchestrator implements Orchestrator {
     });
     child.stdout?.pipe(logFile);
     child.stderr?.pipe(logFile);
+    m.failed = undefined;
+    m.stderrTail = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      m.stderrTail = `${m.stderrTail ?? ""}${d.toString("utf8")}`.slice(-1000);
+    });
     m.child = child;
     m.startedAt = Date.now();
     if (child.pid !== undefined) writeFileSync(join(dir, "atserver.pid"), `${child.pid}\n`);
@@ -213,6 +224,14 @@ export class LocalOrchestrator implements Orchestrator {
       logFile.end();
       if (m.child === child) m.child = undefined;
       if (m.stopping || this.closing) return;
+      // bin/atserver.js prints a refused configuration as "atserver: <reason>" and exits 1:
+      // restarting would only crash-loop, so report it and stop here.
+      const refused = /^atserver: (.+)$/m.exec(m.stderrTail ?? "");
+      if (code !== 0 && refused) {
+        m.failed = `atServer refused its configuration: ${refused[1]}`;
+        log.error({ atsign, code, error: m.failed }, "atServer cannot start; not restarting");
+        return;
+      }
       if (Date.now() - m.startedAt > 60_000) m.delay = this.cfg.restartDelayMs ?? 500;
       log.warn({ atsign, code, signal, restartInMs: m.delay }, "atServer exited; restarting");
       m.timer = setTimeout(() => {

@@ -11,7 +11,9 @@ export interface Placement {
 export type AtServerStatus =
   | { state: "absent" }
   | { state: "stopped"; placement?: Placement }
-  | { state: "running"; placement: Placement; pid?: number; restarts?: number };
+  | { state: "running"; placement: Placement; pid?: number; restarts?: number }
+  /** The atServer refused to start in a way a restart cannot fix (e.g. its configuration). */
+  | { state: "failed"; error: string; placement?: Placement };
 
 /**
  * Runs atServers. Every method is idempotent per atSign: calling `ensure` twice, or from two
@@ -20,9 +22,15 @@ export type AtServerStatus =
 export interface Orchestrator {
   readonly name: string;
   /**
+   * `ensure` copes with a missing secret file, so the registrar deletes it once the secret
+   * was handed out. Otherwise the file is kept (the database copy is cleared either way).
+   */
+  readonly startsWithoutSecret?: boolean;
+  /**
    * Makes the atSign's atServer run at `placement` with its existing storage (created if
    * new). `secretFile` is a path to a file (mode 0600) holding the CRAM secret; it never
-   * goes on a command line.
+   * goes on a command line. With `startsWithoutSecret`, the file is absent once the secret
+   * was handed out (the atServer imported it on its first start): start it without one then.
    */
   ensure(atsign: string, placement: Placement, secretFile: string): Promise<void>;
   inspect(atsign: string): Promise<AtServerStatus>;

@@ -2,11 +2,17 @@ import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { shardedPath } from "../atsign";
+import { isServableAtSign, shardedPath } from "../atsign";
+import { PermanentProvisioningError } from "../errors";
 import { provisionLogger as log } from "../logger";
 import type { AtServerStatus, Orchestrator, Placement } from "../orchestrator/orchestrator";
 import type { RegistrarStore, SwarmPorts } from "../store/registrar-store";
-import { PENDING_STATES, type AtSignRecord, type AtSignState } from "../store/types";
+import {
+  PENDING_STATES,
+  PROVISIONING_STATES,
+  type AtSignRecord,
+  type AtSignState,
+} from "../store/types";
 import type { HealthProbe, RecordWriter, RootResolver } from "./ports";
 
 export interface ProvisionerOptions {
@@ -27,6 +33,8 @@ export interface ProvisionerOptions {
   haltAfterState?: AtSignState;
   /** How many active atServers are (re)started at once on start-up. Default 4. */
   restartConcurrency?: number;
+  /** Failed attempts of a provisioning step before giving up (state `failed`). Default 20. */
+  maxAttempts?: number;
 }
 
 export function newCramSecret(): string {
@@ -167,6 +175,17 @@ export class Provisioner {
         if (this.abort.signal.aborted) return;
         failures++;
         const message = err instanceof Error ? err.message : String(err);
+        const permanent = err instanceof PermanentProvisioningError;
+        if (
+          PROVISIONING_STATES.includes(rec.state) &&
+          (permanent || failures >= (this.o.maxAttempts ?? 20))
+        ) {
+          await this.giveUp(
+            rec,
+            permanent ? message : `gave up after ${failures} attempts: ${message}`,
+          );
+          return;
+        }
         this.o.store.failed(atsign, message);
         this.events.emit("change", atsign);
         const delay = Math.min(500 * 2 ** (failures - 1), 30_000);
@@ -174,6 +193,17 @@ export class Provisioner {
         await sleep(delay, this.abort.signal);
       }
     }
+  }
+
+  /** Stops whatever runs for the atSign and records why provisioning stopped trying. */
+  private async giveUp(rec: AtSignRecord, reason: string): Promise<void> {
+    this.supervised.delete(rec.atsign);
+    await this.o.orchestrator.stop(rec.atsign).catch((err: Error) => {
+      log.warn({ atsign: rec.atsign, err: err.message }, "could not stop the failed atServer");
+    });
+    this.o.store.giveUp(rec.atsign, reason);
+    this.events.emit("change", rec.atsign);
+    log.error({ atsign: rec.atsign, state: rec.state, reason }, "provisioning gave up");
   }
 
   private swarm(name?: string | null): SwarmPorts {
@@ -201,14 +231,28 @@ export class Provisioner {
     this.supervised.add(rec.atsign);
   }
 
+  /**
+   * The file the orchestrator hands the atServer. Once the secret was handed out the atServer
+   * holds its own copy (imported on first start), so the file is removed (or, for an
+   * orchestrator that needs one, left as it is) rather than written.
+   */
   private writeSecretFile(rec: AtSignRecord): string {
-    if (!rec.cramSecret) throw new Error(`${rec.atsign} has no CRAM secret`);
-    mkdirSync(this.o.secretsDir, { recursive: true, mode: 0o700 });
     const file = this.secretFilePath(rec.atsign);
+    if (!rec.cramSecret) {
+      this.forgetSecret(rec.atsign);
+      return file;
+    }
+    mkdirSync(this.o.secretsDir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, rec.cramSecret, { mode: 0o600 });
     renameSync(tmp, file);
     return file;
+  }
+
+  /** Removes the atSign's secret file (its secret was handed out) if the orchestrator can do without. */
+  forgetSecret(atsign: string): void {
+    if (this.o.orchestrator.startsWithoutSecret)
+      rmSync(this.secretFilePath(atsign), { force: true });
   }
 
   private async step(rec: AtSignRecord): Promise<AtSignRecord | undefined> {
@@ -216,6 +260,9 @@ export class Provisioner {
     const placement = this.placementOf(rec);
     switch (rec.state) {
       case "requested":
+        // A name stored before the shared grammar (or by hand) would only crash-loop.
+        if (!isServableAtSign(rec.atsign))
+          throw new PermanentProvisioningError(`@${rec.atsign} is not a valid atSign`);
         return this.allocate(rec, this.swarm());
       case "allocated":
       case "atserver_started": {
@@ -281,12 +328,17 @@ export class Provisioner {
   private async waitHealthy(atsign: string, p: Placement): Promise<void> {
     const deadline = Date.now() + (this.o.healthTimeoutMs ?? 30_000);
     let last: unknown;
-    while (Date.now() < deadline && !this.abort.signal.aborted) {
+    for (let i = 0; Date.now() < deadline && !this.abort.signal.aborted; i++) {
       try {
         await this.o.healthProbe(atsign, p.host, p.port);
         return;
       } catch (err) {
         last = err;
+        // About once a second: has the orchestrator seen it fail for good?
+        if (i % 10 === 9) {
+          const status = await this.o.orchestrator.inspect(atsign).catch(() => undefined);
+          if (status?.state === "failed") throw new PermanentProvisioningError(status.error);
+        }
         await sleep(100, this.abort.signal);
       }
     }

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS } from "./schema";
 import type { AtSignRecord, AtSignState, Session } from "./types";
@@ -44,6 +44,20 @@ function toRecord(r: Row): AtSignRecord {
 
 class PortTakenError extends Error {}
 
+/**
+ * The database holds sessions, code hashes and undelivered CRAM secrets: 0600, set before
+ * SQLite opens it (its -wal and -shm files take the database file's mode). An existing file
+ * is chmod'ed, never opened here: closing a descriptor would drop this process's SQLite locks.
+ */
+function makePrivate(file: string): void {
+  try {
+    closeSync(openSync(file, "wx", 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
 export interface SwarmPorts {
   name: string;
   host: string;
@@ -59,11 +73,16 @@ export class RegistrarStore {
   private readonly db: Database.Database;
 
   constructor(file: string) {
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    if (file !== ":memory:") {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      makePrivate(file);
+    }
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
+    // Cleared secrets are overwritten on disk, not just unlinked from the b-tree.
+    this.db.pragma("secure_delete = ON");
     this.migrate();
   }
 
@@ -124,7 +143,7 @@ export class RegistrarStore {
    */
   reserve(
     atsign: string,
-    opts: { email?: string; activationKey?: string; emailReservationTtlMs?: number },
+    opts: { email?: string; activationKey?: string; reservationTtlMs?: number },
   ): boolean {
     return this.db.transaction(() => {
       const now = Date.now();
@@ -134,11 +153,8 @@ export class RegistrarStore {
         if (opts.email !== undefined && existing.email === opts.email) return true;
         if (opts.activationKey !== undefined && existing.activationKey === opts.activationKey)
           return true;
-        // An email reservation nobody confirmed lapses, so names cannot be squatted.
-        const lapsed =
-          existing.email !== null &&
-          existing.updatedAt < now - (opts.emailReservationTtlMs ?? 3600_000);
-        if (!lapsed) return false;
+        // A reservation nobody activated lapses (email or API key), so names cannot be squatted.
+        if (existing.updatedAt >= now - (opts.reservationTtlMs ?? 3600_000)) return false;
       }
       if (existing) this.db.prepare("DELETE FROM atsigns WHERE atsign = ?").run(atsign);
       this.db
@@ -175,6 +191,28 @@ export class RegistrarStore {
       }
       return this.get(atsign)!;
     })();
+  }
+
+  /**
+   * Hands out an active atSign's CRAM secret exactly once: it is cleared (with the activation
+   * key) in the same transaction, so of concurrent callers only one gets it.
+   */
+  takeSecret(atsign: string): string | undefined {
+    const secret = this.db.transaction(() => {
+      const rec = this.get(atsign);
+      if (!rec || rec.state !== "active" || rec.cramSecret === null) return undefined;
+      this.db
+        .prepare(
+          `UPDATE atsigns SET cram_secret = NULL, activation_key = NULL, updated_at = ?
+           WHERE atsign = ?`,
+        )
+        .run(Date.now(), atsign);
+      this.event(atsign, "secret_delivered");
+      return rec.cramSecret;
+    })();
+    // The old page version stays in the WAL until a checkpoint: copy back and truncate now.
+    if (secret !== undefined) this.db.pragma("wal_checkpoint(TRUNCATE)");
+    return secret;
   }
 
   /**
@@ -218,6 +256,21 @@ export class RegistrarStore {
         "UPDATE atsigns SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE atsign = ?",
       )
       .run(error.slice(0, 500), Date.now(), atsign);
+  }
+
+  /** Provisioning gave up: state `failed` with the reason, and the placement is freed. */
+  giveUp(atsign: string, error: string): AtSignRecord | undefined {
+    return this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE atsigns SET state = 'failed', last_error = ?, swarm = NULL, port = NULL,
+           host = NULL, updated_at = ? WHERE atsign = ?`,
+        )
+        .run(error.slice(0, 500), Date.now(), atsign);
+      this.db.prepare("DELETE FROM placements WHERE atsign = ?").run(atsign);
+      this.event(atsign, "failed", error.slice(0, 500));
+      return this.get(atsign);
+    })();
   }
 
   /** The lowest port of `swarm` no placement holds, skipping `skip`; undefined if none. */

@@ -12,7 +12,20 @@ export type AtSignState =
   | "resetting"
   | "moving"
   | "deleting"
-  | "deleted";
+  | "deleted"
+  /** Provisioning gave up (permanent error or too many attempts); `lastError` says why. */
+  | "failed";
+
+/** States that place an atServer; provisioning gives up in these, never while tearing down. */
+export const PROVISIONING_STATES: readonly AtSignState[] = [
+  "requested",
+  "allocated",
+  "atserver_started",
+  "healthy",
+  "directory_written",
+  "resetting",
+  "moving",
+];
 
 /** States the provisioner still has work to do in. */
 export const PENDING_STATES: readonly AtSignState[] = [
