@@ -29,6 +29,9 @@ describe("atserver federation: a hostile peer atServer (issue 11: H1, H2, H3, M2
     p = await startPlatform(["@alice", "@bob", "@carol", "@dave"], {
       external: ["@mallory"],
       now: () => Date.now() + skew,
+      // The H1 expiry test moves the clock 75 s: keep the pool's reaper (same clock) from
+      // closing its unauthenticated connection for age before pol is answered.
+      overrides: { unauthLifetimeMs: 600_000 },
     });
     mallory = await MaliciousPeer.start({
       atSign: "@mallory",
