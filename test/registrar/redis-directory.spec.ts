@@ -10,14 +10,29 @@ describe("registrar with the cloud directory layout (Redis primary + replica)", 
   before(async () => {
     primary = await TestRedis.start({ password: "registrar-test-pw" });
     replica = await TestRedis.start({ password: "registrar-test-pw", replicaOf: primary });
-    // A new dataset is marked once (docs/directory.md); until then the directory closes.
-    await primary.command("SET", DEFAULT_SENTINEL_KEY, "1");
     h = await startHarness({ redis: { primary, replica } });
+    // The directory trusts the replica once the mark has replicated and its next health
+    // check ran (--redis-health-interval-ms, 1 s): until then lookups close.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await h.lookup("warm-up");
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   });
   after(async () => {
     await h?.stop();
     await replica?.stop();
     await primary?.stop();
+  });
+
+  it("a registrar with no atSign on record marks the new directory dataset (sentinel), so the directory answers null instead of closing", async () => {
+    expect(await primary.command("GET", DEFAULT_SENTINEL_KEY)).to.equal("1");
+    expect(await h.lookup("nobody-here")).to.equal(null);
   });
 
   it("writes the primary; the directory (reading the replica, cached) follows writes and deletes", async () => {

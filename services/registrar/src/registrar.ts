@@ -80,6 +80,11 @@ export class Registrar {
     });
     this.server = server;
     log.info({ url: this.url }, "registrar listening");
+    // A registrar that has never registered anyone vouches for an empty directory, so a new
+    // deployment answers `null` rather than closing lookups. With any atSign on record the
+    // mark is left to the writes: a primary that came back empty must stay unmarked.
+    const counts = this.store.countByState();
+    if (Object.values(counts).every((n) => n === 0)) await this.deps.records.markPopulated?.();
     await this.provisioner.resumeAll();
   }
 

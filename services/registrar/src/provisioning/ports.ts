@@ -2,6 +2,8 @@
 export interface RecordWriter {
   set(atsign: string, hostPort: string): Promise<void>;
   delete(atsign: string): Promise<void>;
+  /** Marks an empty dataset as complete (the atDirectory's sentinel; docs/directory.md). */
+  markPopulated?(): Promise<void>;
   close?(): Promise<void>;
 }
 
