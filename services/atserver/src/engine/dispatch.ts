@@ -72,7 +72,9 @@ export class Dispatcher {
         throw new InvalidSyntaxError(`${parsed.verb} cannot be batched`);
       }
       if (!allowed(handler.access, session)) {
-        throw new AuthFailedError("Command cannot be executed without auth");
+        throw new AuthFailedError(
+          handler.unauthenticated ?? "Command cannot be executed without auth",
+        );
       }
       this.ctx.log.verbs.debug({ verb: parsed.verb, session: session.id }, "command");
       checkCommand(this.ctx, session, parsed.verb, parsed.params as Record<string, unknown>);

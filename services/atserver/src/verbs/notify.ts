@@ -22,6 +22,7 @@ function service(ctx: ServerContext): NotificationService {
 
 export const notify: VerbHandler<NotifyParams> = {
   access: ["A", "P"],
+  unauthenticated: "Notify command cannot be executed without authentication",
   handle(ctx, s, p) {
     if (s.isOwner) {
       // A text message has no key, hence no namespace: `*` decides.
