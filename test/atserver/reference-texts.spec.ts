@@ -261,6 +261,39 @@ describe("atserver: the reference server's wire texts and behaviours (issue 14 A
       });
     }
 
+    it("from: of a blocked atSign → AT0013 Unable to connect (names no one)", async () => {
+      await cram.execute("config:block:add:@eve");
+      const eve = await s.client();
+      expect(await eve.send("from:@eve")).to.equal("error:AT0013-Exception: Unable to connect");
+    });
+
+    it("notify:list dates: Invalid date format / ToDate cannot be less than FromDate (AT0022)", async () => {
+      expect(await cram.send("notify:list:2024-13-45")).to.equal(
+        "error:AT0022-Illegal arguments : Invalid date format",
+      );
+      expect(await cram.send("notify:list:2024-05-02:2024-05-01")).to.equal(
+        "error:AT0022-Illegal arguments : ToDate cannot be less than FromDate",
+      );
+    });
+
+    it("notify with strategy latest and no notifier → AT0003 For Strategy latest, notifier cannot be null", async () => {
+      expect(await cram.send("notify:strategy:latest:@bob:k.wavi@alice:v")).to.equal(
+        `${AUTH_PREFIX.AT0003}For Strategy latest, notifier cannot be null`,
+      );
+    });
+
+    it("notify as another atSign → AT0009 <atSign> is not authorized to send notification as <me>", async () => {
+      expect(await cram.send("notify:update:@bob:k.wavi@carol:v")).to.equal(
+        "error:AT0009-UnAuthorized client in request : @carol is not authorized to send notification as @alice",
+      );
+    });
+
+    it("an invalid regex → AT0003 Invalid regular expression. <regex> is not a valid regex", async () => {
+      expect(await cram.send("scan (unclosed")).to.equal(
+        `${AUTH_PREFIX.AT0003}Invalid regular expression. (unclosed is not a valid regex`,
+      );
+    });
+
     it("from: with bad syntax → the reference usage, unauthenticated form", async () => {
       const anon = await s.client();
       expect(await anon.send("from:")).to.equal(
