@@ -360,7 +360,7 @@ describe("atserver APKAM lifecycle: revocation and expiry close live connections
       );
       expect(await c.send(`notify:status:${buzz}`)).to.match(/^data:\w+$/);
       expect(await c.send(`notify:status:${atmos}`)).to.equal(
-        denied(id, "status notify", "@bob:f.atmosphere@alice"),
+        denied(id, "fetch notify", "@bob:f.atmosphere@alice"),
       );
       expect(await c.send(`notify:remove:${buzz}`)).to.equal(
         denied(id, "remove notify", "@bob:f.buzz@alice"),

@@ -111,6 +111,16 @@ describe("atserver: the reference server's wire texts and behaviours (issue 14 A
         "error:AT0401-Exception: Command cannot be executed without auth",
       );
     });
+
+    it("a verb that needs authentication refuses before reading its syntax; notify reads it first", async () => {
+      const anon = await s.client();
+      expect(await anon.send("update:public:no-value@alice")).to.equal(
+        "error:AT0401-Exception: Command cannot be executed without auth",
+      );
+      expect(await anon.send("notify:")).to.equal(
+        "error:AT0003-Exception: Invalid syntax. e.g notify:@colin:key@kevin",
+      );
+    });
   });
 
   describe("A4: enroll parameters checked first, with the reference texts (AT0011)", () => {
