@@ -194,6 +194,18 @@ describe("atserver: the reference server's wire texts and behaviours (issue 14 A
       );
     });
 
+    it("enroll:fetch / enroll:delete of an unknown id → AT0015 <enrollment key> does not exist in keystore", async () => {
+      for (const op of ["fetch", "delete"]) {
+        expect(await cram.send(`enroll:${op}:{"enrollmentId":"nope-2"}`)).to.equal(
+          `${AUTH_PREFIX.AT0015}nope-2.new.enrollments.__manage@alice does not exist in keystore`,
+        );
+      }
+      // approve/deny/revoke/unrevoke keep AT0028.
+      expect(await cram.send('enroll:deny:{"enrollmentId":"nope-2"}')).to.equal(
+        "error:AT0028:enrollment_id: nope-2 is expired or invalid",
+      );
+    });
+
     it("enroll:approve without parameters → AT0022 Enroll parameters not provided", async () => {
       expect(await cram.send("enroll:approve")).to.equal(
         "error:AT0022-Illegal arguments : Enroll parameters not provided",

@@ -6,6 +6,7 @@ import {
   AuthFailedError,
   EnrollmentStateError,
   InternalServerException,
+  KeyNotFoundError,
   UnauthorizedError,
 } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
@@ -264,6 +265,7 @@ export class Enrollments {
     validateEnrollParams(op, req);
     const id = req.enrollmentId ?? "";
     const rec = this.find(id);
+    if (!rec && op === "delete") throw new KeyNotFoundError(enrollmentKey(id, this.atSign));
     if (!rec)
       throw new EnrollmentStateError("AT0028", `enrollment_id: ${id} is expired or invalid`);
     // A client may always act on its own enrollment (revoke needs :force); others need __manage.
@@ -365,8 +367,7 @@ export class Enrollments {
       );
     }
     const rec = this.find(id);
-    if (!rec)
-      throw new EnrollmentStateError("AT0028", `enrollment_id: ${id} is expired or invalid`);
+    if (!rec) throw new KeyNotFoundError(enrollmentKey(id, this.atSign));
     return this.view(rec);
   }
 
