@@ -232,6 +232,12 @@ describe("atserver: the reference server's wire texts and behaviours (issue 14 A
       );
     });
 
+    it("update:meta of another atSign's key says Invalid update command, as update does", async () => {
+      expect(await cram.send("update:meta:public:k@bob:ttl:100")).to.equal(
+        `${AUTH_PREFIX.AT0016}Invalid update command - sharedBy atsign @bob should be same as current atsign @alice`,
+      );
+    });
+
     it("a key of 258 characters → AT0016 key length 258 is greater than max allowed 248 chars", async () => {
       const entity = "k".repeat(258 - "public:".length - "@alice".length);
       expect(await cram.send(`update:public:${entity}@alice v`)).to.equal(
