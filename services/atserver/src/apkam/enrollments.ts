@@ -331,12 +331,15 @@ export class Enrollments {
         name === ALL_NAMESPACES ? ns[ALL_NAMESPACES] : coveringGrant(ns, name)?.access,
         wanted === "rw",
       );
-    if (
-      !hasManage(s) ||
-      Object.entries(rec.namespaces).some(([name, wanted]) => !covered(name, wanted))
-    ) {
+    const failed = `Failed to ${op} enrollment id: ${id}.`;
+    if (!hasManage(s)) {
       throw new InternalServerException(
-        `Failed to ${op} enrollment id: ${id}. Client is not authorized for namespaces in the enrollment request`,
+        `${failed} The approving enrollment does not have access to "__manage" namespace`,
+      );
+    }
+    if (Object.entries(rec.namespaces).some(([name, wanted]) => !covered(name, wanted))) {
+      throw new InternalServerException(
+        `${failed} Client is not authorized for namespaces in the enrollment request`,
       );
     }
   }
