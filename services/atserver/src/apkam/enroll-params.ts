@@ -48,7 +48,7 @@ export function validateEnrollParams(op: EnrollOp, req: EnrollRequest): void {
 }
 
 /** A request from a new client (with an OTP) also carries its symmetric key and namespaces. */
-export function validateNewClient(req: EnrollRequest): void {
+function validateNewClient(req: EnrollRequest): void {
   need(
     req.encryptedAPKAMSymmetricKey,
     "encrypted apkam symmetric key is mandatory for new client enroll:request",

@@ -12,7 +12,7 @@ import {
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
 import { allows, ALL_NAMESPACES, coveringGrant, hasManage, MANAGE_NAMESPACE } from "./access";
-import { validateEnrollParams, validateNewClient, validateRequest } from "./enroll-params";
+import { validateEnrollParams, validateRequest } from "./enroll-params";
 
 export type EnrollmentState = "pending" | "approved" | "denied" | "revoked";
 
@@ -193,7 +193,6 @@ export class Enrollments {
         await new Promise((r) => setTimeout(r, this.backoff.next(this.ctx.now())));
         throw new InternalServerException("invalid otp. Cannot process enroll request");
       }
-      validateNewClient(req);
     }
     this.duplicate(req);
     const id = randomUUID();
