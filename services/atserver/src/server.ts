@@ -5,7 +5,7 @@ import { generateKeyPair } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { errorLine, InboundLimitError } from "@atplatform/protocol/src/core";
+import { InboundLimitError, refusalLine } from "@atplatform/protocol/src/core";
 import { readCramSecret, type AtServerConfig } from "./config";
 import type { CommitEvent, Peers, ServerContext } from "./context";
 import { KeyService } from "./data/key-service";
@@ -198,8 +198,7 @@ export class AtServer {
       afterCommand: (c) => this.enrollmentGuard.watch(c),
     });
     if (!this.pool.admit(conn)) {
-      const err = new InboundLimitError("Inbound connection limit exceeded");
-      stream.end(`${errorLine(err, { authenticated: false })}\n`);
+      stream.end(`${refusalLine(new InboundLimitError())}\n`);
       this.log.conn.warn({ remote, cap: this.pool.size }, "inbound connection limit reached");
       return undefined;
     }
