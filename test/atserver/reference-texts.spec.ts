@@ -28,7 +28,9 @@ describe("atserver: the reference server's wire texts and behaviours (issue 14 A
   after(async () => s.stop());
 
   /** A CRAM connection enrolled by itself (the reference tests' usual start), and its id. */
-  async function cramEnrolled(device: string): Promise<{ c: AtClient; id: string }> {
+  async function cramEnrolled(
+    device: string,
+  ): Promise<{ c: AtClient; id: string; status: string }> {
     const c = await s.owner();
     const r = JSON.parse(
       await c.execute(
@@ -40,33 +42,21 @@ describe("atserver: the reference server's wire texts and behaviours (issue 14 A
         }),
       ),
     ) as { enrollmentId: string; status: string };
-    return { c, id: r.enrollmentId };
+    return { c, id: r.enrollmentId, status: r.status };
   }
 
   describe("A1: enroll:request on a CRAM connection", () => {
     it("without encryptedDefaultEncryptionPrivateKey / encryptedDefaultSelfEncryptionKey is approved at once; the keys read back as null", async () => {
-      const c = await s.owner();
-      const r = JSON.parse(
-        await c.execute(
-          enrollRequest({
-            appName: "wavi",
-            deviceName: "nokeys",
-            namespaces: { wavi: "rw" },
-            apkamPublicKey: apkam.publicKey,
-          }),
-        ),
-      ) as { enrollmentId: string; status: string };
-      expect(r.status).to.equal("approved");
+      const { c, id, status } = await cramEnrolled("nokeys");
+      expect(status).to.equal("approved");
       expect(
-        await c.send(`keys:get:keyName:${r.enrollmentId}.default_enc_private_key.__manage@alice`),
+        await c.send(`keys:get:keyName:${id}.default_enc_private_key.__manage@alice`),
       ).to.equal('data:{"value":null}');
       // The enrollment works: its APKAM key logs in.
       const a = await s.client();
       const challenge = await a.from();
       expect(
-        await a.send(
-          `pkam:enrollmentId:${r.enrollmentId}:${signPkam(apkam.privateKey, challenge)}`,
-        ),
+        await a.send(`pkam:enrollmentId:${id}:${signPkam(apkam.privateKey, challenge)}`),
       ).to.equal("data:success");
     });
   });
