@@ -307,7 +307,7 @@ describe("atserver APKAM lifecycle: revocation and expiry close live connections
 
     it("otp:put needs __manage (r is enough); otp:get does not", async () => {
       expect(await c.send("otp:put:ABC999")).to.equal(
-        `error:AT0009-UnAuthorized client in request : Connection with enrollment ID ${id} is not authorized to put otp: __manage access is required`,
+        "error:AT0011-Internal server exception : Client not allowed to not store semi permanent pass code",
       );
       expect(await c.send("otp:get")).to.match(/^data:[A-NP-Z1-9]{6,}$/);
       const mgr = await login(await approved({ __manage: "r", wavi: "r" }));
@@ -319,10 +319,13 @@ describe("atserver APKAM lifecycle: revocation and expiry close live connections
       const mgr = await login(mid);
       const wantsRw = await pending({ wavi: "rw" });
       const wantsR = await pending({ wavi: "r" });
-      const refused =
-        "error:AT0011-Internal server exception : Client is not authorized for namespaces in the enrollment request";
-      expect(await c.send(`enroll:approve:${approveJson(wantsR)}`)).to.equal(refused);
-      expect(await mgr.send(`enroll:approve:${approveJson(wantsRw)}`)).to.equal(refused);
+      const refused = (eid: string) =>
+        `error:AT0011-Internal server exception : Failed to approve enrollment id: ${eid}. Client is not authorized for namespaces in the enrollment request`;
+      // c has no __manage grant at all.
+      expect(await c.send(`enroll:approve:${approveJson(wantsR)}`)).to.equal(
+        `error:AT0011-Internal server exception : Failed to approve enrollment id: ${wantsR}. The approving enrollment does not have access to "__manage" namespace`,
+      );
+      expect(await mgr.send(`enroll:approve:${approveJson(wantsRw)}`)).to.equal(refused(wantsRw));
       expect(await mgr.send(`enroll:approve:${approveJson(wantsR)}`)).to.equal(
         `data:{"status":"approved","enrollmentId":"${wantsR}"}`,
       );
@@ -360,7 +363,7 @@ describe("atserver APKAM lifecycle: revocation and expiry close live connections
       );
       expect(await c.send(`notify:status:${buzz}`)).to.match(/^data:\w+$/);
       expect(await c.send(`notify:status:${atmos}`)).to.equal(
-        denied(id, "status notify", "@bob:f.atmosphere@alice"),
+        denied(id, "fetch notify", "@bob:f.atmosphere@alice"),
       );
       expect(await c.send(`notify:remove:${buzz}`)).to.equal(
         denied(id, "remove notify", "@bob:f.buzz@alice"),

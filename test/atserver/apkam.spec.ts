@@ -183,6 +183,7 @@ describe("atserver APKAM: enroll / otp / enrollment-authenticated connections (P
       value: "MIIBpub",
       keyType: "rsa2048",
       enrollmentId: id,
+      encryptionKeyName: null,
     });
     const selfList = JSON.parse(await c.execute("keys:get:self")) as string[];
     expect(selfList).to.include.members([

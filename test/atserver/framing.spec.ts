@@ -85,7 +85,9 @@ describe("atserver: connection and framing (Part A 1-3, Part B §2)", () => {
     c.write("update:public:big@alice ");
     for (let i = 0; i < 10 && !c.closed; i++) c.write(chunk);
     await c.waitClosed(10_000);
-    expect(c.text).to.match(/^error:AT0005-/);
+    expect(c.text).to.equal(
+      "error:AT0005-Buffer limit exceeded : InboundBuffer overflow: server received request which exceeded the buffer size limit. Terminating the connection.\n",
+    );
   });
 
   it("a value just under the limit is accepted", async () => {
@@ -133,7 +135,7 @@ describe("atserver: connection and framing (Part A 1-3, Part B §2)", () => {
       const third = await RawConn.open(small.port, small.tls.ca);
       held.push(third);
       await third.waitClosed();
-      expect(third.text).to.equal("error:AT0012-Exception: Inbound connection limit exceeded\n");
+      expect(third.text).to.equal("error:AT0012-Inbound connection limit exceeded\n");
     } finally {
       for (const c of held) c.destroy();
       await small.stop();

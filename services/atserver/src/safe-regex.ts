@@ -16,7 +16,7 @@ export function safeRegex(pattern: string): RegExp {
   try {
     // eslint-disable-next-line no-invalid-regexp -- `l` is V8's linear-time engine, enabled above
     return new RegExp(pattern, "l");
-  } catch (err) {
-    throw new InvalidSyntaxError(`invalid regex ${pattern}: ${(err as Error).message}`);
+  } catch {
+    throw new InvalidSyntaxError(`Invalid regular expression. ${pattern} is not a valid regex`);
   }
 }

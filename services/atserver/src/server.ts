@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import { chmodSync, mkdirSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { errorLine, InboundLimitError } from "@atplatform/protocol/src/core";
+import { InboundLimitError, refusalLine } from "@atplatform/protocol/src/core";
 import { readCramSecret, type AtServerConfig } from "./config";
 import type { CommitEvent, Peers, ServerContext } from "./context";
 import { KeyService } from "./data/key-service";
@@ -221,8 +221,7 @@ export class AtServer {
     });
     const admission = this.pool.admit(conn);
     if (admission !== "admitted") {
-      const err = new InboundLimitError("Inbound connection limit exceeded");
-      stream.end(`${errorLine(err, { authenticated: false })}\n`);
+      stream.end(`${refusalLine(new InboundLimitError())}\n`);
       // A refused client that never closes its side must not hold the socket.
       setTimeout(() => stream.destroy(), REFUSED_LINGER_MS).unref();
       this.log.conn.warn(

@@ -216,6 +216,14 @@ export function errorLine(err: AtError, opts: ErrorLineOptions): string {
   return `error:${err.code}-${text}`;
 }
 
+/**
+ * `error:<CODE>-<description>`: the reference's line for a connection refused before it is
+ * served (the inbound cap), with no message at all.
+ */
+export function refusalLine(err: AtError): string {
+  return `error:${err.code}-${err.description}`;
+}
+
 const CLASS_BY_CODE: Partial<Record<string, new (message: string) => AtError>> = {
   AT0002: DataStoreError,
   AT0003: InvalidSyntaxError,

@@ -179,6 +179,10 @@ export function isSyncedKey(key: string): boolean {
 }
 
 /** Max key length: 248 characters, 255 for `cached:` keys. */
+export function maxKeyLength(key: string): number {
+  return key.startsWith("cached:") ? 255 : 248;
+}
+
 export function isKeyTooLong(key: string): boolean {
-  return key.length > (key.startsWith("cached:") ? 255 : 248);
+  return key.length > maxKeyLength(key);
 }

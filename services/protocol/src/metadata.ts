@@ -56,6 +56,14 @@ export const METADATA_ATTRIBUTES: readonly MetadataAttribute[] = [
   { name: "algo", wire: ["algo"], type: "text" },
 ];
 
+/**
+ * update and update:meta take negative ttl/ttb too, as the reference's grammar does, so that
+ * they are refused by validateMetadataInput with the reference's texts rather than as syntax.
+ */
+export const UPDATE_METADATA_ATTRIBUTES: readonly MetadataAttribute[] = METADATA_ATTRIBUTES.map(
+  (a) => (a.name === "ttl" || a.name === "ttb" ? { ...a, signed: true } : a),
+);
+
 const TEXT_ATTRS = [
   "dataSignature",
   "sharedKeyEnc",
@@ -89,9 +97,12 @@ export interface StoredMetadata extends Partial<Record<TextAttr, string>> {
 
 /** Throws AT0003 for values the reference rejects (negative ttl/ttb, ttr ≤ −2). */
 export function validateMetadataInput(m: MetadataInput): void {
-  if (m.ttl !== undefined && m.ttl < 0) throw new InvalidSyntaxError("ttl must be >= 0");
-  if (m.ttb !== undefined && m.ttb < 0) throw new InvalidSyntaxError("ttb must be >= 0");
-  if (m.ttr !== undefined && m.ttr < -1) throw new InvalidSyntaxError("ttr must be -1 or >= 1");
+  if (m.ttl !== undefined && m.ttl < 0)
+    throw new InvalidSyntaxError("Valid value for TTL should be greater than or equal to 0");
+  if (m.ttb !== undefined && m.ttb < 0)
+    throw new InvalidSyntaxError("Valid value for TTB should be greater than or equal to 0");
+  if (m.ttr !== undefined && m.ttr < -1)
+    throw new InvalidSyntaxError("Valid values for TTR are -1 and greater than or equal to 1");
 }
 
 export interface ApplyOptions {

@@ -1,7 +1,8 @@
 // Every verb's grammar, written once (Part B §3). The server parses with these; the client
-// builds its command lines with the same objects (`grammar.format(params)`).
+// builds its command lines with the same objects (`grammar.format(params)`). Each usage text
+// is the reference server's, word for word: it is the wire text of the verb's AT0003 error.
 import { field, flag, Grammar, litAny, meta, opt } from "./grammar";
-import type { MetadataInput } from "./metadata";
+import { type MetadataInput, UPDATE_METADATA_ATTRIBUTES } from "./metadata";
 
 const ATSIGN = "@[^:@\\s]+";
 const TOK = "[^:@\\s]+";
@@ -19,7 +20,7 @@ export const from = new Grammar<FromParams>(
     field("atSign", "@?[^:@\\s]+"),
     opt(":clientConfig:", field("clientConfig", "\\{.+\\}")),
   ],
-  "from:<@atSign>[:clientConfig:{json}]",
+  "syntax from:@<atSign> \n e.g from:@alice",
 );
 
 export interface CramParams {
@@ -46,10 +47,10 @@ export const pkam = new Grammar<PkamParams>(
     opt("enrollmentId:", field("enrollmentId", "[^:\\s]+"), ":"),
     field("signature", ".+"),
   ],
-  "pkam:[signingAlgo:<algo>:][hashingAlgo:<algo>:][enrollmentId:<id>:]<signature>",
+  "pkam:<signature>",
 );
 
-export const pol = new Grammar<Record<string, never>>("pol", ["pol"], "pol");
+export const pol = new Grammar<Record<string, never>>("pol", ["pol"], "syntax pol e.g pol");
 
 /** Shared shape of a key written as `[:(public|@x)]:<key>[@owner]`. */
 export interface ScopedKeyParams {
@@ -66,7 +67,7 @@ export const update = new Grammar<UpdateParams>(
   "update",
   [
     "update",
-    meta(),
+    meta("metadata", UPDATE_METADATA_ATTRIBUTES),
     opt(":", field("scope", SCOPE)),
     ":",
     field("key", `privatekey:at_pkam_publickey|${TOK}`),
@@ -74,7 +75,7 @@ export const update = new Grammar<UpdateParams>(
     " ",
     field("value", ".+"),
   ],
-  "update[:<metadata>][:public|:@<atSign>]:<key>[@<owner>] <value>",
+  "e.g. update:@alice:location@bob San Francisco",
 );
 
 export interface UpdateMetaParams extends ScopedKeyParams {
@@ -89,9 +90,9 @@ export const updateMeta = new Grammar<UpdateMetaParams>(
     ":",
     field("key", TOK),
     field("owner", ATSIGN),
-    meta(),
+    meta("metadata", UPDATE_METADATA_ATTRIBUTES),
   ],
-  "update:meta[:public|:@<atSign>]:<key>@<owner>[:<metadata>]",
+  "update:meta:ttl:20000:ttb:20000:ttr:20000",
 );
 
 export interface LlookupParams extends ScopedKeyParams {
@@ -110,7 +111,7 @@ export const llookup = new Grammar<LlookupParams>(
     field("key", "[^:@](?:(?!::)[^@])*"),
     field("owner", ATSIGN),
   ],
-  "llookup[:meta|:all][:cached][:public|:@<atSign>]:<key>@<owner>",
+  "e.g llookup:location@bob",
 );
 
 export interface LookupParams {
@@ -128,7 +129,7 @@ export const lookup = new Grammar<LookupParams>(
     field("key", "[^:].*?"),
     field("owner", "@[^@\\s]+"),
   ],
-  "lookup:[bypassCache:true|false:][meta:|all:]<key>@<owner>",
+  "e.g lookup:location@bob",
 );
 
 export const plookup = new Grammar<LookupParams>(
@@ -140,7 +141,7 @@ export const plookup = new Grammar<LookupParams>(
     field("key", "[^:@\\s][^@\\s]*"),
     field("owner", "@[^@\\s]+"),
   ],
-  "plookup:[bypassCache:true|false:][meta:|all:]<key>@<owner>",
+  "e.g plookup:location@bob",
 );
 
 export interface DeleteParams extends ScopedKeyParams {
@@ -158,7 +159,7 @@ export const del = new Grammar<DeleteParams>(
     field("key", `privatekey:at_secret|${TOK}`),
     opt(field("owner", ATSIGN)),
   ],
-  "delete[:cached][:public|:@<atSign>]:<key>[@<owner>]",
+  "syntax delete:@<atkey> \n e.g delete:phone@alice",
 );
 
 export interface ScanParams {
@@ -176,22 +177,22 @@ export const scan = new Grammar<ScanParams>(
     opt(":page:", field("page", "\\d+")),
     opt(" ", field("regex", "\\S+")),
   ],
-  "scan[:showHidden:true|false][:@<atSign>][ <regex>]",
+  "scan",
 );
 
 export interface InfoParams {
   brief?: boolean;
 }
-export const info = new Grammar<InfoParams>(
-  "info",
-  ["info", flag("brief", ":brief")],
-  "info[:brief]",
-);
+export const info = new Grammar<InfoParams>("info", ["info", flag("brief", ":brief")], "info");
 
 export interface NoopParams {
   ms: string;
 }
-export const noop = new Grammar<NoopParams>("noop", ["noop:", field("ms", "\\d+")], "noop:<ms>");
+export const noop = new Grammar<NoopParams>(
+  "noop",
+  ["noop:", field("ms", "\\d+")],
+  "noop:<durationInMillis>",
+);
 
 export interface StatsParams {
   ids?: string;
@@ -200,8 +201,13 @@ export interface StatsParams {
 export const stats = new Grammar<StatsParams>(
   "stats",
   ["stats", opt(":", field("ids", "[1-9]\\d*(?:,[1-9]\\d*)*"), opt(":", field("regex", ".+")))],
-  "stats[:<id>{,<id>}][:<regex>]",
+  "stats:1,2,3",
 );
+
+const CONFIG_USAGE =
+  "configure block syntax config:block:<action>:@<atSign> \n e.g config:block:add:@alice \n " +
+  "view syntax config:show:<type> \n e.g config:shoe:allow \n configure set syntax \n " +
+  "e.g. config:set:<configName>=<configValue> \n config:reset(or)print:<configName>";
 
 export interface ConfigBlockParams {
   op: "add" | "remove";
@@ -210,12 +216,12 @@ export interface ConfigBlockParams {
 export const configBlock = new Grammar<ConfigBlockParams>(
   "config:block",
   ["config:block:", field("op", "add|remove"), ":", field("atSigns", "@[^\\s@:]+(?: @[^\\s@:]+)*")],
-  "config:block:add|remove:@<atSign>{ @<atSign>}",
+  CONFIG_USAGE,
 );
 export const configBlockShow = new Grammar<Record<string, never>>(
   "config:block:show",
   ["config:block:show"],
-  "config:block:show",
+  CONFIG_USAGE,
 );
 export interface ConfigSettingParams {
   op: "set" | "reset" | "print";
@@ -231,7 +237,7 @@ export const configSetting = new Grammar<ConfigSettingParams>(
     field("name", "[A-Za-z_]+"),
     opt("=", field("value", ".+")),
   ],
-  "config:set:<name>=<value> | config:reset:<name> | config:print:<name>",
+  CONFIG_USAGE,
 );
 
 export interface SyncFromParams {
@@ -248,7 +254,7 @@ export const syncFrom = new Grammar<SyncFromParams>(
     field("limit", "\\d+"),
     opt(":", field("regex", ".+")),
   ],
-  "sync:from:<commitId>:limit:<n>[:<regex>]",
+  "syntax sync:from:1:limit:10:.wavi",
 );
 
 export interface BatchParams {
@@ -257,7 +263,7 @@ export interface BatchParams {
 export const batch = new Grammar<BatchParams>(
   "batch",
   ["batch:", field("json", "\\[.*\\]")],
-  "batch:[{json}]",
+  'e.g batch:[{"id":1, "commmand":"update:location@alice newyork"},{"id":2, "commmand":"delete:location@alice"}]',
 );
 
 export interface MonitorParams {
@@ -277,7 +283,7 @@ export const monitor = new Grammar<MonitorParams>(
     opt(":", field("epoch", "\\d+")),
     opt(" ", field("regex", ".+")),
   ],
-  "monitor[:strict][:selfNotifications][:multiplexed][:<epochMillis>][ <regex>]",
+  "e.g. monitor or monitor .wavi",
 );
 
 export interface NotifyParams {
@@ -316,8 +322,7 @@ export const notify = new Grammar<NotifyParams>(
     opt(field("from", ATSIGN)),
     opt(":", field("value", ".+")),
   ],
-  "notify[:id:<id>][:update|:delete][:messageType:key|text][:priority:<p>][:strategy:all|latest]" +
-    "[:latestN:<n>][:notifier:<n>][:ttln:<ms>][:<metadata>]:@<to>:<key>[@<from>][:<value>]",
+  "e.g notify:@colin:key@kevin",
 );
 
 export interface NotifyListParams {
@@ -333,7 +338,7 @@ export const notifyList = new Grammar<NotifyListParams>(
     opt(":", field("to", "\\d{4}-\\d{2}-\\d{2}")),
     opt(":", field("regex", "[^:]+")),
   ],
-  "notify:list[:<yyyy-mm-dd>][:<yyyy-mm-dd>][:<regex>]",
+  "e.g notify:list [regular expression]",
 );
 
 export interface NotificationIdParams {
@@ -342,17 +347,17 @@ export interface NotificationIdParams {
 export const notifyStatus = new Grammar<NotificationIdParams>(
   "notify:status",
   ["notify:status:", field("id", "\\S+")],
-  "notify:status:<id>",
+  "e.g notify:status:<notification-id>",
 );
 export const notifyFetch = new Grammar<NotificationIdParams>(
   "notify:fetch",
   ["notify:fetch:", field("id", "\\S+")],
-  "notify:fetch:<id>",
+  "e.g notify:fetch:<notification-id>",
 );
 export const notifyRemove = new Grammar<NotificationIdParams>(
   "notify:remove",
   ["notify:remove:", field("id", "[\\w-]+")],
-  "notify:remove:<id>",
+  "e.g notify:remove:<notificationId>",
 );
 
 export interface NotifyAllParams {
@@ -383,7 +388,7 @@ export const notifyAll = new Grammar<NotifyAllParams>(
     opt(field("from", ATSIGN)),
     opt(":", field("value", ".+")),
   ],
-  "notify:all:[update|delete:][messageType:key|text:]<@to>{,<@to>}:<key>[@<from>][:<value>]",
+  "e.g notify:all:@alice,@bob:key1@colin",
 );
 
 export interface EnrollParams {
@@ -399,7 +404,7 @@ export const enroll = new Grammar<EnrollParams>(
     flag("force", ":force"),
     opt(":", field("json", "\\{.*\\}")),
   ],
-  "enroll:<operation>[:force][:{json}]",
+  'enroll:request:{"appName":"wavi","deviceName":"iPhone","namespaces":{"wavi":"rw"},"otp":"<otp>":"apkamPublicKey":"<public_key>"}',
 );
 
 export interface OtpParams {
@@ -415,7 +420,7 @@ export const otp = new Grammar<OtpParams>(
     opt(":", field("code", "\\w{6,}")),
     opt(":ttl:", field("ttl", "\\d+")),
   ],
-  "otp:get[:ttl:<ms>] | otp:put:<code>[:ttl:<ms>]",
+  "otp:get or otp:validate:<otp>",
 );
 
 export interface KeysParams {
@@ -443,8 +448,7 @@ export const keys = new Grammar<KeysParams>(
     opt(":keyName:", field("keyName", "\\S+")),
     opt(" ", field("value", ".+")),
   ],
-  "keys:put|get|delete[:public|private|self][:namespace:<ns>][:appName:<a>][:deviceName:<d>]" +
-    "[:keyType:<t>][:encryptionKeyName:<k>][:keyName:<name>][ <value>]",
+  "e.g. keys:put:public:keyName:encryptionPublicKey:namespace:__global:keyType:rsa2048:<public_key>",
 );
 
 /** A verb: how the dispatcher recognises it (by prefix, in the reference order) and its grammars. */

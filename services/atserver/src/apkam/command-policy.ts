@@ -7,10 +7,10 @@ import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
 import { authorize, authorizeUnscoped, mayAccess } from "./access";
 
-/** notify:<op>:<id> verbs: the wire label of the refusal and whether the op writes. */
+/** notify:<op>:<id> verbs: the wire label of the refusal (the reference's) and whether the op writes. */
 const BY_ID: Readonly<Record<string, { label: string; write: boolean }>> = {
   "notify:fetch": { label: "fetch notify", write: false },
-  "notify:status": { label: "status notify", write: false },
+  "notify:status": { label: "fetch notify", write: false },
   "notify:remove": { label: "remove notify", write: true },
 };
 

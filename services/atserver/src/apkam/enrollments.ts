@@ -5,13 +5,14 @@ import {
   AtError,
   AuthFailedError,
   EnrollmentStateError,
-  IllegalArgumentsError,
   InternalServerException,
+  KeyNotFoundError,
   UnauthorizedError,
 } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { Session } from "../engine/session";
 import { allows, ALL_NAMESPACES, coveringGrant, hasManage, MANAGE_NAMESPACE } from "./access";
+import { validateEnrollParams, validateRequest } from "./enroll-params";
 
 export type EnrollmentState = "pending" | "approved" | "denied" | "revoked";
 
@@ -45,6 +46,15 @@ const PENDING_TTL_MS = 48 * 3600_000;
 const OTP_TTL_MS = 5 * 60_000;
 const OTP_CHARS = "ABCDEFGHIJKLMNPQRSTUVWXYZ123456789"; // no 0 and no O
 const FIB_CAP_MS = 55_000;
+
+/** How the refusal of a state change names the operation (the reference's words). */
+const STATE_CHANGE_WORDS = {
+  approve: ["approve", "approved"],
+  deny: ["deny", "denied"],
+  revoke: ["revoke", "revoked"],
+  unrevoke: ["un-revoke", "un-revoked"],
+  delete: ["delete", "deleted"],
+} as const;
 
 export function enrollmentKey(id: string, atSign: string): string {
   return `${id}.new.enrollments.__manage${atSign}`;
@@ -176,23 +186,12 @@ export class Enrollments {
   }
 
   async request(s: Session, req: EnrollRequest): Promise<Record<string, string>> {
+    validateRequest(req);
     this.rateLimit(s);
-    if (!req.appName || !req.deviceName || !req.apkamPublicKey) {
-      throw new IllegalArgumentsError("appName, deviceName and apkamPublicKey are required");
-    }
     if (!s.isOwner) {
       if (!this.checkOtp(req.otp)) {
         await new Promise((r) => setTimeout(r, this.backoff.next(this.ctx.now())));
         throw new InternalServerException("invalid otp. Cannot process enroll request");
-      }
-      if (
-        !req.encryptedAPKAMSymmetricKey ||
-        !req.namespaces ||
-        Object.keys(req.namespaces).length === 0
-      ) {
-        throw new IllegalArgumentsError(
-          "encryptedAPKAMSymmetricKey and at least one namespace are required",
-        );
       }
     }
     this.duplicate(req);
@@ -232,20 +231,16 @@ export class Enrollments {
     return { enrollmentId: id, status: "pending" };
   }
 
+  /** A CRAM bootstrap may come without the keys: stored as `{"value":null}`, as the reference. */
   private storeKeys(id: string, req: EnrollRequest): void {
-    if (!req.encryptedDefaultEncryptionPrivateKey || !req.encryptedDefaultSelfEncryptionKey) {
-      throw new IllegalArgumentsError(
-        "encryptedDefaultEncryptionPrivateKey and encryptedDefaultSelfEncryptionKey are required",
-      );
-    }
     const a = this.atSign;
     this.ctx.keys.putUnsynced(
       `${id}.default_enc_private_key.__manage${a}`,
-      JSON.stringify({ value: req.encryptedDefaultEncryptionPrivateKey }),
+      JSON.stringify({ value: req.encryptedDefaultEncryptionPrivateKey ?? null }),
     );
     this.ctx.keys.putUnsynced(
       `${id}.default_self_enc_key.__manage${a}`,
-      JSON.stringify({ value: req.encryptedDefaultSelfEncryptionKey }),
+      JSON.stringify({ value: req.encryptedDefaultSelfEncryptionKey ?? null }),
     );
   }
 
@@ -266,16 +261,19 @@ export class Enrollments {
     force: boolean,
   ): Record<string, string> {
     if (!s.isOwner) throw new AuthFailedError(`Cannot ${op} enrollment without authentication`);
+    validateEnrollParams(op, req);
     const id = req.enrollmentId ?? "";
     const rec = this.find(id);
+    if (!rec && op === "delete") throw new KeyNotFoundError(enrollmentKey(id, this.atSign));
     if (!rec)
       throw new EnrollmentStateError("AT0028", `enrollment_id: ${id} is expired or invalid`);
     // A client may always act on its own enrollment (revoke needs :force); others need __manage.
-    if (s.enrollmentId !== id) this.requireManager(s, rec);
+    if (s.enrollmentId !== id) this.requireManager(s, op, id, rec);
     const state = rec.approval.state;
     const refuse = (allowed: string) => {
+      const [verb, done] = STATE_CHANGE_WORDS[op];
       throw new InternalServerException(
-        `Failed to ${op} enrollment id: ${id}. Cannot ${op} a ${state} enrollment. Only ${allowed} enrollments can be ${op === "delete" ? "deleted" : `${op}d`}`,
+        `Failed to ${op} enrollment id: ${id}. Cannot ${verb} a ${state} enrollment. Only ${allowed} enrollments can be ${done}`,
       );
     };
     switch (op) {
@@ -324,7 +322,7 @@ export class Enrollments {
    * requested namespace at the requested level: its covering grant (longest suffix, else `*`)
    * must be rw, or r for a namespace requested r. CRAM/PKAM connections have all rights.
    */
-  private requireManager(s: Session, rec: EnrollmentRecord): void {
+  private requireManager(s: Session, op: string, id: string, rec: EnrollmentRecord): void {
     if (s.auth !== "apkam" || !s.namespaces) return;
     const ns = s.namespaces;
     const covered = (name: string, wanted: string) =>
@@ -332,12 +330,15 @@ export class Enrollments {
         name === ALL_NAMESPACES ? ns[ALL_NAMESPACES] : coveringGrant(ns, name)?.access,
         wanted === "rw",
       );
-    if (
-      !hasManage(s) ||
-      Object.entries(rec.namespaces).some(([name, wanted]) => !covered(name, wanted))
-    ) {
+    const failed = `Failed to ${op} enrollment id: ${id}.`;
+    if (!hasManage(s)) {
       throw new InternalServerException(
-        "Client is not authorized for namespaces in the enrollment request",
+        `${failed} The approving enrollment does not have access to "__manage" namespace`,
+      );
+    }
+    if (Object.entries(rec.namespaces).some(([name, wanted]) => !covered(name, wanted))) {
+      throw new InternalServerException(
+        `${failed} Client is not authorized for namespaces in the enrollment request`,
       );
     }
   }
@@ -360,6 +361,7 @@ export class Enrollments {
 
   fetch(s: Session, req: EnrollRequest): Record<string, unknown> {
     if (!s.isOwner) throw new AuthFailedError("Cannot fetch enrollment without authentication");
+    validateEnrollParams("fetch", req);
     const id = req.enrollmentId ?? "";
     if (!hasManage(s) && id !== s.enrollmentId) {
       throw new UnauthorizedError(
@@ -367,8 +369,7 @@ export class Enrollments {
       );
     }
     const rec = this.find(id);
-    if (!rec)
-      throw new EnrollmentStateError("AT0028", `enrollment_id: ${id} is expired or invalid`);
+    if (!rec) throw new KeyNotFoundError(enrollmentKey(id, this.atSign));
     return this.view(rec);
   }
 

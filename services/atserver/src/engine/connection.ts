@@ -208,7 +208,9 @@ export class Connection {
   }
 
   private overflow(): void {
-    const err = new BufferLimitError("Buffer limit exceeded");
+    const err = new BufferLimitError(
+      "InboundBuffer overflow: server received request which exceeded the buffer size limit. Terminating the connection.",
+    );
     this.write(
       `${errorLine(err, { authenticated: this.session.isOwner, json: this.session.jsonErrors })}\n`,
     );

@@ -6,6 +6,7 @@ import {
   DataStoreError,
   EnrollmentStateError,
   errorLine,
+  identifyVerb,
   InternalServerException,
   InvalidSyntaxError,
   normalizeCommand,
@@ -64,16 +65,22 @@ export class Dispatcher {
   ): Promise<{ outcome: Outcome } | { error: AtError }> {
     try {
       const line = normalizeCommand(raw);
+      const spec = identifyVerb(line);
+      if (!spec) throw new InvalidSyntaxError("invalid command");
+      const handler = this.handlers[spec.verb];
+      if (!handler) throw new InvalidSyntaxError(`${spec.verb} is not supported`);
+      // As the reference: a verb that needs authentication refuses before reading its syntax,
+      // except those with their own refusal text (notify), which read it first.
+      const mayRun = allowed(handler.access, session);
+      if (!mayRun && !handler.unauthenticated) {
+        throw new AuthFailedError("Command cannot be executed without auth");
+      }
       const parsed = parseCommand(line);
       if (!parsed) throw new InvalidSyntaxError("invalid command");
-      const handler = this.handlers[parsed.verb];
-      if (!handler) throw new InvalidSyntaxError(`${parsed.verb} is not supported`);
       if (inBatch && (parsed.verb === "batch" || parsed.verb === "monitor")) {
         throw new InvalidSyntaxError(`${parsed.verb} cannot be batched`);
       }
-      if (!allowed(handler.access, session)) {
-        throw new AuthFailedError("Command cannot be executed without auth");
-      }
+      if (!mayRun) throw new AuthFailedError(handler.unauthenticated);
       this.ctx.log.verbs.debug({ verb: parsed.verb, session: session.id }, "command");
       checkCommand(this.ctx, session, parsed.verb, parsed.params as Record<string, unknown>);
       if (parsed.verb === "batch") {

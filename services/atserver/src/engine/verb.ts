@@ -10,6 +10,8 @@ export type VerbResult = string | { raw: string } | { none: true };
 
 export interface VerbHandler<P = any> {
   access: readonly Access[];
+  /** The AT0401 text when access is refused (default: the generic one). */
+  unauthenticated?: string;
   handle(ctx: ServerContext, session: Session, params: P): VerbResult | Promise<VerbResult>;
 }
 

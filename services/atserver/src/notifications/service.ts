@@ -57,10 +57,12 @@ export class NotificationService {
   send(p: NotifyParams): string {
     const me = this.opts.atSign;
     if (p.strategy === "latest" && !p.notifier) {
-      throw new InvalidSyntaxError("Invalid syntax. strategy latest needs a notifier");
+      throw new InvalidSyntaxError("For Strategy latest, notifier cannot be null");
     }
     if (p.from !== undefined && normalizeAtSign(p.from) !== me) {
-      throw new UnauthorizedError(`notify: ${p.from} is not ${me}`);
+      throw new UnauthorizedError(
+        `${normalizeAtSign(p.from)} is not authorized to send notification as ${me}`,
+      );
     }
     const messageType = p.messageType ?? "key";
     const to = p.to.toLowerCase() === "public" ? "public" : normalizeAtSign(p.to);

@@ -49,7 +49,7 @@ export const from: VerbHandler<FromParams> = {
       return text;
     }
     if (readBlocklist(ctx).includes(who)) {
-      throw new BlockedConnectionError(`${who} is blocked by ${ctx.atSign}`);
+      throw new BlockedConnectionError("Unable to connect");
     }
     if (ctx.peers) await ctx.peers.checkPeerCertificate(s, who);
     const challenge = boundChallenge(ctx.atSign);

@@ -4,7 +4,6 @@ import {
   InternalServerException,
   type EnrollParams,
   type OtpParams,
-  UnauthorizedError,
 } from "@atplatform/protocol/src/core";
 import type { ServerContext } from "../context";
 import type { VerbHandler } from "../engine/verb";
@@ -27,7 +26,7 @@ export const enroll: VerbHandler<EnrollParams> = {
         throw new IllegalArgumentsError("enroll needs a JSON object");
       }
     } else if (p.op !== "list") {
-      throw new IllegalArgumentsError(`enroll:${p.op} needs a JSON object`);
+      throw new IllegalArgumentsError("Enroll parameters not provided");
     }
     const e = enrollments(ctx);
     switch (p.op) {
@@ -51,11 +50,9 @@ export const otp: VerbHandler<OtpParams> = {
     // §3.26: a semi-permanent passcode needs the enrollment's own `__manage` grant (r or rw,
     // as the reference; `*` does not count). An OTP is single-use and grants nothing by itself.
     if (!hasManage(s)) {
-      throw new UnauthorizedError(
-        `Connection with enrollment ID ${s.enrollmentId} is not authorized to put otp: __manage access is required`,
-      );
+      throw new InternalServerException("Client not allowed to not store semi permanent pass code");
     }
-    if (!p.code) throw new IllegalArgumentsError("otp:put needs a code");
+    if (!p.code) throw new InternalServerException("otp:put requires a passcode");
     enrollments(ctx).putSpp(p.code, ttl);
     return "ok";
   },

@@ -3,6 +3,7 @@ import {
   buildKey,
   InvalidKeyError,
   isKeyTooLong,
+  maxKeyLength,
   normalizeAtSign,
   type ScopedKeyParams,
 } from "@atplatform/protocol/src/core";
@@ -16,7 +17,11 @@ export function keyOf(p: ScopedKeyParams & { cached?: boolean }, atSign: string)
     owner: p.owner ?? atSign,
     cached: p.cached,
   });
-  if (isKeyTooLong(key)) throw new InvalidKeyError(`key ${key} is too long`);
+  if (isKeyTooLong(key)) {
+    throw new InvalidKeyError(
+      `key length ${key.length} is greater than max allowed ${maxKeyLength(key)} chars`,
+    );
+  }
   return key;
 }
 

@@ -76,25 +76,28 @@ export const keys: VerbHandler<KeysParams> = {
       throw new InternalServerException("Keys verb cannot be accessed without an enrollmentId");
     if (p.op === "put") {
       if (p.value === undefined) throw new IllegalArgumentsError("keys:put needs a value");
-      const record: Record<string, string> = {
+      // The reference's record: every field present, null when not given.
+      const record: Record<string, string | null> = {
         value: p.value,
-        keyType: p.keyType ?? "",
+        keyType: p.keyType ?? null,
         enrollmentId: s.enrollmentId,
+        encryptionKeyName: p.encryptionKeyName ?? null,
       };
-      if (p.encryptionKeyName) record.encryptionKeyName = p.encryptionKeyName;
       ctx.keys.putUnsynced(storageKey(ctx, p), JSON.stringify(record));
       return "-1";
     }
+    // Names are stored lower-cased (storageKey), so get and delete find them in any case.
+    const name = p.keyName?.toLowerCase();
     if (p.op === "delete") {
-      if (!p.keyName) throw new IllegalArgumentsError("keys:delete needs a keyName");
-      authorizeKeyName(ctx, s, "delete", p.keyName);
-      ctx.keys.delete(p.keyName);
+      if (!name) throw new IllegalArgumentsError("keys:delete needs a keyName");
+      authorizeKeyName(ctx, s, "delete", name);
+      ctx.keys.delete(name);
       return "-1";
     }
-    if (p.keyName) {
-      authorizeKeyName(ctx, s, "get", p.keyName);
-      const r = ctx.keys.active(p.keyName);
-      if (!r) throw new KeyNotFoundError(p.keyName);
+    if (name) {
+      authorizeKeyName(ctx, s, "get", name);
+      const r = ctx.keys.active(name);
+      if (!r) throw new KeyNotFoundError(name, `key ${p.keyName} not found in keystore`);
       return r.value ?? "null";
     }
     return JSON.stringify(list(ctx, s, p.visibility ?? "self"));

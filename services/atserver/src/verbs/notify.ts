@@ -22,6 +22,7 @@ function service(ctx: ServerContext): NotificationService {
 
 export const notify: VerbHandler<NotifyParams> = {
   access: ["A", "P"],
+  unauthenticated: "Notify command cannot be executed without authentication",
   handle(ctx, s, p) {
     if (s.isOwner) {
       // A text message has no key, hence no namespace: `*` decides.
@@ -59,7 +60,7 @@ export const notifyAll: VerbHandler<NotifyAllParams> = {
 
 function day(text: string, end: boolean): number {
   const t = Date.parse(`${text}T00:00:00.000Z`);
-  if (Number.isNaN(t)) throw new IllegalArgumentsError(`bad date ${text}`);
+  if (Number.isNaN(t)) throw new IllegalArgumentsError("Invalid date format");
   return end ? t + 86_400_000 - 1 : t;
 }
 
@@ -69,7 +70,7 @@ export const notifyList: VerbHandler<NotifyListParams> = {
     if (!s.isOwner && !s.polAtSign) return "null";
     const from = p.from ? day(p.from, false) : -Infinity;
     const to = p.to ? day(p.to, true) : Infinity;
-    if (to < from) throw new IllegalArgumentsError("to date is before from date");
+    if (to < from) throw new IllegalArgumentsError("ToDate cannot be less than FromDate");
     const regex = p.regex !== undefined ? safeRegex(p.regex) : undefined;
     const now = ctx.now();
     const list = service(ctx)

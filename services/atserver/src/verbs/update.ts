@@ -12,8 +12,9 @@ import { keyOf, requireOwnOwner } from "./key-args";
 
 const WRITABLE = new Set(["selfKey", "sharedKey", "publicKey", "reservedKey"]);
 
-function writableKey(ctx: ServerContext, p: UpdateParams | UpdateMetaParams, verb: string): string {
-  requireOwnOwner(p.owner, ctx.atSign, verb);
+/** update:meta shares update's checks and texts (the reference says `update` for both). */
+function writableKey(ctx: ServerContext, p: UpdateParams | UpdateMetaParams): string {
+  requireOwnOwner(p.owner, ctx.atSign, "update");
   const key = keyOf(p, ctx.atSign);
   const parsed = parseKey(key);
   if (!WRITABLE.has(parsed.type) || key === "privatekey:at_secret") {
@@ -35,7 +36,7 @@ export function emitCommit(
 export const update: VerbHandler<UpdateParams> = {
   access: ["A"],
   async handle(ctx, s, p) {
-    const key = writableKey(ctx, p, "update");
+    const key = writableKey(ctx, p);
     authorize(s, key, "update", true);
     const id = await ctx.writes.submit(() => ctx.keys.put(key, p.value, p.metadata ?? {}));
     emitCommit(ctx, key, "update", id, p.value);
@@ -46,7 +47,7 @@ export const update: VerbHandler<UpdateParams> = {
 export const updateMeta: VerbHandler<UpdateMetaParams> = {
   access: ["A"],
   async handle(ctx, s, p) {
-    const key = writableKey(ctx, p, "update:meta");
+    const key = writableKey(ctx, p);
     authorize(s, key, "update", true);
     const id = await ctx.writes.submit(() => ctx.keys.putMeta(key, p.metadata ?? {}));
     emitCommit(ctx, key, "update", id, null);
