@@ -59,7 +59,9 @@ describe("atserver floods: connections and input (issue 11 H4, M1)", function ()
     const u = await conn();
     u.write(`lookup:${"x".repeat(200_000)}`); // no newline: refused while it arrives
     await u.waitClosed();
-    expect(u.text).to.equal("error:AT0005-Exception: Buffer limit exceeded\n");
+    expect(u.text).to.equal(
+      "error:AT0005-Exception: InboundBuffer overflow: server received request which exceeded the buffer size limit. Terminating the connection.\n",
+    );
     const a = await conn({ auth: true });
     a.write(`update:public:big.h4@alice ${"v".repeat(1_000_000)}\n`);
     await a.until((t) => t.endsWith("\n@alice@"));
@@ -118,7 +120,7 @@ describe("atserver floods: connections and input (issue 11 H4, M1)", function ()
     const refused = await RawConn.open(s.port, s.tls.ca, "127.0.0.2");
     open.push(refused);
     await refused.waitClosed();
-    expect(refused.text).to.equal("error:AT0012-Exception: Inbound connection limit exceeded\n");
+    expect(refused.text).to.equal("error:AT0012-Inbound connection limit exceeded\n");
     // Another IP is not affected; one that authenticated frees its IP's slot.
     await conn({ ip: "127.0.0.3" });
     first.write("from:@alice\n");
