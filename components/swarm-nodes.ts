@@ -102,6 +102,10 @@ export class SwarmNodes extends pulumi.ComponentResource {
 
     // Managers: stateful (pinned IP + boot disk holding the Raft log), one per zone. Updates
     // are opportunistic: an operator replaces one manager at a time so quorum is never lost.
+    // No targetSize: each per-instance config below creates its named VM and raises the
+    // group's size by one (createInstances), so the three configs are the three managers.
+    // A targetSize of 3 would add three more, randomly named, and a later `up` would resize
+    // back to 3 by deleting managers without demoting them (terraform-provider-google#15911).
     this.managers = new gcp.compute.RegionInstanceGroupManager(
       `${name}-managers`,
       {
@@ -109,7 +113,6 @@ export class SwarmNodes extends pulumi.ComponentResource {
         baseInstanceName: `${name}-mgr`,
         distributionPolicyZones: zones,
         distributionPolicyTargetShape: "EVEN",
-        targetSize: MANAGER_COUNT,
         versions: [{ name: "managers", instanceTemplate: managerTemplate.selfLinkUnique }],
         statefulDisks: [{ deviceName: "boot", deleteRule: "NEVER" }],
         statefulInternalIps: [{ interfaceName: "nic0", deleteRule: "NEVER" }],

@@ -2,6 +2,7 @@
 // inputs, provider), computed outputs the program reads are returned per type, and any
 // provider function call is refused so a new invoke cannot slip in unmocked.
 import * as pulumi from "@pulumi/pulumi";
+import { autoName, resourceRules, type ApiViolation } from "./gcp-rules";
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -57,6 +58,16 @@ function fakeAddress(name: string, internal: boolean): string {
 
 /** Outputs the cloud would compute, by type token. Only what the program reads. */
 function computed(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  // Autonaming: a Google resource without a given name gets `<resource name>-<7 hex>`.
+  const auto = type.startsWith("gcp:") && inputs.name === undefined ? { name: autoName(name) } : {};
+  return { ...auto, ...computedByType(type, name, inputs) };
+}
+
+function computedByType(
+  type: string,
+  name: string,
+  inputs: Record<string, any>,
+): Record<string, any> {
   switch (type) {
     case "gcp:container/cluster:Cluster":
       return {
@@ -154,6 +165,8 @@ export interface MockOptions {
 
 export class Recorder {
   readonly resources: Recorded[] = [];
+  /** Values the Google Cloud API would reject (test/components/gcp-rules.ts). */
+  readonly apiViolations: ApiViolation[] = [];
   readonly refusedCalls: string[] = [];
   /** Provider functions the program called (the mocked ones). */
   readonly calls: string[] = [];
@@ -170,6 +183,7 @@ export class Recorder {
         provider: a.provider || undefined,
         custom: a.custom ?? true,
       });
+      this.apiViolations.push(...resourceRules(a.type, a.name, unwrapSecrets(a.inputs)));
       const state = this.opts.preview
         ? a.inputs
         : { ...a.inputs, ...computed(a.type, a.name, a.inputs) };
