@@ -212,7 +212,10 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     maintenanceHour: redisObj.int("maintenanceHour", 3, { min: 0, max: 23 }),
   };
 
-  const buildImages = r.bool("atplatform:buildImages", false);
+  // The stack builds and pushes the bundled services by default (a first `up` has an empty
+  // registry); configured images override the built ones, for operators who build elsewhere.
+  const buildImages = r.bool("atplatform:buildImages", true);
+  const imageRef = prod ? PINNED_IMAGE_REF : IMAGE_REF;
   const imageTag = r.string("atplatform:imageTag", { pattern: /^[\w][\w.-]{0,127}$/ }, env);
   const dirObj = r.object("atplatform:directory");
   const directory: DirectoryConfig = {
@@ -220,7 +223,7 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     image:
       buildImages && dirObj.has("image") === false
         ? undefined
-        : dirObj.string("image", undefined, IMAGE_REF),
+        : dirObj.string("image", undefined, imageRef),
     minReplicas: dirObj.int("minReplicas", prod ? 3 : 2, { min: 2, max: 100 }),
     maxReplicas: dirObj.int("maxReplicas", prod ? 12 : 4, { min: 2, max: 200 }),
     cpu: dirObj.string("cpu", "250m", /^\d+m?$/),
@@ -263,14 +266,21 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new ConfigError("atplatform:swarms", `swarm name "${dup}" is used twice`);
 
-  const atserverImage = r.optionalString("atplatform:atserverImage", IMAGE_REF);
+  // Swarm nodes pre-pull the atServer image by digest from Artifact Registry (the only
+  // registry their metadata-server token opens), so a configured one must be exactly that.
+  const atserverImage = r.optionalString("atplatform:atserverImage", AR_PINNED_IMAGE_REF);
   if (swarms.length > 0 && !buildImages && atserverImage === undefined)
     throw new ConfigError(
       "atplatform:atserverImage",
       "is required for swarms (or set buildImages)",
     );
 
-  const registrar = registrarConfig(r, secrets, { prod, domain, deployed: swarms.length > 0 });
+  const registrar = registrarConfig(r, secrets, {
+    prod,
+    domain,
+    deployed: swarms.length > 0,
+    imageRef,
+  });
   if (swarms.length > 0 && !buildImages && registrar.image === undefined)
     throw new ConfigError(
       "atplatform:registrar.image",
@@ -322,6 +332,11 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
 }
 
 const IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/;
+/** prod runs only images pinned by digest (a tag can be moved under a running service). */
+const PINNED_IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
+/** An Artifact Registry image pinned by digest: `<location>-docker.pkg.dev/<project>/<repo>/…`. */
+const AR_PINNED_IMAGE_REF =
+  /^[a-z0-9-]+-docker\.pkg\.dev\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/[a-z0-9._-]+(\/[a-z0-9._-]+)+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 const FILESTORE_TIERS = ["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"] as const;
 /** Ports the swarm itself uses on every node; an atServer range must not include them. */
 export const SWARM_RESERVED_PORTS = [2375, 2376, 2377, 4789, 7946, 9100];
@@ -389,7 +404,7 @@ function cidr(v: string, key: string): string {
 function registrarConfig(
   r: Reader,
   secrets: RawSecrets,
-  ctx: { prod: boolean; domain: string; deployed: boolean },
+  ctx: { prod: boolean; domain: string; deployed: boolean; imageRef: RegExp },
 ): RegistrarServiceConfig {
   const o = r.object("atplatform:registrar");
   const smtpHost = o.has("smtpHost")
@@ -436,7 +451,7 @@ function registrarConfig(
       : { mode };
   return {
     // Like the directory's: a given image wins over a built one.
-    image: o.has("image") ? o.string("image", undefined, IMAGE_REF) : undefined,
+    image: o.has("image") ? o.string("image", undefined, ctx.imageRef) : undefined,
     storageGb: o.int("storageGb", 10, { min: 10, max: 1024 }),
     cpu: o.string("cpu", "250m", /^\d+m?$/),
     memory: o.string("memory", "512Mi", /^\d+(Mi|Gi)$/),

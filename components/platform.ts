@@ -115,10 +115,16 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     after,
   );
 
-  // Images: built and pushed by the stack when asked, otherwise given by reference.
+  // Images: built and pushed by the stack (the default), except those given by reference.
   const images: PlatformOutputs["images"] = {};
+  const given = {
+    directory: cfg.directory.image,
+    atserver: cfg.atserverImage,
+    registrar: cfg.registrar.image,
+  };
   if (cfg.buildImages) {
     for (const service of ["directory", "atserver", "registrar"] as const) {
+      if (given[service] !== undefined) continue;
       images[service] = new ServiceImage(
         `${service}-image`,
         { service, region: cfg.region, registryUrl: registry.url, tag: cfg.imageTag },

@@ -92,8 +92,8 @@ describe("components: config", () => {
       "atplatform:directoryCluster.maxNodesPerZone",
     ],
     [
-      "missing image",
-      (r) => ({ ...r, "atplatform:directory": "{}" }),
+      "missing image when the stack does not build",
+      (r) => ({ ...r, "atplatform:directory": "{}", "atplatform:buildImages": "false" }),
       "atplatform:directory.image",
     ],
     [
@@ -161,13 +161,34 @@ describe("components: config", () => {
       "atplatform:acmeEmail",
     ],
     [
-      "swarms without an atServer image",
-      (r) => ({ ...r, "atplatform:atserverImage": undefined }),
+      "swarms without an atServer image when the stack does not build",
+      (r) => ({
+        ...withObj(r, "atplatform:directory", { image: "gcr.io/p/d:1" }),
+        "atplatform:atserverImage": undefined,
+        "atplatform:buildImages": "false",
+      }),
       "atplatform:atserverImage",
     ],
     [
       "bad atServer image",
       (r) => ({ ...r, "atplatform:atserverImage": "Bad Image" }),
+      "atplatform:atserverImage",
+    ],
+    [
+      "an atServer image from Docker Hub (swarm nodes pull only from Artifact Registry)",
+      (r) => ({
+        ...r,
+        "atplatform:atserverImage": `docker.io/library/busybox@sha256:${"a".repeat(64)}`,
+      }),
+      "atplatform:atserverImage",
+    ],
+    [
+      "an atServer image by tag only (nodes pre-pull by digest)",
+      (r) => ({
+        ...r,
+        "atplatform:atserverImage":
+          "europe-west2-docker.pkg.dev/atplatform-dev/atplatform/atserver:1.0",
+      }),
       "atplatform:atserverImage",
     ],
     [
@@ -183,6 +204,23 @@ describe("components: config", () => {
       expect(e.message).to.contain(key);
     });
   }
+
+  it("B3: images are built by default; prod accepts configured overrides only pinned by digest", () => {
+    expect(parseConfig(dev(), stackSecrets()).buildImages).to.equal(true);
+    const tagged = "europe-west1-docker.pkg.dev/p-roject/r/atdirectory:1.0.0";
+    expect(
+      failure(withObj(stackConfig("prod"), "atplatform:directory", { image: tagged })).key,
+    ).to.equal("atplatform:directory.image");
+    expect(
+      failure(withObj(stackConfig("prod"), "atplatform:registrar", { image: tagged })).key,
+    ).to.equal("atplatform:registrar.image");
+    const pinned = `${tagged}@sha256:${"b".repeat(64)}`;
+    const cfg = parseConfig(
+      withObj(stackConfig("prod"), "atplatform:directory", { image: pinned }),
+      stackSecrets(),
+    );
+    expect(cfg.directory.image).to.equal(pinned);
+  });
 
   it("prod insists on a zone-redundant Filestore tier", () => {
     const e = failure(withObj(stackConfig("prod"), "atplatform:filestore", { tier: "BASIC_HDD" }));

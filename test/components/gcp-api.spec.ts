@@ -1,7 +1,7 @@
 // The committed stacks against what the Google Cloud API does with them (gcp-rules.ts): no
 // value the API rejects, and resources that behave as intended once created.
 import { expect } from "chai";
-import { migInstances, resourceRules } from "./gcp-rules";
+import { migInstances, resourceRules, unbuiltImages, workloadImages } from "./gcp-rules";
 import { buildStack } from "./stack";
 
 for (const env of ["dev", "prod"]) {
@@ -70,3 +70,19 @@ describe("components: GCP API rules (the checks themselves)", () => {
     expect(migInstances(resources, "m")).to.deep.include({ firstUp: 6, reUp: 3 });
   });
 });
+
+for (const env of ["dev", "prod"]) {
+  describe(`components: first up of the committed ${env} stack`, () => {
+    it("B3: every image a workload runs is built and pushed by the same up, and deployed by digest", async () => {
+      const { rec, cfg } = await buildStack(env);
+      expect(unbuiltImages(rec.resources, cfg.project)).to.deep.equal([]);
+      const images = workloadImages(rec.resources);
+      expect(images.map((i) => i.where)).to.include.members([
+        "atdirectory/atdirectory",
+        "registrar/registrar",
+        ...cfg.swarms.map((s) => `registrar-swarms/${s.name}`),
+      ]);
+      for (const { where, image } of images) expect(image, where).to.match(/@sha256:[a-f0-9]{64}$/);
+    });
+  });
+}

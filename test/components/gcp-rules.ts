@@ -207,3 +207,61 @@ export function migInstances(
     named: pics.map((p) => p.inputs.name as string),
   };
 }
+
+const WORKLOADS = [
+  "kubernetes:apps/v1:Deployment",
+  "kubernetes:apps/v1:StatefulSet",
+  "kubernetes:apps/v1:DaemonSet",
+];
+
+/** Every image reference a workload of the stack runs, with where it is used. */
+export function workloadImages(resources: Res[]): { where: string; image: string }[] {
+  const out: { where: string; image: string }[] = [];
+  for (const r of resources) {
+    if (WORKLOADS.includes(r.type)) {
+      const pod = r.inputs.spec?.template?.spec ?? {};
+      for (const c of [...(pod.initContainers ?? []), ...(pod.containers ?? [])])
+        out.push({ where: `${r.name}/${c.name}`, image: c.image });
+    }
+    // The registrar's swarms file: the atServer image and the storage jobs' image.
+    const swarmsJson =
+      r.type === "kubernetes:core/v1:Secret" && r.inputs.stringData?.["swarms.json"];
+    if (swarmsJson) {
+      const f = JSON.parse(swarmsJson);
+      if (f.jobImage) out.push({ where: `${r.name}/jobImage`, image: f.jobImage });
+      for (const [n, s] of Object.entries<any>(f.swarms))
+        out.push({ where: `${r.name}/${n}`, image: s.image });
+    }
+  }
+  return out;
+}
+
+/**
+ * Images a first `pulumi up` could not start: references into an Artifact Registry
+ * repository the same stack creates (empty on a first run) that are not the exact
+ * `tag@digest` of an image the stack itself builds and pushes in that run.
+ */
+export function unbuiltImages(resources: Res[], project: string): string[] {
+  const repos = resources
+    .filter((r) => r.type === "gcp:artifactregistry/repository:Repository")
+    .map(
+      (r) =>
+        `${r.inputs.location}-docker.pkg.dev/${r.inputs.project ?? project}/${r.inputs.repositoryId}/`,
+    );
+  const built = resources
+    .filter((r) => r.type === "docker-build:index:Image" && r.inputs.push)
+    .map((r) => r.inputs.tags[0] as string);
+  return workloadImages(resources)
+    .filter(
+      ({ image }) =>
+        repos.some((p) => image.startsWith(p)) &&
+        !built.some((t) =>
+          new RegExp(`^${t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}@sha256:[a-f0-9]{64}$`).test(
+            image,
+          ),
+        ),
+    )
+    .map(
+      ({ where, image }) => `${where}: ${image} is in this stack's registry but nothing pushes it`,
+    );
+}

@@ -45,10 +45,12 @@ describe("components: service images", () => {
       expect(await valueOf(img.ref)).to.match(/\/directory:dev@sha256:[a-f0-9]{64}$/);
     }));
 
-  it("the directory image is required unless the stack builds images", () => {
+  it("the directory image is required only when the stack does not build images", () => {
     const raw = { ...stackConfig("dev"), "atplatform:directory": "{}" };
-    expect(() => parseConfig(raw, stackSecrets())).to.throw("atplatform:directory.image");
-    const built = parseConfig({ ...raw, "atplatform:buildImages": "true" }, stackSecrets());
+    expect(() =>
+      parseConfig({ ...raw, "atplatform:buildImages": "false" }, stackSecrets()),
+    ).to.throw("atplatform:directory.image");
+    const built = parseConfig(raw, stackSecrets());
     expect(built.directory.image).to.equal(undefined);
     expect(built.imageTag).to.equal("dev");
   });

@@ -57,16 +57,22 @@ function fakeAddress(name: string, internal: boolean): string {
 }
 
 /** Outputs the cloud would compute, by type token. Only what the program reads. */
-function computed(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+function computed(
+  type: string,
+  name: string,
+  inputs: Record<string, any>,
+  project: string,
+): Record<string, any> {
   // Autonaming: a Google resource without a given name gets `<resource name>-<7 hex>`.
   const auto = type.startsWith("gcp:") && inputs.name === undefined ? { name: autoName(name) } : {};
-  return { ...auto, ...computedByType(type, name, inputs) };
+  return { ...auto, ...computedByType(type, name, inputs, project) };
 }
 
 function computedByType(
   type: string,
   name: string,
   inputs: Record<string, any>,
+  project: string,
 ): Record<string, any> {
   switch (type) {
     case "gcp:container/cluster:Cluster":
@@ -114,7 +120,7 @@ function computedByType(
     case "gcp:artifactregistry/repository:Repository":
       return {
         name: inputs.repositoryId,
-        registryUri: `europe-west2-docker.pkg.dev/test-proj/${inputs.repositoryId}`,
+        registryUri: `${inputs.location}-docker.pkg.dev/${project}/${inputs.repositoryId}`,
       };
     case "gcp:compute/instanceTemplate:InstanceTemplate":
       return {
@@ -161,6 +167,8 @@ function computedByType(
 export interface MockOptions {
   /** Return only the inputs, as a first `pulumi preview` would (computed values unknown). */
   preview?: boolean;
+  /** The provider's default project (the stack's `gcp:project`); default "test-proj". */
+  project?: string;
 }
 
 export class Recorder {
@@ -186,7 +194,7 @@ export class Recorder {
       this.apiViolations.push(...resourceRules(a.type, a.name, unwrapSecrets(a.inputs)));
       const state = this.opts.preview
         ? a.inputs
-        : { ...a.inputs, ...computed(a.type, a.name, a.inputs) };
+        : { ...a.inputs, ...computed(a.type, a.name, a.inputs, this.opts.project ?? "test-proj") };
       return { id: this.opts.preview ? undefined : `${a.name}_id`, state };
     },
     call: (a) => {

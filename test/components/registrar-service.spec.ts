@@ -332,9 +332,14 @@ describe("components: registrar service config and variants", () => {
     expect(failure(withRegistrar("dev", { storageGb: 5 }))).to.contain(
       "config atplatform:registrar.storageGb: 5 is outside 10..1024",
     );
-    expect(failure(withRegistrar("dev", { image: undefined }))).to.contain(
-      "config atplatform:registrar.image: is required",
-    );
+    expect(
+      failure({
+        ...withRegistrar("dev", { image: undefined }),
+        "atplatform:directory": JSON.stringify({ image: "gcr.io/p/d:1" }),
+        "atplatform:atserverImage": `europe-west2-docker.pkg.dev/p-roject/r/atserver@sha256:${"c".repeat(64)}`,
+        "atplatform:buildImages": "false",
+      }),
+    ).to.contain("config atplatform:registrar.image: is required");
     expect(failure(withRegistrar("dev", { replicas: 2 }))).to.contain(
       "config atplatform:registrar.replicas: is not a known field",
     );
