@@ -14,6 +14,19 @@ export const ADDRESS_PLAN = {
   services: { address: "10.60.0.0", prefix: 16 },
 } as const;
 
+/**
+ * Docker overlay addresses inside every swarm (not VPC ranges, but containers must not see
+ * them shadow a VPC address): the routing mesh's ingress network, sized for the published
+ * atServers (a VIP per service plus an address per task: about 32,000 per swarm), and the
+ * pool other overlay networks are cut from. MTU: the VPC's 1460 minus VXLAN's 50 bytes.
+ */
+export const SWARM_OVERLAY = {
+  ingress: "10.96.0.0/16",
+  pool: "10.97.0.0/16",
+  poolMask: 24,
+  mtu: 1410,
+} as const;
+
 /** Google front ends that send load-balancer health checks and proxied traffic. */
 export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
 /** Identity-Aware Proxy TCP forwarding (operator SSH without public IPs). */
@@ -37,6 +50,8 @@ export class Network extends pulumi.ComponentResource {
   /** Private service access; Memorystore and Filestore depend on it. */
   readonly serviceConnection: gcp.servicenetworking.Connection;
   readonly serviceRange: gcp.compute.GlobalAddress;
+  /** Cloud NAT: the private nodes' and VMs' only way out. */
+  readonly nat: gcp.compute.RouterNat;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atplatform:network:Network", name, {}, opts);
@@ -87,7 +102,7 @@ export class Network extends pulumi.ComponentResource {
       { network: this.vpc.id, region: args.region },
       parent,
     );
-    new gcp.compute.RouterNat(
+    this.nat = new gcp.compute.RouterNat(
       `${name}-nat`,
       {
         router: router.name,

@@ -235,6 +235,9 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
           permissions: ["dns.managedZones.list"],
         }).name
       : undefined;
+  const atServerImage = cfg.atserverImage ?? images.atserver;
+  if (cfg.swarms.length > 0 && !atServerImage)
+    throw new Error("no atServer image: set atplatform:atserverImage or buildImages");
   const swarms: PlatformOutputs["swarms"] = {};
   const swarmClusters: SwarmCluster[] = [];
   const registrarSwarms: ConstructorParameters<typeof RegistrarSwarms>[1]["swarms"] = [];
@@ -261,6 +264,8 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
           sourceRanges: [ADDRESS_PLAN.registrar.nodes, ADDRESS_PLAN.registrar.pods],
         },
         registry: registry.repository,
+        images: [atServerImage!],
+        bootDependencies: [net.nat],
         backup: backupOwner
           ? {
               instance: nfs.instance.name,
@@ -290,7 +295,6 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     };
   });
 
-  const atServerImage = cfg.atserverImage ?? images.atserver;
   let registrarOut: PlatformOutputs["registrar"];
   if (withRegistrar && atServerImage) {
     const swarmsFile = new RegistrarSwarms("registrar-swarms", {

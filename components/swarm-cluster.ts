@@ -32,6 +32,10 @@ export interface SwarmClusterArgs {
   registrar: { provider: k8s.Provider; namespace: pulumi.Input<string>; sourceRanges: string[] };
   /** Repository the VMs pull images from. */
   registry: gcp.artifactregistry.Repository;
+  /** Images the nodes pre-pull (the atServer image, which also runs the storage jobs). */
+  images: pulumi.Input<string>[];
+  /** What the VMs need before their first boot besides their own secrets (Cloud NAT). */
+  bootDependencies: pulumi.Resource[];
   /** Set on the swarm whose manager 0 runs the Filestore backup job. */
   backup?: { instance: pulumi.Input<string>; location: string; keepDays: number };
   labels: Record<string, string>;
@@ -82,16 +86,18 @@ export class SwarmCluster extends pulumi.ComponentResource {
         swarmDomain: this.swarmDomain,
         dockerIps: [...managerAddresses.map((a) => a.address), dockerAddress.address],
         wildcardCa: args.tls.mode === "private-ca" ? args.wildcardCa : undefined,
+        images: args.images.map((i) => pulumi.output(i).apply(byDigest)),
         labels,
       },
       parent,
     );
+    const bootstrap: pulumi.Resource[] = [...secrets.bootstrap, ...args.bootDependencies];
     this.managerAccount = secrets.managerAccount;
     for (const [who, sa] of [
       ["managers", secrets.managerAccount],
       ["workers", secrets.workerAccount],
     ] as const) {
-      new gcp.artifactregistry.RepositoryIamMember(
+      const pull = new gcp.artifactregistry.RepositoryIamMember(
         `${name}-${who}-pull`,
         {
           repository: args.registry.name,
@@ -101,6 +107,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         },
         parent,
       );
+      bootstrap.push(pull);
     }
     if (args.tls.mode === "acme") {
       new gcp.dns.DnsManagedZoneIamMember(
@@ -144,6 +151,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             dockerSecretPrefix: secrets.dockerSecretPrefix,
             tlsSecretPrefix: secrets.tlsSecretPrefix,
             tlsMode: args.tls.mode,
+            imagesSecret: secrets.imagesSecretId,
             acmeEmail: args.tls.mode === "acme" ? args.tls.email : undefined,
             acmeServer: args.tls.mode === "acme" ? args.tls.directoryUrl : undefined,
             backup:
@@ -173,6 +181,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
         managerScript: script("manager"),
         workerScript: script("worker"),
         labels,
+        // The first boot reads secrets, pulls images and installs packages through NAT: the
+        // VMs start only once all of that is in place.
+        bootstrap,
       },
       parent,
     );
@@ -231,4 +242,11 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     this.registerOutputs({ dockerHost: this.dockerHost, publicIp: this.publicIp });
   }
+}
+
+/** `<repo>[:tag]@sha256:<hex>` → `<repo>@sha256:<hex>`: what the nodes pull and list. */
+export function byDigest(ref: string): string {
+  const m = /^(.+?)(:[\w.-]+)?@(sha256:[a-f0-9]{64})$/.exec(ref);
+  if (!m || m[1]!.includes("@")) throw new Error(`swarm image ${ref} is not pinned by digest`);
+  return `${m[1]}@${m[3]}`;
 }

@@ -23,6 +23,8 @@ export interface SwarmNodesArgs {
   managerScript: pulumi.Input<string>;
   workerScript: pulumi.Input<string>;
   labels: Record<string, string>;
+  /** Whatever a VM's first boot needs (secret versions, IAM grants, Cloud NAT). */
+  bootstrap: pulumi.Resource[];
 }
 
 export class SwarmNodes extends pulumi.ComponentResource {
@@ -32,6 +34,8 @@ export class SwarmNodes extends pulumi.ComponentResource {
   constructor(name: string, args: SwarmNodesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atplatform:swarm:SwarmNodes", name, {}, opts);
     const parent = { parent: this };
+    // Everything that creates VMs waits for what their first boot reads.
+    const vms = { parent: this, dependsOn: args.bootstrap };
     const s = args.settings;
     const labels = args.labels;
     const zones = args.zones.slice(0, MANAGER_COUNT);
@@ -130,7 +134,7 @@ export class SwarmNodes extends pulumi.ComponentResource {
         },
         namedPorts: [{ name: "docker-api", port: DOCKER_API_PORT }],
       },
-      parent,
+      vms,
     );
     managerAddresses.forEach(
       (address, i) =>
@@ -153,7 +157,7 @@ export class SwarmNodes extends pulumi.ComponentResource {
             mostDisruptiveAllowedAction: "REPLACE",
             removeInstanceStateOnDestroy: false,
           },
-          parent,
+          vms,
         ),
     );
 
@@ -180,7 +184,7 @@ export class SwarmNodes extends pulumi.ComponentResource {
           instanceRedistributionType: "PROACTIVE",
         },
       },
-      parent,
+      vms,
     );
     new gcp.compute.RegionAutoscaler(
       `${name}-workers`,

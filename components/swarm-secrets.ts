@@ -14,6 +14,8 @@ export interface SwarmSecretsArgs {
   dockerIps: pulumi.Input<string>[];
   /** Wildcard certificate: signed by this CA, or (undefined) issued by ACME on the swarm. */
   wildcardCa?: PrivateCa;
+  /** Images every node pre-pulls, as `<host>/<path>@sha256:<hex>`. */
+  images: pulumi.Input<string>[];
   labels: Record<string, string>;
 }
 
@@ -30,12 +32,20 @@ export class SwarmSecrets extends pulumi.ComponentResource {
   readonly clientKeyPem: pulumi.Output<string>;
   /** Secret Manager secrets the wildcard certificate lives in. */
   readonly tlsSecrets: gcp.secretmanager.Secret[];
+  /** Secret Manager id of the pinned image list the nodes pre-pull. */
+  readonly imagesSecretId: string;
+  /**
+   * What the VMs' first boot reads: secret versions and the IAM bindings that let the VMs
+   * read or write them. The instance groups wait for these.
+   */
+  readonly bootstrap: pulumi.Resource[] = [];
 
   constructor(name: string, args: SwarmSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atplatform:swarm:SwarmSecrets", name, {}, opts);
     const parent = { parent: this };
     this.dockerSecretPrefix = `${name}-docker`;
     this.tlsSecretPrefix = `${name}-tls`;
+    this.imagesSecretId = `${name}-images`;
 
     this.managerAccount = new gcp.serviceaccount.Account(
       `${name}-managers`,
@@ -101,10 +111,12 @@ export class SwarmSecrets extends pulumi.ComponentResource {
     ];
     for (const [suffix, value] of dockerFiles) {
       const s = secret(`${this.dockerSecretPrefix}-${suffix}`);
-      new gcp.secretmanager.SecretVersion(
-        `${this.dockerSecretPrefix}-${suffix}`,
-        { secret: s.id, secretData: pulumi.secret(value) },
-        parent,
+      this.bootstrap.push(
+        new gcp.secretmanager.SecretVersion(
+          `${this.dockerSecretPrefix}-${suffix}`,
+          { secret: s.id, secretData: pulumi.secret(value) },
+          parent,
+        ),
       );
       this.iam(`${this.dockerSecretPrefix}-${suffix}`, s, "managers", [
         "roles/secretmanager.secretAccessor",
@@ -152,17 +164,34 @@ export class SwarmSecrets extends pulumi.ComponentResource {
         },
         parent,
       );
-      new gcp.secretmanager.SecretVersion(
-        `${this.tlsSecretPrefix}-cert`,
-        { secret: tlsCert.id, secretData: wildcard.chainPem },
-        parent,
-      );
-      new gcp.secretmanager.SecretVersion(
-        `${this.tlsSecretPrefix}-key`,
-        { secret: tlsKey.id, secretData: pulumi.secret(wildcard.keyPem) },
-        parent,
+      this.bootstrap.push(
+        new gcp.secretmanager.SecretVersion(
+          `${this.tlsSecretPrefix}-cert`,
+          { secret: tlsCert.id, secretData: wildcard.chainPem },
+          parent,
+        ),
+        new gcp.secretmanager.SecretVersion(
+          `${this.tlsSecretPrefix}-key`,
+          { secret: tlsKey.id, secretData: pulumi.secret(wildcard.keyPem) },
+          parent,
+        ),
       );
     }
+
+    // The pinned images every node pre-pulls (scripts/swarm-node.sh, pull_images).
+    const images = secret(this.imagesSecretId);
+    this.bootstrap.push(
+      new gcp.secretmanager.SecretVersion(
+        this.imagesSecretId,
+        {
+          secret: images.id,
+          secretData: pulumi.all(args.images).apply((refs) => refs.join("\n")),
+        },
+        parent,
+      ),
+    );
+    for (const who of ["managers", "workers"] as const)
+      this.iam(this.imagesSecretId, images, who, ["roles/secretmanager.secretAccessor"]);
 
     this.registerOutputs({ manager: this.managerAccount.email, worker: this.workerAccount.email });
   }
@@ -176,10 +205,12 @@ export class SwarmSecrets extends pulumi.ComponentResource {
   ): void {
     const account = who === "managers" ? this.managerAccount : this.workerAccount;
     for (const role of roles) {
-      new gcp.secretmanager.SecretIamMember(
-        `${id}-${who}-${role.split(".").pop()}`,
-        { secretId: s.id, role, member: account.member },
-        { parent: this },
+      this.bootstrap.push(
+        new gcp.secretmanager.SecretIamMember(
+          `${id}-${who}-${role.split(".").pop()}`,
+          { secretId: s.id, role, member: account.member },
+          { parent: this },
+        ),
       );
     }
   }

@@ -173,6 +173,8 @@ export interface MockOptions {
 
 export class Recorder {
   readonly resources: Recorded[] = [];
+  /** Names of the resources each one waits for, by `type::name` (dependsOn and inputs). */
+  readonly dependencies = new Map<string, string[]>();
   /** Values the Google Cloud API would reject (test/components/gcp-rules.ts). */
   readonly apiViolations: ApiViolation[] = [];
   readonly refusedCalls: string[] = [];
@@ -218,6 +220,13 @@ export class Recorder {
     return found[0]!;
   }
 
+  /** Names of what `type`/`name` waits for. */
+  dependsOn(type: string, name: string): string[] {
+    const deps = this.dependencies.get(`${type}::${name}`);
+    if (!deps) throw new Error(`no dependencies recorded for ${type} ${name}`);
+    return deps;
+  }
+
   named(name: string): Recorded {
     const found = this.resources.filter((r) => r.name === name);
     if (found.length !== 1)
@@ -235,6 +244,14 @@ export async function useMocks(opts: MockOptions = {}): Promise<Recorder> {
     opts.preview ? "preview" : "test",
     opts.preview ?? false,
   );
+  // The mocks API does not pass on what a resource waits for; the monitor's request has it.
+  const monitor = (pulumi.runtime as any).getMonitor();
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: unknown) => {
+    const deps = (req.getDependenciesList() as string[]).map((urn) => urn.split("::").pop()!);
+    recorder.dependencies.set(`${req.getType()}::${req.getName()}`, deps);
+    return register(req, callback);
+  };
   return recorder;
 }
 

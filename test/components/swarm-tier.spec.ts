@@ -308,3 +308,66 @@ for (const env of ["dev", "prod"]) {
     });
   });
 }
+
+for (const env of ["dev", "prod"]) {
+  describe(`components: swarm bootstrap and images (${env})`, () => {
+    it("B2: each swarm's nodes pre-pull the atServer image by digest from a list only its VMs read, and the storage jobs run that image", async () => {
+      const s = await buildStack(env);
+      const file = JSON.parse(
+        s.rec.one("kubernetes:core/v1:Secret", "registrar-swarms").inputs.stringData["swarms.json"],
+      );
+      for (const sw of s.cfg.swarms) {
+        const atServer = file.swarms[sw.name].image as string;
+        const list = s.rec.one(
+          "gcp:secretmanager/secretVersion:SecretVersion",
+          `${sw.name}-images`,
+        );
+        const digest = atServer.replace(/:[\w.-]+@/, "@");
+        expect(list.inputs.secretData).to.equal(digest);
+        expect(digest).to.match(/^[a-z0-9-]+-docker\.pkg\.dev\/[^@]+@sha256:[a-f0-9]{64}$/);
+        expect(file.jobImage).to.equal(atServer);
+        const readers = s.rec
+          .all("gcp:secretmanager/secretIamMember:SecretIamMember")
+          .filter((m) => m.name.startsWith(`${sw.name}-images-`))
+          .map((m) => `${m.inputs.role} ${m.inputs.member.split("@")[0]}`);
+        expect(readers.sort()).to.deep.equal([
+          `roles/secretmanager.secretAccessor serviceAccount:${sw.name}-managers`,
+          `roles/secretmanager.secretAccessor serviceAccount:${sw.name}-workers`,
+        ]);
+        for (const role of ["manager", "worker"] as const)
+          expect(script(s, sw.name, role)).to.contain(`ATP_IMAGES_SECRET='${sw.name}-images'`);
+      }
+    });
+
+    it("15: the VMs are created only after their secret versions, the IAM grants they use and Cloud NAT", async () => {
+      const s = await buildStack(env);
+      for (const sw of s.cfg.swarms) {
+        const versions = s.rec
+          .all("gcp:secretmanager/secretVersion:SecretVersion")
+          .filter((v) => v.name.startsWith(`${sw.name}-`) && !v.name.includes("registrar-client"))
+          .map((v) => v.name);
+        const grants = s.rec
+          .all("gcp:secretmanager/secretIamMember:SecretIamMember")
+          .filter((m) => m.name.startsWith(`${sw.name}-`))
+          .map((m) => m.name);
+        const want = [
+          ...versions,
+          ...grants,
+          `${sw.name}-managers-pull`,
+          `${sw.name}-workers-pull`,
+          "atplatform-nat",
+        ];
+        expect(versions).to.include(`${sw.name}-images`);
+        for (const [type, name] of [
+          [RIGM, `${sw.name}-managers`],
+          [RIGM, `${sw.name}-workers`],
+          ...[0, 1, 2].map((i) => [
+            "gcp:compute/regionPerInstanceConfig:RegionPerInstanceConfig",
+            `${sw.name}-mgr-${i}`,
+          ]),
+        ] as [string, string][])
+          expect(s.rec.dependsOn(type, name), name).to.include.members(want);
+      }
+    });
+  });
+}
