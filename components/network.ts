@@ -27,8 +27,13 @@ export const SWARM_OVERLAY = {
   mtu: 1410,
 } as const;
 
-/** Google front ends that send load-balancer health checks and proxied traffic. */
+/**
+ * Health-check sources, https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges:
+ * internal passthrough and proxy LBs and MIG auto-healing probe from these two ranges;
+ * external passthrough NLBs from 35.191.0.0/16, 209.85.152.0/22 and 209.85.204.0/22.
+ */
 export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
+export const NLB_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"];
 /** Identity-Aware Proxy TCP forwarding (operator SSH without public IPs). */
 export const IAP_RANGE = "35.235.240.0/20";
 
@@ -137,27 +142,10 @@ export class Network extends pulumi.ComponentResource {
       parent,
     );
 
-    // Baseline: nothing from outside the VPC except what a workload's own rule allows;
-    // the VPC's implied deny-ingress covers the rest. Internal traffic between our own
-    // subnets is allowed (clusters talk to Redis, registrar to swarm managers is narrowed
-    // further by the swarm component's own rules via tags).
-    new gcp.compute.Firewall(
-      `${name}-internal`,
-      {
-        network: this.vpc.id,
-        direction: "INGRESS",
-        priority: 1000,
-        sourceRanges: [
-          ADDRESS_PLAN.directory.nodes,
-          ADDRESS_PLAN.directory.pods,
-          ADDRESS_PLAN.registrar.nodes,
-          ADDRESS_PLAN.registrar.pods,
-        ],
-        targetTags: [NODE_TAGS.directory, NODE_TAGS.registrar],
-        allows: [{ protocol: "tcp" }, { protocol: "udp" }, { protocol: "icmp" }],
-      },
-      parent,
-    );
+    // Baseline: the VPC's implied deny-ingress. Each workload opens exactly what it needs
+    // (directory-firewall.ts, swarm-network.ts); the two GKE clusters get nothing from each
+    // other (GKE's own rules cover traffic inside a cluster), and the flow model in
+    // test/components/flows.spec.ts checks the whole table.
     new gcp.compute.Firewall(
       `${name}-iap-ssh`,
       {
