@@ -252,6 +252,21 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     capacityGb: fsObj.int("capacityGb", 1024, { min: 1024, max: 102400 }),
     backupKeepDays: fsObj.int("backupKeepDays", prod ? 30 : 7, { min: 0, max: 365 }),
   };
+  const sizes = FILESTORE_CAPACITY[filestore.tier];
+  if (
+    !sizes.some(
+      (r) =>
+        filestore.capacityGb >= r.min &&
+        filestore.capacityGb <= r.max &&
+        (filestore.capacityGb - r.min) % r.step === 0,
+    )
+  )
+    throw new ConfigError(
+      "atplatform:filestore.capacityGb",
+      `${filestore.capacityGb} GiB is not a size tier ${filestore.tier} offers (${sizes
+        .map((r) => `${r.min}-${r.max}${r.step > 1 ? ` in steps of ${r.step}` : ""}`)
+        .join(" or ")})`,
+    );
   if (
     prod &&
     (filestore.tier === "BASIC_HDD" || filestore.tier === "BASIC_SSD" || filestore.tier === "ZONAL")
@@ -338,6 +353,20 @@ const PINNED_IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?@sha256
 const AR_PINNED_IMAGE_REF =
   /^[a-z0-9-]+-docker\.pkg\.dev\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/[a-z0-9._-]+(\/[a-z0-9._-]+)+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 const FILESTORE_TIERS = ["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"] as const;
+/** Capacities (GiB) each tier accepts: https://cloud.google.com/filestore/docs/service-tiers */
+const FILESTORE_CAPACITY: Record<FilestoreTier, { min: number; max: number; step: number }[]> = {
+  BASIC_HDD: [{ min: 1024, max: 65434, step: 1 }],
+  BASIC_SSD: [{ min: 2560, max: 65434, step: 1 }],
+  ZONAL: [
+    { min: 1024, max: 9984, step: 256 },
+    { min: 10240, max: 102400, step: 2560 },
+  ],
+  REGIONAL: [
+    { min: 1024, max: 9984, step: 256 },
+    { min: 10240, max: 102400, step: 2560 },
+  ],
+  ENTERPRISE: [{ min: 1024, max: 10240, step: 256 }],
+};
 /** Ports the swarm itself uses on every node; an atServer range must not include them. */
 export const SWARM_RESERVED_PORTS = [2375, 2376, 2377, 4789, 7946, 9100];
 

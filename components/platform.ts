@@ -151,11 +151,11 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     after,
   );
 
-  new DirectoryFirewall("directory", {
-    network: net.vpc.id,
-    nodeTag: NODE_TAGS.directory,
-    redisPrimaryHost: store.primary.host,
-  });
+  new DirectoryFirewall(
+    "directory",
+    { network: net.vpc.id, nodeTag: NODE_TAGS.directory, redisPrimaryHost: store.primary.host },
+    after,
+  );
 
   const rootName = `root.${cfg.domain}`;
   // The private CA of the dev names: root.<domain> and registrar.<domain> (private-ca modes).
@@ -183,20 +183,24 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     rootKey = cfg.rootTls.keyPem;
   }
 
-  const directory = new DirectoryService("atdirectory", {
-    provider: directoryCluster.provider,
-    region: cfg.region,
-    settings: cfg.directory,
-    image: directoryImage,
-    redisRead: store.read,
-    redisAuth: store.authString,
-    redisCa: store.serverCa,
-    tlsChainPem: rootChain,
-    tlsKeyPem: rootKey,
-    zoneName: zone.zoneName,
-    rootFqdn: `${rootName}.`,
-    labels,
-  });
+  const directory = new DirectoryService(
+    "atdirectory",
+    {
+      provider: directoryCluster.provider,
+      region: cfg.region,
+      settings: cfg.directory,
+      image: directoryImage,
+      redisRead: store.read,
+      redisAuth: store.authString,
+      redisCa: store.serverCa,
+      tlsChainPem: rootChain,
+      tlsKeyPem: rootKey,
+      zoneName: zone.zoneName,
+      rootFqdn: `${rootName}.`,
+      labels,
+    },
+    after,
+  );
 
   const registrar = new RegistrarAccess("registrar", {
     provider: registrarCluster.provider,
@@ -228,12 +232,16 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       : undefined;
   const acmeDnsList =
     cfg.swarmTls.mode === "acme" && cfg.swarms.length > 0
-      ? new gcp.projects.IAMCustomRole("acme-dns-list", {
-          project: cfg.project,
-          roleId: "atplatformDnsZoneList",
-          title: "atplatform ACME: find the DNS zone",
-          permissions: ["dns.managedZones.list"],
-        }).name
+      ? new gcp.projects.IAMCustomRole(
+          "acme-dns-list",
+          {
+            project: cfg.project,
+            roleId: "atplatformDnsZoneList",
+            title: "atplatform ACME: find the DNS zone",
+            permissions: ["dns.managedZones.list"],
+          },
+          after,
+        ).name
       : undefined;
   const atServerImage = cfg.atserverImage ?? images.atserver;
   if (cfg.swarms.length > 0 && !atServerImage)

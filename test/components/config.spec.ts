@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { ConfigError, loadConfig, parseConfig, type RawConfig } from "../../components/config";
+import { FILESTORE_LIMITS, resourceRules } from "./gcp-rules";
 import { useMocks, valueOf } from "./mocks";
 import { exclusive, stackConfig, stackSecrets } from "./stack";
 
@@ -220,6 +221,38 @@ describe("components: config", () => {
       stackSecrets(),
     );
     expect(cfg.directory.image).to.equal(pinned);
+  });
+
+  it("13: Filestore sizes the API rejects are refused naming the key; what it accepts passes", () => {
+    const fs = (tier: string, capacityGb: number) =>
+      withObj(dev(), "atplatform:filestore", { tier, capacityGb });
+    for (const [tier, gb] of [
+      ["BASIC_SSD", 1024],
+      ["BASIC_HDD", 70000],
+      ["REGIONAL", 1100],
+      ["ZONAL", 11000],
+      ["ENTERPRISE", 12288],
+    ] as const) {
+      const e = failure(fs(tier, gb));
+      expect(e.key, `${tier} ${gb}`).to.equal("atplatform:filestore.capacityGb");
+      expect(e.message).to.contain(tier);
+    }
+    // The config check and the API rule the mocks enforce agree on every tier.
+    for (const tier of Object.keys(FILESTORE_LIMITS))
+      for (const gb of [1024, 1280, 2560, 9984, 10240, 12800, 65434, 102400]) {
+        const apiOk =
+          resourceRules("gcp:filestore/instance:Instance", "x", {
+            tier,
+            fileShares: { capacityGb: gb },
+          }).length === 0;
+        let configOk = true;
+        try {
+          parseConfig(fs(tier, gb), stackSecrets());
+        } catch {
+          configOk = false;
+        }
+        expect(configOk, `${tier} ${gb}`).to.equal(apiOk);
+      }
   });
 
   it("prod insists on a zone-redundant Filestore tier", () => {

@@ -86,3 +86,18 @@ for (const env of ["dev", "prod"]) {
     });
   });
 }
+
+for (const env of ["dev", "prod"]) {
+  describe(`components: first up on a fresh project (${env})`, () => {
+    it("12: every Google Cloud resource waits for the project's APIs to be enabled", async () => {
+      const { rec } = await buildStack(env);
+      const apis = rec.all("gcp:projects/service:Service").map((s) => s.name);
+      expect(apis).to.include("apis-compute");
+      const early = rec.resources
+        .filter((r) => r.custom && r.type.startsWith("gcp:") && !apis.includes(r.name))
+        .filter((r) => !rec.waitsFor(r.type, r.name).some((d) => apis.includes(d)))
+        .map((r) => `${r.type} ${r.name}`);
+      expect(early).to.deep.equal([]);
+    });
+  });
+}

@@ -175,6 +175,8 @@ export class Recorder {
   readonly resources: Recorded[] = [];
   /** Names of the resources each one waits for, by `type::name` (dependsOn and inputs). */
   readonly dependencies = new Map<string, string[]>();
+  /** The parent (`type::name`) of each resource registered with one. */
+  readonly parents = new Map<string, string>();
   /** Values the Google Cloud API would reject (test/components/gcp-rules.ts). */
   readonly apiViolations: ApiViolation[] = [];
   readonly refusedCalls: string[] = [];
@@ -227,6 +229,31 @@ export class Recorder {
     return deps;
   }
 
+  /**
+   * What a resource waits for, its ancestors' waits included: a child registers only after
+   * its parent, which registers only after the parent's own dependsOn.
+   */
+  waitsFor(type: string, name: string): string[] {
+    const byName = new Map<string, string[]>();
+    for (const k of this.dependencies.keys()) {
+      const n = k.slice(k.lastIndexOf("::") + 2);
+      byName.set(n, [...(byName.get(n) ?? []), k]);
+    }
+    const seen = new Set<string>();
+    const todo = [`${type}::${name}`];
+    while (todo.length > 0) {
+      const k = todo.pop()!;
+      const parent = this.parents.get(k);
+      const next = [...(parent ? [parent] : [])];
+      for (const d of this.dependencies.get(k) ?? []) {
+        if (!seen.has(`name:${d}`)) next.push(...(byName.get(d) ?? []));
+        seen.add(`name:${d}`);
+      }
+      for (const n of next) if (!seen.has(n)) (seen.add(n), todo.push(n));
+    }
+    return [...seen].filter((k) => k.startsWith("name:")).map((k) => k.slice(5));
+  }
+
   named(name: string): Recorded {
     const found = this.resources.filter((r) => r.name === name);
     if (found.length !== 1)
@@ -250,6 +277,12 @@ export async function useMocks(opts: MockOptions = {}): Promise<Recorder> {
   monitor.registerResource = (req: any, callback: unknown) => {
     const deps = (req.getDependenciesList() as string[]).map((urn) => urn.split("::").pop()!);
     recorder.dependencies.set(`${req.getType()}::${req.getName()}`, deps);
+    const parent = req.getParent() as string;
+    if (parent) {
+      const parts = parent.split("::");
+      const type = parts[parts.length - 2]!.split("$").pop()!;
+      recorder.parents.set(`${req.getType()}::${req.getName()}`, `${type}::${parts.pop()}`);
+    }
     return register(req, callback);
   };
   return recorder;
