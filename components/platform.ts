@@ -2,21 +2,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "./config";
 import { DirectoryFirewall } from "./directory-firewall";
-import { DIRECTORY_PORT, DirectoryService } from "./directory-service";
+import { DIRECTORY_CONTAINER_PORT, DIRECTORY_PORT, DirectoryService } from "./directory-service";
 import { DirectoryStore } from "./directory-store";
 import { DnsZone } from "./dns-zone";
 import { GkeCluster } from "./gke-cluster";
 import { ImageRegistry } from "./image-registry";
 import * as gcp from "@pulumi/gcp";
-import { ADDRESS_PLAN, Network, NODE_TAGS } from "./network";
+import { ADDRESS_PLAN, GOOGLE_HEALTH_CHECK_RANGES, Network, NODE_TAGS } from "./network";
+import { NamespacePolicies, PRIVATE_RANGES } from "./network-policies";
 import { NfsShare } from "./nfs-share";
 import { LeafCertificate, PrivateCa } from "./private-ca";
 import { ProjectServices } from "./project-services";
 import { RegistrarAccess } from "./registrar-access";
-import { RegistrarService } from "./registrar-service";
+import { REGISTRAR_HTTP_PORT, RegistrarService } from "./registrar-service";
 import { RegistrarSwarms } from "./registrar-swarms";
 import { ServiceImage } from "./service-image";
 import { SwarmCluster } from "./swarm-cluster";
+import { DOCKER_API_PORT } from "./swarm-network";
 import { STORAGE_MOUNT } from "./swarm-script";
 
 export interface PlatformOutputs {
@@ -202,6 +204,21 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     after,
   );
 
+  new NamespacePolicies("atdirectory", {
+    provider: directoryCluster.provider,
+    namespace: directory.namespace,
+    podLabels: { "app.kubernetes.io/name": "atdirectory" },
+    // Clients through the passthrough NLB keep their addresses: the root port is world-open.
+    ingress: [{ cidr: "0.0.0.0/0", ports: [{ protocol: "TCP", port: DIRECTORY_CONTAINER_PORT }] }],
+    // A reader: the Redis read endpoint and nothing else.
+    egress: [
+      {
+        cidr: pulumi.interpolate`${store.read.host}/32`,
+        ports: [{ protocol: "TCP", port: store.read.port }],
+      },
+    ],
+  });
+
   const registrar = new RegistrarAccess("registrar", {
     provider: registrarCluster.provider,
     redisPrimary: store.primary,
@@ -311,6 +328,41 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       rootAddress: `${rootName}:${DIRECTORY_PORT}`,
       atServerImage,
       swarms: registrarSwarms,
+    });
+    new NamespacePolicies("registrar", {
+      provider: registrar.provider,
+      namespace: registrar.namespace,
+      podLabels: { "app.kubernetes.io/name": "registrar" },
+      // Only Google's front ends (the HTTPS load balancer and its health checks).
+      ingress: GOOGLE_HEALTH_CHECK_RANGES.map((cidr) => ({
+        cidr,
+        ports: [{ protocol: "TCP" as const, port: REGISTRAR_HTTP_PORT }],
+      })),
+      egress: [
+        {
+          cidr: pulumi.interpolate`${store.primary.host}/32`,
+          ports: [{ protocol: "TCP", port: store.primary.port }],
+        },
+        ...swarmClusters.map((sw) => ({
+          cidr: sw.engine.apply((e) => `${e.split(":")[0]}/32`),
+          ports: [{ protocol: "TCP" as const, port: DOCKER_API_PORT }],
+        })),
+        // The root (its public address) for lookups and activation checks.
+        {
+          cidr: pulumi.interpolate`${directory.ip}/32`,
+          ports: [{ protocol: "TCP", port: DIRECTORY_PORT }],
+        },
+        // The mail relay, somewhere on the internet (never a private address).
+        ...(cfg.registrar.smtp
+          ? [
+              {
+                cidr: "0.0.0.0/0",
+                except: PRIVATE_RANGES,
+                ports: [{ protocol: "TCP" as const, port: cfg.registrar.smtp.port }],
+              },
+            ]
+          : []),
+      ],
     });
     registrarOut = deployRegistrar(cfg, {
       access: registrar,

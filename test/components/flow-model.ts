@@ -121,3 +121,62 @@ export function natCovers(resources: Res[], subnetCidr: string): boolean {
       return false;
     });
 }
+
+/** A pod (namespace and labels) or an address outside the cluster. */
+export type Peer = { namespace: string; labels: Record<string, string> } | { ip: string };
+
+const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+
+function selects(
+  sel: { matchLabels?: Record<string, string> } | undefined,
+  labels: Record<string, string>,
+) {
+  return Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+function peerMatches(rule: any, peer: Peer): boolean {
+  if (rule.ipBlock)
+    return (
+      "ip" in peer &&
+      inCidr(peer.ip, rule.ipBlock.cidr) &&
+      !(rule.ipBlock.except ?? []).some((c: string) => inCidr(peer.ip, c))
+    );
+  if (!("namespace" in peer)) return false;
+  const nsOk = rule.namespaceSelector
+    ? selects(rule.namespaceSelector, { "kubernetes.io/metadata.name": peer.namespace })
+    : true;
+  return nsOk && (rule.podSelector ? selects(rule.podSelector, peer.labels) : true);
+}
+
+/**
+ * Whether Kubernetes NetworkPolicies let `pod` send to (egress) or receive from (ingress)
+ * `peer` on proto/port: a pod no policy selects for that direction is open; a selected pod
+ * allows only what some selecting policy's rule allows.
+ * https://kubernetes.io/docs/concepts/services-networking/network-policies/
+ */
+export function podAllowed(
+  resources: Res[],
+  pod: { namespace: string; labels: Record<string, string> },
+  direction: "Ingress" | "Egress",
+  peer: Peer,
+  proto: Proto,
+  port: number,
+): boolean {
+  const policies = resources
+    .filter((r) => r.type === NETPOL && r.inputs.metadata?.namespace === pod.namespace)
+    .map((r) => r.inputs.spec)
+    .filter((s) => selects(s.podSelector, pod.labels) && (s.policyTypes ?? []).includes(direction));
+  if (policies.length === 0) return true;
+  return policies.some((s) =>
+    (direction === "Ingress" ? (s.ingress ?? []) : (s.egress ?? [])).some(
+      (r: any) =>
+        (direction === "Ingress" ? r.from : (r.to ?? [])).some((p: any) => peerMatches(p, peer)) &&
+        (!r.ports ||
+          r.ports.some(
+            (p: any) =>
+              (p.protocol ?? "TCP").toLowerCase() === proto &&
+              (p.port === undefined || p.port === port),
+          )),
+    ),
+  );
+}

@@ -10,6 +10,8 @@ import {
   type Endpoint,
   ingressAllowed,
   natCovers,
+  type Peer,
+  podAllowed,
   type Proto,
 } from "./flow-model";
 import type { Recorded } from "./mocks";
@@ -262,3 +264,108 @@ describe("components: address plan", () => {
         ).to.equal(false);
   });
 });
+
+for (const env of ["dev", "prod"]) {
+  describe(`components: Kubernetes NetworkPolicies (${env})`, () => {
+    const DNS: Peer = { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } };
+
+    it("14: each platform namespace denies everything by default, and admits only restricted pods", async () => {
+      const { rec } = await buildStack(env);
+      const namespaces = rec
+        .all("kubernetes:core/v1:Namespace")
+        .map((n) => n.inputs.metadata.name as string);
+      expect(namespaces.sort()).to.deep.equal(["atdirectory", "registrar"]);
+      for (const ns of namespaces) {
+        const stray = { namespace: ns, labels: { "app.kubernetes.io/name": "something-else" } };
+        expect(
+          podAllowed(rec.resources, stray, "Ingress", { ip: "10.20.0.9" }, "tcp", 8080),
+        ).to.equal(false);
+        expect(podAllowed(rec.resources, stray, "Egress", { ip: "8.8.8.8" }, "tcp", 443)).to.equal(
+          false,
+        );
+        const n = rec
+          .all("kubernetes:core/v1:Namespace")
+          .find((x) => x.inputs.metadata.name === ns)!;
+        expect(n.inputs.metadata.labels["pod-security.kubernetes.io/enforce"], ns).to.equal(
+          "restricted",
+        );
+      }
+    });
+
+    it("14: directory pods take root connections from anywhere and talk only to the Redis read endpoint and DNS", async () => {
+      const { rec } = await buildStack(env);
+      const pod = { namespace: "atdirectory", labels: { "app.kubernetes.io/name": "atdirectory" } };
+      const redis = rec.one("gcp:redis/instance:Instance");
+      expect(redis).to.exist;
+      const read = "10.60.0.4"; // the mock's read endpoint
+      const primary = "10.60.0.3";
+      expect(
+        podAllowed(rec.resources, pod, "Ingress", { ip: "198.51.100.7" }, "tcp", 6464),
+      ).to.equal(true);
+      expect(
+        podAllowed(rec.resources, pod, "Ingress", { ip: "198.51.100.7" }, "tcp", 8080),
+      ).to.equal(false);
+      expect(podAllowed(rec.resources, pod, "Egress", { ip: read }, "tcp", 6378)).to.equal(true);
+      expect(podAllowed(rec.resources, pod, "Egress", DNS, "udp", 53)).to.equal(true);
+      for (const [ip, port] of [
+        [primary, 6378],
+        ["10.12.0.20", 2376],
+        [host(ADDRESS_PLAN.registrar.pods, 9), 8080],
+        ["8.8.8.8", 443],
+        ["169.254.169.254", 80],
+      ] as [string, number][])
+        expect(
+          podAllowed(rec.resources, pod, "Egress", { ip }, "tcp", port),
+          `${ip}:${port}`,
+        ).to.equal(false);
+    });
+
+    it("14: a directory pod cannot reach the registrar's plain-HTTP port; only Google's front ends can", async () => {
+      const { rec } = await buildStack(env);
+      const reg = { namespace: "registrar", labels: { "app.kubernetes.io/name": "registrar" } };
+      const dirPod = { ip: host(ADDRESS_PLAN.directory.pods, 9) };
+      expect(podAllowed(rec.resources, reg, "Ingress", dirPod, "tcp", 8080)).to.equal(false);
+      expect(podAllowed(rec.resources, reg, "Ingress", { ip: "35.191.1.1" }, "tcp", 8080)).to.equal(
+        true,
+      );
+      expect(
+        podAllowed(rec.resources, reg, "Ingress", { ip: "130.211.0.1" }, "tcp", 8080),
+      ).to.equal(true);
+      // And the VPC firewall gives the directory cluster no path to the registrar's at all.
+      const src: Endpoint = {
+        name: "d",
+        ip: dirPod.ip,
+        tags: [NODE_TAGS.directory],
+        internal: true,
+      };
+      const dst: Endpoint = {
+        name: "r",
+        ip: host(ADDRESS_PLAN.registrar.pods, 9),
+        tags: [NODE_TAGS.registrar],
+        internal: true,
+      };
+      expect(ingressAllowed(rec.resources, src, dst, "tcp", 8080)).to.equal(false);
+    });
+
+    it("14: registrar pods reach the Redis primary, each swarm's Docker API, the root and (prod) SMTP; nothing else", async () => {
+      const { rec, cfg } = await buildStack(env);
+      const reg = { namespace: "registrar", labels: { "app.kubernetes.io/name": "registrar" } };
+      const ok = (ip: string, port: number) =>
+        podAllowed(rec.resources, reg, "Egress", { ip }, "tcp", port);
+      expect(ok("10.60.0.3", 6378)).to.equal(true);
+      for (const sw of cfg.swarms) {
+        const ilb = rec.one(
+          "gcp:compute/forwardingRule:ForwardingRule",
+          `${sw.name}-docker`,
+        ).inputs;
+        expect(ok(ilb.ipAddress, 2376), sw.name).to.equal(true);
+        expect(ok(ilb.ipAddress, 2377), sw.name).to.equal(false);
+      }
+      expect(ok("34.1.2.3", 64)).to.equal(true); // the root's public address (mock)
+      expect(ok("203.0.113.25", 587)).to.equal(cfg.registrar.smtp !== undefined);
+      expect(ok("10.10.0.9", 587)).to.equal(false); // never a private address
+      expect(ok("10.60.0.4", 6378)).to.equal(false);
+      expect(ok("8.8.8.8", 443)).to.equal(false);
+    });
+  });
+}
