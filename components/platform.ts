@@ -290,6 +290,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
         },
         registry: registry.repository,
         images: [atServerImage!],
+        dnsForceDestroy: cfg.env === "dev",
         bootDependencies: [net.nat],
         backup: backupOwner
           ? {

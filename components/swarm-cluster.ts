@@ -36,6 +36,8 @@ export interface SwarmClusterArgs {
   images: pulumi.Input<string>[];
   /** What the VMs need before their first boot besides their own secrets (Cloud NAT). */
   bootDependencies: pulumi.Resource[];
+  /** Let `pulumi destroy` remove the swarm's own DNS zone with its records (dev). */
+  dnsForceDestroy: boolean;
   /** Set on the swarm whose manager 0 runs the Filestore backup job. */
   backup?: { instance: pulumi.Input<string>; location: string; keepDays: number };
   labels: Record<string, string>;
@@ -109,11 +111,36 @@ export class SwarmCluster extends pulumi.ComponentResource {
       );
       bootstrap.push(pull);
     }
+    // The swarm's names live in a zone of their own (<swarm>.<domain>., delegated from the
+    // platform zone): the managers may answer ACME challenges there, and nothing they hold
+    // can change root.<domain>, registrar.<domain> or another swarm's names.
+    const swarmZone = new gcp.dns.ManagedZone(
+      `${name}-zone`,
+      {
+        dnsName: `${this.swarmDomain}.`,
+        description: `atplatform swarm ${this.swarmDomain}`,
+        visibility: "public",
+        forceDestroy: args.dnsForceDestroy,
+        labels,
+      },
+      parent,
+    );
+    new gcp.dns.RecordSet(
+      `${name}-delegation`,
+      {
+        managedZone: args.zoneName,
+        name: `${this.swarmDomain}.`,
+        type: "NS",
+        ttl: 300,
+        rrdatas: swarmZone.nameServers,
+      },
+      parent,
+    );
     if (args.tls.mode === "acme") {
       new gcp.dns.DnsManagedZoneIamMember(
         `${name}-acme-dns`,
         {
-          managedZone: args.zoneName,
+          managedZone: swarmZone.name,
           role: "roles/dns.admin",
           member: secrets.managerAccount.member,
         },
@@ -205,7 +232,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         firstPort: s.firstPort,
         lastPort: s.lastPort,
         registrarRanges: args.registrar.sourceRanges,
-        zoneName: args.zoneName,
+        zoneName: swarmZone.name,
         swarmDomain: this.swarmDomain,
       },
       parent,

@@ -97,7 +97,9 @@ for (const env of ["dev", "prod"]) {
         type: "A",
         rrdatas: ["34.1.2.3"],
       });
-      expect(record.managedZone).to.equal(rec.one("gcp:dns/managedZone:ManagedZone").name);
+      expect(record.managedZone).to.equal(
+        rec.one("gcp:dns/managedZone:ManagedZone", "platform").name,
+      );
       expect(out.rootAddress).to.equal(`root.${cfg.domain}:64`);
     });
 

@@ -296,7 +296,9 @@ for (const envName of ["dev", "prod"]) {
         type: "A",
         rrdatas: ["34.120.0.9"], // the mock's global address
       });
-      expect(record.managedZone).to.equal(rec.one("gcp:dns/managedZone:ManagedZone").name);
+      expect(record.managedZone).to.equal(
+        rec.one("gcp:dns/managedZone:ManagedZone", "platform").name,
+      );
       expect(await valueOf(registrarOutputs(built).ip)).to.equal("34.120.0.9");
     });
 

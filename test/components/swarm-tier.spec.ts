@@ -143,7 +143,7 @@ for (const env of ["dev", "prod"]) {
         expect(fw.targetTags).to.deep.equal([`atp-swarm-${sw.name}-worker`]);
         const records = s.rec
           .all("gcp:dns/recordSet:RecordSet")
-          .filter((r) => r.name.startsWith(`${sw.name}-`));
+          .filter((r) => r.name.startsWith(`${sw.name}-`) && r.inputs.type === "A");
         expect(records.map((r) => r.inputs.name).sort()).to.deep.equal(
           [`*.${sw.name}.${s.cfg.domain}.`, `${sw.name}.${s.cfg.domain}.`].sort(),
         );
@@ -368,6 +368,40 @@ for (const env of ["dev", "prod"]) {
         ] as [string, string][])
           expect(s.rec.dependsOn(type, name), name).to.include.members(want);
       }
+    });
+  });
+}
+
+for (const env of ["dev", "prod"]) {
+  describe(`components: swarm DNS rights (${env})`, () => {
+    it("9: a compromised swarm manager cannot repoint root.<domain>: its DNS rights end at its own delegated zone", async () => {
+      const s = await buildStack(env);
+      const platformZone = s.rec.one("gcp:dns/managedZone:ManagedZone", "platform");
+      const root = s.rec.one("gcp:dns/recordSet:RecordSet", "atdirectory-root").inputs;
+      expect(root.managedZone).to.equal("platform");
+      for (const sw of s.cfg.swarms) {
+        const zone = s.rec.one("gcp:dns/managedZone:ManagedZone", `${sw.name}-zone`);
+        expect(zone.inputs.dnsName).to.equal(`${sw.name}.${s.cfg.domain}.`);
+        const ns = s.rec.one("gcp:dns/recordSet:RecordSet", `${sw.name}-delegation`).inputs;
+        expect(ns).to.deep.include({
+          managedZone: "platform",
+          type: "NS",
+          name: zone.inputs.dnsName,
+        });
+        for (const r of ["wildcard", "apex"])
+          expect(
+            s.rec.one("gcp:dns/recordSet:RecordSet", `${sw.name}-${r}`).inputs.managedZone,
+          ).to.equal(`${sw.name}-zone`);
+      }
+      // Every DNS grant to a swarm account is on a swarm zone, never the platform zone; on
+      // the project only the list-zones custom role.
+      const swarmMember = (m: string) => /serviceAccount:[a-z0-9]+-(managers|workers)@/.test(m);
+      for (const m of s.rec.all("gcp:dns/dnsManagedZoneIamMember:DnsManagedZoneIamMember"))
+        if (swarmMember(m.inputs.member))
+          expect(m.inputs.managedZone, m.name).to.not.equal(platformZone.name);
+      for (const m of s.rec.all("gcp:projects/iAMMember:IAMMember"))
+        if (swarmMember(m.inputs.member))
+          expect(m.inputs.role, m.name).to.not.match(/^roles\/dns\./);
     });
   });
 }
