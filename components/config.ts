@@ -162,10 +162,43 @@ export function loadConfig(): PlatformConfig {
   for (const k of PLAIN_KEYS) raw[`${NS}:${k}`] = own.get(k);
   const secrets: RawSecrets = {};
   for (const k of SECRET_KEYS) secrets[`${NS}:${k}`] = own.getSecret(k);
-  return parseConfig(raw, secrets);
+  return parseConfig(raw, secrets, { preview: pulumi.runtime.isDryRun() });
 }
 
-export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformConfig {
+/** Secrets an operator sets before the first `up`; a preview without them still runs. */
+const PREVIEWABLE_SECRETS = [
+  "rootTlsCert",
+  "rootTlsKey",
+  "registrarTlsCert",
+  "registrarTlsKey",
+].map((k) => `${NS}:${k}`);
+
+/** A secret whose value a preview does not know (it shows as `[secret]`, computed). */
+function unknownSecret(): pulumi.Output<string> {
+  const Output = pulumi.Output as unknown as new (...a: unknown[]) => pulumi.Output<string>;
+  return new Output(
+    new Set(),
+    Promise.resolve(undefined),
+    Promise.resolve(false),
+    Promise.resolve(true),
+    Promise.resolve(new Set()),
+  );
+}
+
+export function parseConfig(
+  raw: RawConfig,
+  given: RawSecrets = {},
+  opts: { preview?: boolean } = {},
+): PlatformConfig {
+  // A preview (CI) may lack the operator's certificates: it runs with unknown values and a
+  // warning; `pulumi up` still stops on a missing one, naming the key.
+  const secrets: RawSecrets = { ...given };
+  if (opts.preview)
+    for (const k of PREVIEWABLE_SECRETS)
+      if (secrets[k] === undefined) {
+        secrets[k] = unknownSecret();
+        void pulumi.log.warn(`${k} is not set: previewed as unknown; \`pulumi up\` needs it`);
+      }
   const r = new Reader(raw, OBJECT_FIELDS);
   const project = r.string("gcp:project", { pattern: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/ });
   const region = r.string("gcp:region", { pattern: /^[a-z]+-[a-z]+\d+$/ });

@@ -1,6 +1,12 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { load } from "js-yaml";
 import { expect } from "chai";
-import { buildStack, TEST_PEM_CERT } from "./stack";
+import { ConfigError, parseConfig } from "../../components/config";
+import { createPlatform } from "../../components/platform";
+import { isSecretOutput, settle, useMocks } from "./mocks";
+import { buildStack, exclusive, ROOT, stackConfig, TEST_PEM_CERT } from "./stack";
 
 describe("components: stacks", () => {
   it("dev and prod both produce a stack, sized differently", async () => {
@@ -50,5 +56,46 @@ describe("components: stacks", () => {
     expect(
       rec.one("kubernetes:core/v1:Secret", "atdirectory-tls").inputs.stringData["tls.crt"],
     ).to.equal(TEST_PEM_CERT);
+  });
+});
+
+describe("components: CI previews of the committed stacks", () => {
+  it("11: prod previews as committed (no secrets set): certificates are unknown secrets; up still requires them", () =>
+    exclusive(async () => {
+      const rec = await useMocks({ preview: true, project: "atplatform-prod" });
+      const cfg = parseConfig(stackConfig("prod"), {}, { preview: true });
+      if (cfg.rootTls.mode !== "provided") throw new Error("prod provides its root certificate");
+      expect(await (cfg.rootTls.certPem as any).isKnown).to.equal(false);
+      expect(await isSecretOutput(cfg.rootTls.certPem)).to.equal(true);
+      createPlatform(cfg);
+      await settle();
+      expect(rec.all("kubernetes:apps/v1:Deployment")).to.have.length(1);
+      expect(rec.refusedCalls).to.deep.equal([]);
+      expect(() => parseConfig(stackConfig("prod"), {})).to.throw(
+        ConfigError,
+        "atplatform:rootTlsCert",
+      );
+    }));
+
+  it("11: dev previews as committed", () =>
+    exclusive(async () => {
+      await useMocks({ preview: true, project: "atplatform-dev" });
+      createPlatform(parseConfig(stackConfig("dev"), {}, { preview: true }));
+      await settle();
+    }));
+});
+
+describe("components: the preview workflow", () => {
+  it("10: the prod preview identity is reachable only from the reviewed preview-prod Environment", () => {
+    const wf = load(readFileSync(join(ROOT, ".github/workflows/preview.yml"), "utf8")) as any;
+    const job = wf.jobs.preview;
+    expect(job.if).to.contain("github.event.pull_request.head.repo.full_name == github.repository");
+    expect(job.environment).to.equal("${{ matrix.environment }}");
+    const prod = job.strategy.matrix.include.find((m: any) => m.stack === "prod");
+    expect(prod.environment).to.equal("preview-prod");
+    const ops = readFileSync(join(ROOT, "docs/operations.md"), "utf8");
+    expect(ops).to.contain("assertion.environment == '$ENVIRONMENT'");
+    expect(ops).to.contain("attribute.environment/$ENVIRONMENT");
+    expect(ops).to.not.contain('attribute.repository/$REPO"');
   });
 });
