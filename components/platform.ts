@@ -113,6 +113,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
         registrarCluster.nodeServiceAccount.member,
       ],
       labels,
+      immutableTags: cfg.env === "prod",
     },
     after,
   );
@@ -129,7 +130,13 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       if (given[service] !== undefined) continue;
       images[service] = new ServiceImage(
         `${service}-image`,
-        { service, region: cfg.region, registryUrl: registry.url, tag: cfg.imageTag },
+        {
+          service,
+          region: cfg.region,
+          registryUrl: registry.url,
+          cacheUrl: registry.cacheUrl,
+          tag: cfg.imageTag,
+        },
         { dependsOn: [registry] },
       ).ref;
     }

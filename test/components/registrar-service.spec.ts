@@ -442,7 +442,7 @@ describe("components: registrar service config and variants", () => {
       createPlatform(parseConfig(raw, stackSecrets()));
       await settle();
       expect(container(rec).image).to.match(
-        /^europe-west2-docker\.pkg\.dev\/test-proj\/atplatform\/registrar:dev@sha256:[a-f0-9]{64}$/,
+        /^europe-west2-docker\.pkg\.dev\/test-proj\/atplatform\/registrar:dev-[a-f0-9]{16}@sha256:[a-f0-9]{64}$/,
       );
     }));
 
