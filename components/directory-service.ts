@@ -17,6 +17,8 @@ const TLS_DIR = "/etc/atdirectory/tls";
 const REDIS_DIR = "/etc/atdirectory/redis";
 
 export interface DirectoryServiceArgs {
+  /** Protect the client-visible static address from deletion (prod). */
+  protect: boolean;
   provider: k8s.Provider;
   region: string;
   settings: DirectoryConfig;
@@ -223,7 +225,7 @@ export class DirectoryService extends pulumi.ComponentResource {
     this.address = new gcp.compute.Address(
       `${name}-ip`,
       { region: args.region, addressType: "EXTERNAL", networkTier: "PREMIUM", labels: args.labels },
-      { parent: this },
+      { parent: this, protect: args.protect },
     );
     this.ip = this.address.address;
     this.service = new k8s.core.v1.Service(

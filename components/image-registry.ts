@@ -10,6 +10,8 @@ export interface ImageRegistryArgs {
   labels: Record<string, string>;
   /** Tags can never be moved to another digest (prod). */
   immutableTags: boolean;
+  /** Protect the image repository from deletion (prod). */
+  protect: boolean;
 }
 
 export class ImageRegistry extends pulumi.ComponentResource {
@@ -35,7 +37,7 @@ export class ImageRegistry extends pulumi.ComponentResource {
         cleanupPolicies: [{ id: "keep-tagged", action: "KEEP", condition: { tagState: "TAGGED" } }],
         labels: args.labels,
       },
-      { parent: this },
+      { parent: this, protect: args.protect },
     );
     // Build cache layers (`<service>:cache`, rewritten by every build), kept two weeks.
     this.cache = new gcp.artifactregistry.Repository(

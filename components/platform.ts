@@ -68,7 +68,12 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
   const net = new Network("atplatform", { region: cfg.region }, after);
   const zone = new DnsZone(
     "platform",
-    { domain: cfg.domain, labels, forceDestroy: cfg.env === "dev" },
+    {
+      domain: cfg.domain,
+      labels,
+      forceDestroy: cfg.env === "dev",
+      protect: cfg.deletionProtection,
+    },
     after,
   );
 
@@ -114,6 +119,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       ],
       labels,
       immutableTags: cfg.env === "prod",
+      protect: cfg.deletionProtection,
     },
     after,
   );
@@ -207,6 +213,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       zoneName: zone.zoneName,
       rootFqdn: `${rootName}.`,
       labels,
+      protect: cfg.deletionProtection,
     },
     after,
   );
@@ -298,6 +305,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
         registry: registry.repository,
         images: [atServerImage!],
         dnsForceDestroy: cfg.env === "dev",
+        protect: cfg.deletionProtection,
         bootDependencies: [net.nat],
         backup: backupOwner
           ? {

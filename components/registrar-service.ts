@@ -273,7 +273,8 @@ export class RegistrarService extends pulumi.ComponentResource {
     const address = new gcp.compute.GlobalAddress(
       `${name}-ip`,
       { addressType: "EXTERNAL", ipVersion: "IPV4", labels: args.labels },
-      { parent: this },
+      // Client-visible: protected with the stack's deletion protection.
+      { parent: this, protect: args.retainDisk },
     );
     this.ip = address.address;
     new k8s.networking.v1.Ingress(

@@ -38,6 +38,8 @@ export interface SwarmClusterArgs {
   bootDependencies: pulumi.Resource[];
   /** Let `pulumi destroy` remove the swarm's own DNS zone with its records (dev). */
   dnsForceDestroy: boolean;
+  /** Protect the public address, the swarm's zone and its join tokens from deletion (prod). */
+  protect: boolean;
   /** Set on the swarm whose manager 0 runs the Filestore backup job. */
   backup?: { instance: pulumi.Input<string>; location: string; keepDays: number };
   labels: Record<string, string>;
@@ -77,7 +79,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const publicAddress = new gcp.compute.Address(
       `${name}-lb-ip`,
       { region: args.region, addressType: "EXTERNAL", networkTier: "PREMIUM", labels },
-      parent,
+      { parent: this, protect: args.protect },
     );
     this.publicIp = publicAddress.address;
 
@@ -89,6 +91,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         dockerIps: [...managerAddresses.map((a) => a.address), dockerAddress.address],
         wildcardCa: args.tls.mode === "private-ca" ? args.wildcardCa : undefined,
         images: args.images.map((i) => pulumi.output(i).apply(byDigest)),
+        protect: args.protect,
         labels,
       },
       parent,
@@ -123,7 +126,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         forceDestroy: args.dnsForceDestroy,
         labels,
       },
-      parent,
+      { parent: this, protect: args.protect },
     );
     new gcp.dns.RecordSet(
       `${name}-delegation`,

@@ -14,6 +14,8 @@ export interface SwarmSecretsArgs {
   dockerIps: pulumi.Input<string>[];
   /** Wildcard certificate: signed by this CA, or (undefined) issued by ACME on the swarm. */
   wildcardCa?: PrivateCa;
+  /** Protect the join-token secrets (the swarm's only copy) from deletion (prod). */
+  protect: boolean;
   /** Images every node pre-pulls, as `<host>/<path>@sha256:<hex>`. */
   images: pulumi.Input<string>[];
   labels: Record<string, string>;
@@ -69,16 +71,16 @@ export class SwarmSecrets extends pulumi.ComponentResource {
         );
     }
 
-    const secret = (id: string) =>
+    const secret = (id: string, protect = false) =>
       new gcp.secretmanager.Secret(
         id,
         { secretId: id, replication: { auto: {} }, labels: { ...args.labels, swarm: name } },
-        parent,
+        { parent: this, protect },
       );
 
     // Join tokens: created empty; only the managers' startup script adds versions.
-    const managerToken = secret(`${name}-manager-token`);
-    const workerToken = secret(`${name}-worker-token`);
+    const managerToken = secret(`${name}-manager-token`, args.protect);
+    const workerToken = secret(`${name}-worker-token`, args.protect);
     const writer = ["roles/secretmanager.secretAccessor", "roles/secretmanager.secretVersionAdder"];
     this.iam(`${name}-manager-token`, managerToken, "managers", writer);
     this.iam(`${name}-worker-token`, workerToken, "managers", writer);

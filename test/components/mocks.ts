@@ -175,6 +175,8 @@ export class Recorder {
   readonly resources: Recorded[] = [];
   /** Names of the resources each one waits for, by `type::name` (dependsOn and inputs). */
   readonly dependencies = new Map<string, string[]>();
+  /** `type::name` of every resource registered with `protect`. */
+  readonly protectedResources = new Set<string>();
   /** The parent (`type::name`) of each resource registered with one. */
   readonly parents = new Map<string, string>();
   /** Values the Google Cloud API would reject (test/components/gcp-rules.ts). */
@@ -277,6 +279,7 @@ export async function useMocks(opts: MockOptions = {}): Promise<Recorder> {
   monitor.registerResource = (req: any, callback: unknown) => {
     const deps = (req.getDependenciesList() as string[]).map((urn) => urn.split("::").pop()!);
     recorder.dependencies.set(`${req.getType()}::${req.getName()}`, deps);
+    if (req.getProtect()) recorder.protectedResources.add(`${req.getType()}::${req.getName()}`);
     const parent = req.getParent() as string;
     if (parent) {
       const parts = parent.split("::");

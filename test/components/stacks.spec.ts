@@ -99,3 +99,24 @@ describe("components: the preview workflow", () => {
     expect(ops).to.not.contain('attribute.repository/$REPO"');
   });
 });
+
+describe("components: what a mistaken destroy must not take", () => {
+  it("prod protects the DNS zones, client-visible addresses, the image registry and the swarms' join tokens; dev protects nothing", async () => {
+    const prod = await buildStack("prod");
+    const want = [
+      "gcp:dns/managedZone:ManagedZone::platform",
+      "gcp:compute/address:Address::atdirectory-ip",
+      "gcp:compute/globalAddress:GlobalAddress::registrar-ip",
+      "gcp:artifactregistry/repository:Repository::atplatform",
+      ...prod.cfg.swarms.flatMap((s) => [
+        `gcp:compute/address:Address::${s.name}-lb-ip`,
+        `gcp:dns/managedZone:ManagedZone::${s.name}-zone`,
+        `gcp:secretmanager/secret:Secret::${s.name}-manager-token`,
+        `gcp:secretmanager/secret:Secret::${s.name}-worker-token`,
+      ]),
+    ];
+    expect([...prod.rec.protectedResources].sort()).to.deep.equal(want.sort());
+    const dev = await buildStack("dev");
+    expect([...dev.rec.protectedResources]).to.deep.equal([]);
+  });
+});
