@@ -465,6 +465,7 @@ function deployRegistrar(
       rootAddress: p.rootAddress,
       redisSecretName: REDIS_PRIMARY_SECRET,
       swarmsSecretName: REGISTRAR_SWARMS_SECRET,
+      swarmsJson: p.swarmsFile.json,
       swarmNames: cfg.swarms.map((s) => s.name),
       trustedCaPems: p.trustedCaPems,
       tlsChainPem: chain,

@@ -3,7 +3,7 @@
 // the Redis primary and the swarms' Engine API credentials mounted from the Secrets that
 // RegistrarAccess, RegistrarSwarms and each SwarmCluster create, and an HTTPS load balancer
 // (GKE Ingress, static global IP) published as registrar.<domain>.
-import { createHash } from "node:crypto";
+import { createHmac } from "node:crypto";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -33,6 +33,8 @@ export interface RegistrarServiceArgs {
   redisSecretName: pulumi.Input<string>;
   /** Secret with `swarms.json` (RegistrarSwarms) and the per-swarm `swarm-<name>` Secrets. */
   swarmsSecretName: pulumi.Input<string>;
+  /** The swarms file's content (it names the atServer image): read once at start. */
+  swarmsJson: pulumi.Input<string>;
   swarmNames: string[];
   /** CAs the registrar must trust beyond the public ones: Memorystore's, the dev private CAs. */
   trustedCaPems: pulumi.Input<string>[];
@@ -94,11 +96,24 @@ export class RegistrarService extends pulumi.ComponentResource {
       },
       k,
     );
-    // Env from Secrets is read at start: a pod-template annotation over a digest of the
-    // values rolls the pod when a key, the SMTP password or the trust bundle changes.
+    // Env and files from Secrets are read at start: a pod-template annotation over a digest
+    // of the values rolls the pod when a key, the SMTP password, the trust bundle or the
+    // swarms file (a new atServer image) changes. The digest is an HMAC under a key that
+    // exists only in the stack's state, so the annotation reveals nothing about the secrets
+    // (a plain hash of a weak SMTP password could be guessed offline).
+    const digestKey = generatedKey(`${name}-digest-key`, this);
     const secretsDigest = pulumi
-      .all([this.apiKey, this.adminKey, smtpPassword ?? "", ...args.trustedCaPems])
-      .apply((v) => createHash("sha256").update(v.join("\0")).digest("hex").slice(0, 16));
+      .all([
+        digestKey,
+        this.apiKey,
+        this.adminKey,
+        smtpPassword ?? "",
+        args.swarmsJson,
+        ...args.trustedCaPems,
+      ])
+      .apply(([key, ...v]) =>
+        createHmac("sha256", key!).update(v.join("\0")).digest("hex").slice(0, 16),
+      );
 
     // The load balancer's health check and timeout (GKE BackendConfig).
     const backendConfig = new k8s.apiextensions.CustomResource(

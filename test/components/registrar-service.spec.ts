@@ -1,6 +1,7 @@
 // One test per invariant of the registrar workload (components/registrar-service.ts), over the
 // dev and prod stacks, plus contracts with services/registrar: the pod's environment parses
 // with the registrar's own config reader, and the probed path is a route it serves.
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
@@ -148,6 +149,7 @@ for (const envName of ["dev", "prod"]) {
       expect(generated.map((g) => g.name).sort()).to.deep.equal([
         "registrar-admin-key",
         "registrar-api-key",
+        "registrar-digest-key",
       ]);
       for (const g of generated) expect(g.inputs.length).to.be.at.least(32);
       expect(await valueOf(r.apiKey)).to.not.equal(await valueOf(r.adminKey));
@@ -406,6 +408,7 @@ describe("components: registrar service config and variants", () => {
         rootAddress: "root.example.org:64",
         redisSecretName: "redis-primary",
         swarmsSecretName: "registrar-swarms",
+        swarmsJson: "{}",
         swarmNames: ["swarm1"],
         trustedCaPems: [TEST_PEM_CERT],
         tlsChainPem: TEST_PEM_CERT,
@@ -416,7 +419,10 @@ describe("components: registrar service config and variants", () => {
         labels: {},
       });
       await settle();
-      expect(rec.all("random:index/randomPassword:RandomPassword")).to.deep.equal([]);
+      // Only the rollout digest's HMAC key; no API or admin key is generated.
+      expect(
+        rec.all("random:index/randomPassword:RandomPassword").map((r) => r.name),
+      ).to.deep.equal(["registrar-digest-key"]);
       expect(await valueOf(svc.apiKey)).to.equal("given-api-key-0123456789");
       expect(await isSecretOutput(svc.adminKey)).to.equal(true);
       const app = rec.one(SECRET, "registrar-app");
@@ -455,5 +461,33 @@ describe("components: registrar service config and variants", () => {
       expect(out.registrar).to.equal(undefined);
       expect(rec.all(STS)).to.deep.equal([]);
       expect(rec.all("kubernetes:networking.k8s.io/v1:Ingress")).to.deep.equal([]);
+    }));
+
+  it("7: a new atServer image (the swarms file) rolls the registrar pod, and the rollout annotation is no plain hash of its secrets", () =>
+    exclusive(async () => {
+      const digestOf = async (atserverImage: string) => {
+        const rec = await useMocks();
+        createPlatform(
+          parseConfig(
+            { ...stackConfig("dev"), "atplatform:atserverImage": atserverImage },
+            stackSecrets(),
+          ),
+        );
+        await settle();
+        const sts = rec.one(STS).inputs.spec.template.metadata.annotations;
+        const app = rec.one(SECRET, "registrar-app").inputs.stringData;
+        return { digest: sts["atplatform.io/secrets-digest"] as string, app };
+      };
+      const img = (d: string) =>
+        `europe-west2-docker.pkg.dev/atplatform-dev/atplatform/atserver@sha256:${d.repeat(64)}`;
+      const a = await digestOf(img("a"));
+      const b = await digestOf(img("b"));
+      expect(a.digest).to.match(/^[a-f0-9]{16}$/);
+      expect(b.digest).to.not.equal(a.digest);
+      // Not a plain hash anyone could recompute from guessed secrets.
+      for (const values of [[a.app["api-key"], a.app["admin-key"]], [a.app["api-key"]]])
+        expect(
+          createHash("sha256").update(values.join("\0")).digest("hex").slice(0, 16),
+        ).to.not.equal(a.digest);
     }));
 });
