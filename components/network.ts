@@ -138,6 +138,9 @@ export class Network extends pulumi.ComponentResource {
         network: this.vpc.id,
         service: "servicenetworking.googleapis.com",
         reservedPeeringRanges: [this.serviceRange.name],
+        // Deleting the peering fails while Google still holds producer resources (Redis,
+        // Filestore are deleted asynchronously): abandon it on destroy instead of failing.
+        deletionPolicy: "ABANDON",
       },
       parent,
     );

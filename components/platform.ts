@@ -30,7 +30,6 @@ export interface PlatformOutputs {
   registrarClusterName: pulumi.Output<string>;
   redisPrimaryEndpoint: pulumi.Output<string>;
   redisReadEndpoint: pulumi.Output<string>;
-  redisAuth: pulumi.Output<string>;
   redisCa: pulumi.Output<string>;
   registryUrl: pulumi.Output<string>;
   /** The dev private CA that signs root.<domain> (clients must trust it); undefined in prod. */
@@ -405,7 +404,6 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     registrarClusterName: registrarCluster.name,
     redisPrimaryEndpoint: pulumi.interpolate`${store.primary.host}:${store.primary.port}`,
     redisReadEndpoint: pulumi.interpolate`${store.read.host}:${store.read.port}`,
-    redisAuth: store.authString,
     redisCa: store.serverCa,
     registryUrl: registry.url,
     rootCaPem,
