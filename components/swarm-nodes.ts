@@ -7,6 +7,8 @@ import { DOCKER_API_PORT, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "./swarm-
 
 export const SWARM_IMAGE = "debian-cloud/debian-12";
 export const MANAGER_COUNT = 3;
+/** Where the startup script installs itself on every swarm VM. */
+export const SWARM_SELF = "/usr/local/sbin/atplatform-swarm";
 
 export interface SwarmNodesArgs {
   region: string;
@@ -70,6 +72,10 @@ export class SwarmNodes extends pulumi.ComponentResource {
           },
           metadata: {
             "startup-script": role === "manager" ? args.managerScript : args.workerScript,
+            // Workers leave the swarm when GCE stops them (scale-in, roll-out, repair).
+            ...(role === "worker"
+              ? { "shutdown-script": `#!/bin/bash\n${SWARM_SELF} leave\n` }
+              : {}),
             "enable-oslogin": "TRUE",
             "block-project-ssh-keys": "TRUE",
           },

@@ -9,6 +9,9 @@
 #             take the daily Filestore backup (backup owner only)
 #   images    every node, at boot (before joining) and every 2 minutes: pre-pull the pinned
 #             image digests listed in Secret Manager, with this VM's own identity
+#   leave     workers, from GCE's shutdown script (scale-in, template roll-out, repair):
+#             leave the swarm so its atServers are rescheduled at once, not after the
+#             node-down timeout
 #
 # Join tokens live only in Secret Manager: they are read into shell variables, passed to
 # `docker swarm join`, and never printed or written to disk.
@@ -353,6 +356,15 @@ join_swarm() {
   if [[ "${ATP_ROLE}" == manager ]]; then remove_stale_self; fi
 }
 
+# A worker going away (GCE gives the shutdown script about 90 s): leaving makes the
+# managers reschedule its tasks immediately. Managers never leave (that would shrink Raft).
+leave_swarm() {
+  [[ "${ATP_ROLE}" == worker ]] || return 0
+  [[ "$(swarm_state)" == active ]] || return 0
+  docker swarm leave >/dev/null 2>&1 || log "leaving the swarm failed"
+  log "left swarm ${ATP_SWARM}"
+}
+
 # --- maintenance (manager 0) ----------------------------------------------------------
 # Publishes the current wildcard certificate as a pair of Docker secrets named after its
 # hash, then moves every atServer service that still uses an older pair onto it.
@@ -495,6 +507,7 @@ main() {
     boot) boot ;;
     maintain) maintain ;;
     images) pull_images ;;
+    leave) leave_swarm ;;
     publish-cert) publish_cert ;;
     *) die "unknown command $1" ;;
   esac

@@ -70,6 +70,7 @@ case "$cmd" in
         grep -qF "$STUB_TOKEN" "${"${DOCKER_CONFIG:-/nonexistent}"}/config.json" 2>/dev/null || exit 1
         grep -qxF "$3" "$S/registry" 2>/dev/null || exit 1
         echo "$3" >>"$S/images" ;;
+      "swarm leave") echo inactive >"$S/swarm_state" ;;
       "swarm join-token") echo "SWMTKN-1-${"${!#}"}token0123456789-abcdef0123" ;;
       "swarm join")
         addr="${"${!#}"}"

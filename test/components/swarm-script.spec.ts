@@ -426,4 +426,16 @@ describe("components: swarm startup script", () => {
     expect(b.calls("docker swarm init")).to.have.length(1);
     expect(b.secret("swarm1-manager-token")).to.equal(MGR_TOKEN);
   });
+
+  it("a worker going away (scale-in, roll-out) leaves the swarm so its atServers move at once; a manager never leaves", async () => {
+    const w = box("swarm1-wkr-x1y2", "10.12.0.77");
+    w.write("swarm_state", "active\n");
+    const r = await w.run(renderSwarmScript(vars("worker")), "leave");
+    expect(r.code, r.stderr).to.equal(0);
+    expect(w.calls("docker swarm leave")).to.deep.equal(["docker swarm leave"]);
+    const m = box("swarm1-mgr-1", MANAGER_IPS[1]!);
+    m.write("swarm_state", "active\n");
+    expect((await m.run(renderSwarmScript(vars("manager")), "leave")).code).to.equal(0);
+    expect(m.calls("docker swarm leave")).to.deep.equal([]);
+  });
 });

@@ -207,6 +207,20 @@ for (const env of ["dev", "prod"]) {
       }
     });
 
+    it("workers run the script's leave step when GCE stops them; managers do not", async () => {
+      const s = await get();
+      for (const sw of s.cfg.swarms) {
+        const meta = (role: string) => s.rec.one(TEMPLATE, `${sw.name}-${role}`).inputs.metadata;
+        expect(meta("worker")["shutdown-script"]).to.equal(
+          "#!/bin/bash\n/usr/local/sbin/atplatform-swarm leave\n",
+        );
+        expect(meta("manager")).to.not.have.property("shutdown-script");
+        expect(script(s, sw.name, "worker")).to.contain(
+          'readonly SELF="/usr/local/sbin/atplatform-swarm"',
+        );
+      }
+    });
+
     it("no swarm VM has a public IP", async () => {
       const s = await get();
       const templates = s.rec.all(TEMPLATE);
