@@ -284,6 +284,24 @@ export class RegistrarService extends pulumi.ComponentResource {
       k,
     );
 
+    // TLS 1.2 or newer with the MODERN cipher profile at the load balancer (GKE applies the
+    // SSL policy named by the Ingress's FrontendConfig).
+    const sslPolicy = new gcp.compute.SSLPolicy(
+      `${name}-tls`,
+      { profile: "MODERN", minTlsVersion: "TLS_1_2" },
+      { parent: this },
+    );
+    const frontendConfig = new k8s.apiextensions.CustomResource(
+      `${name}-frontend`,
+      {
+        apiVersion: "networking.gke.io/v1beta1",
+        kind: "FrontendConfig",
+        metadata: { namespace, name: "registrar", labels: appLabels },
+        spec: { sslPolicy: sslPolicy.name },
+      },
+      k,
+    );
+
     // HTTPS only (no port 80), on a reserved global address, certificate from the Secret.
     const address = new gcp.compute.GlobalAddress(
       `${name}-ip`,
@@ -303,6 +321,7 @@ export class RegistrarService extends pulumi.ComponentResource {
             "kubernetes.io/ingress.class": "gce",
             "kubernetes.io/ingress.global-static-ip-name": address.name,
             "kubernetes.io/ingress.allow-http": "false",
+            "networking.gke.io/v1beta1.FrontendConfig": frontendConfig.metadata.name,
           },
         },
         spec: {

@@ -16,6 +16,7 @@ import {
   RegistrarService,
 } from "../../components/registrar-service";
 import { SWARM_SECRETS_MOUNT, SWARMS_FILE } from "../../components/registrar-swarms";
+import { autoName } from "./gcp-rules";
 import {
   isSecretOutput,
   secretAt,
@@ -287,6 +288,21 @@ for (const envName of ["dev", "prod"]) {
         expect(tls.stringData["tls.crt"]).to.equal(TEST_PEM_CERT);
         expect(out.caPem).to.equal(undefined);
       }
+    });
+
+    it("the registrar's HTTPS load balancer refuses TLS below 1.2 (SSL policy through a FrontendConfig)", async () => {
+      const { rec } = await get();
+      const policy = rec.one("gcp:compute/sSLPolicy:SSLPolicy", "registrar-tls").inputs;
+      expect(policy).to.deep.include({ profile: "MODERN", minTlsVersion: "TLS_1_2" });
+      const fc = rec.one(
+        "kubernetes:networking.gke.io/v1beta1:FrontendConfig",
+        "registrar-frontend",
+      );
+      expect(fc.inputs.spec.sslPolicy).to.equal(autoName("registrar-tls"));
+      const ing = rec.one("kubernetes:networking.k8s.io/v1:Ingress", "registrar").inputs;
+      expect(ing.metadata.annotations["networking.gke.io/v1beta1.FrontendConfig"]).to.equal(
+        fc.inputs.metadata.name,
+      );
     });
 
     it("registrar.<domain> is an A record in the platform zone to the Ingress address", async () => {
