@@ -11,7 +11,6 @@ export const clusterName = platform.clusterName;
 export const registrarClusterName = platform.registrarClusterName;
 export const redisPrimaryEndpoint = platform.redisPrimaryEndpoint;
 export const redisReadEndpoint = platform.redisReadEndpoint;
-export const redisAuth = platform.redisAuth;
 export const redisCa = platform.redisCa;
 export const registryUrl = platform.registryUrl;
 export const rootCaPem = platform.rootCaPem;

@@ -162,10 +162,43 @@ export function loadConfig(): PlatformConfig {
   for (const k of PLAIN_KEYS) raw[`${NS}:${k}`] = own.get(k);
   const secrets: RawSecrets = {};
   for (const k of SECRET_KEYS) secrets[`${NS}:${k}`] = own.getSecret(k);
-  return parseConfig(raw, secrets);
+  return parseConfig(raw, secrets, { preview: pulumi.runtime.isDryRun() });
 }
 
-export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformConfig {
+/** Secrets an operator sets before the first `up`; a preview without them still runs. */
+const PREVIEWABLE_SECRETS = [
+  "rootTlsCert",
+  "rootTlsKey",
+  "registrarTlsCert",
+  "registrarTlsKey",
+].map((k) => `${NS}:${k}`);
+
+/** A secret whose value a preview does not know (it shows as `[secret]`, computed). */
+function unknownSecret(): pulumi.Output<string> {
+  const Output = pulumi.Output as unknown as new (...a: unknown[]) => pulumi.Output<string>;
+  return new Output(
+    new Set(),
+    Promise.resolve(undefined),
+    Promise.resolve(false),
+    Promise.resolve(true),
+    Promise.resolve(new Set()),
+  );
+}
+
+export function parseConfig(
+  raw: RawConfig,
+  given: RawSecrets = {},
+  opts: { preview?: boolean } = {},
+): PlatformConfig {
+  // A preview (CI) may lack the operator's certificates: it runs with unknown values and a
+  // warning; `pulumi up` still stops on a missing one, naming the key.
+  const secrets: RawSecrets = { ...given };
+  if (opts.preview)
+    for (const k of PREVIEWABLE_SECRETS)
+      if (secrets[k] === undefined) {
+        secrets[k] = unknownSecret();
+        void pulumi.log.warn(`${k} is not set: previewed as unknown; \`pulumi up\` needs it`);
+      }
   const r = new Reader(raw, OBJECT_FIELDS);
   const project = r.string("gcp:project", { pattern: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/ });
   const region = r.string("gcp:region", { pattern: /^[a-z]+-[a-z]+\d+$/ });
@@ -212,7 +245,10 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     maintenanceHour: redisObj.int("maintenanceHour", 3, { min: 0, max: 23 }),
   };
 
-  const buildImages = r.bool("atplatform:buildImages", false);
+  // The stack builds and pushes the bundled services by default (a first `up` has an empty
+  // registry); configured images override the built ones, for operators who build elsewhere.
+  const buildImages = r.bool("atplatform:buildImages", true);
+  const imageRef = prod ? PINNED_IMAGE_REF : IMAGE_REF;
   const imageTag = r.string("atplatform:imageTag", { pattern: /^[\w][\w.-]{0,127}$/ }, env);
   const dirObj = r.object("atplatform:directory");
   const directory: DirectoryConfig = {
@@ -220,7 +256,7 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     image:
       buildImages && dirObj.has("image") === false
         ? undefined
-        : dirObj.string("image", undefined, IMAGE_REF),
+        : dirObj.string("image", undefined, imageRef),
     minReplicas: dirObj.int("minReplicas", prod ? 3 : 2, { min: 2, max: 100 }),
     maxReplicas: dirObj.int("maxReplicas", prod ? 12 : 4, { min: 2, max: 200 }),
     cpu: dirObj.string("cpu", "250m", /^\d+m?$/),
@@ -249,6 +285,21 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
     capacityGb: fsObj.int("capacityGb", 1024, { min: 1024, max: 102400 }),
     backupKeepDays: fsObj.int("backupKeepDays", prod ? 30 : 7, { min: 0, max: 365 }),
   };
+  const sizes = FILESTORE_CAPACITY[filestore.tier];
+  if (
+    !sizes.some(
+      (r) =>
+        filestore.capacityGb >= r.min &&
+        filestore.capacityGb <= r.max &&
+        (filestore.capacityGb - r.min) % r.step === 0,
+    )
+  )
+    throw new ConfigError(
+      "atplatform:filestore.capacityGb",
+      `${filestore.capacityGb} GiB is not a size tier ${filestore.tier} offers (${sizes
+        .map((r) => `${r.min}-${r.max}${r.step > 1 ? ` in steps of ${r.step}` : ""}`)
+        .join(" or ")})`,
+    );
   if (
     prod &&
     (filestore.tier === "BASIC_HDD" || filestore.tier === "BASIC_SSD" || filestore.tier === "ZONAL")
@@ -263,14 +314,21 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new ConfigError("atplatform:swarms", `swarm name "${dup}" is used twice`);
 
-  const atserverImage = r.optionalString("atplatform:atserverImage", IMAGE_REF);
+  // Swarm nodes pre-pull the atServer image by digest from Artifact Registry (the only
+  // registry their metadata-server token opens), so a configured one must be exactly that.
+  const atserverImage = r.optionalString("atplatform:atserverImage", AR_PINNED_IMAGE_REF);
   if (swarms.length > 0 && !buildImages && atserverImage === undefined)
     throw new ConfigError(
       "atplatform:atserverImage",
       "is required for swarms (or set buildImages)",
     );
 
-  const registrar = registrarConfig(r, secrets, { prod, domain, deployed: swarms.length > 0 });
+  const registrar = registrarConfig(r, secrets, {
+    prod,
+    domain,
+    deployed: swarms.length > 0,
+    imageRef,
+  });
   if (swarms.length > 0 && !buildImages && registrar.image === undefined)
     throw new ConfigError(
       "atplatform:registrar.image",
@@ -322,7 +380,26 @@ export function parseConfig(raw: RawConfig, secrets: RawSecrets = {}): PlatformC
 }
 
 const IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/;
+/** prod runs only images pinned by digest (a tag can be moved under a running service). */
+const PINNED_IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
+/** An Artifact Registry image pinned by digest: `<location>-docker.pkg.dev/<project>/<repo>/…`. */
+const AR_PINNED_IMAGE_REF =
+  /^[a-z0-9-]+-docker\.pkg\.dev\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/[a-z0-9._-]+(\/[a-z0-9._-]+)+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 const FILESTORE_TIERS = ["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"] as const;
+/** Capacities (GiB) each tier accepts: https://cloud.google.com/filestore/docs/service-tiers */
+const FILESTORE_CAPACITY: Record<FilestoreTier, { min: number; max: number; step: number }[]> = {
+  BASIC_HDD: [{ min: 1024, max: 65434, step: 1 }],
+  BASIC_SSD: [{ min: 2560, max: 65434, step: 1 }],
+  ZONAL: [
+    { min: 1024, max: 9984, step: 256 },
+    { min: 10240, max: 102400, step: 2560 },
+  ],
+  REGIONAL: [
+    { min: 1024, max: 9984, step: 256 },
+    { min: 10240, max: 102400, step: 2560 },
+  ],
+  ENTERPRISE: [{ min: 1024, max: 10240, step: 256 }],
+};
 /** Ports the swarm itself uses on every node; an atServer range must not include them. */
 export const SWARM_RESERVED_PORTS = [2375, 2376, 2377, 4789, 7946, 9100];
 
@@ -389,7 +466,7 @@ function cidr(v: string, key: string): string {
 function registrarConfig(
   r: Reader,
   secrets: RawSecrets,
-  ctx: { prod: boolean; domain: string; deployed: boolean },
+  ctx: { prod: boolean; domain: string; deployed: boolean; imageRef: RegExp },
 ): RegistrarServiceConfig {
   const o = r.object("atplatform:registrar");
   const smtpHost = o.has("smtpHost")
@@ -436,7 +513,7 @@ function registrarConfig(
       : { mode };
   return {
     // Like the directory's: a given image wins over a built one.
-    image: o.has("image") ? o.string("image", undefined, IMAGE_REF) : undefined,
+    image: o.has("image") ? o.string("image", undefined, ctx.imageRef) : undefined,
     storageGb: o.int("storageGb", 10, { min: 10, max: 1024 }),
     cpu: o.string("cpu", "250m", /^\d+m?$/),
     memory: o.string("memory", "512Mi", /^\d+(Mi|Gi)$/),

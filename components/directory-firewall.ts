@@ -4,7 +4,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { DIRECTORY_PORT } from "./directory-service";
-import { GOOGLE_HEALTH_CHECK_RANGES } from "./network";
+import { NLB_HEALTH_CHECK_RANGES } from "./network";
 
 export interface DirectoryFirewallArgs {
   network: pulumi.Input<string>;
@@ -34,7 +34,8 @@ export class DirectoryFirewall extends pulumi.ComponentResource {
       {
         network: args.network,
         direction: "INGRESS",
-        sourceRanges: GOOGLE_HEALTH_CHECK_RANGES,
+        // The root's LB is an external passthrough NLB: its checkers' ranges.
+        sourceRanges: NLB_HEALTH_CHECK_RANGES,
         targetTags: [args.nodeTag],
         // 64 for the LB's data path, 10256 kube-proxy/dataplane health, node ports for Local policy.
         allows: [{ protocol: "tcp", ports: [String(DIRECTORY_PORT), "10256", "30000-32767"] }],

@@ -6,7 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { DirectoryConfig } from "./config";
 import type { RedisEndpoint } from "./directory-store";
-import { RESTRICTED_CONTAINER_SECURITY } from "./pod-security";
+import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_NAMESPACE_LABELS } from "./pod-security";
 
 /** The atProtocol root port clients dial. */
 export const DIRECTORY_PORT = 64;
@@ -17,6 +17,8 @@ const TLS_DIR = "/etc/atdirectory/tls";
 const REDIS_DIR = "/etc/atdirectory/redis";
 
 export interface DirectoryServiceArgs {
+  /** Protect the client-visible static address from deletion (prod). */
+  protect: boolean;
   provider: k8s.Provider;
   region: string;
   settings: DirectoryConfig;
@@ -41,6 +43,7 @@ export class DirectoryService extends pulumi.ComponentResource {
   readonly service: k8s.core.v1.Service;
   readonly record: gcp.dns.RecordSet;
   readonly ip: pulumi.Output<string>;
+  readonly namespace: pulumi.Output<string>;
 
   constructor(name: string, args: DirectoryServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atplatform:directory:DirectoryService", name, {}, opts);
@@ -52,10 +55,13 @@ export class DirectoryService extends pulumi.ComponentResource {
 
     const ns = new k8s.core.v1.Namespace(
       name,
-      { metadata: { name: "atdirectory", labels: appLabels } },
+      {
+        metadata: { name: "atdirectory", labels: { ...appLabels, ...RESTRICTED_NAMESPACE_LABELS } },
+      },
       k,
     );
     const namespace = ns.metadata.name;
+    this.namespace = namespace;
 
     const redisSecret = new k8s.core.v1.Secret(
       `${name}-redis`,
@@ -219,7 +225,7 @@ export class DirectoryService extends pulumi.ComponentResource {
     this.address = new gcp.compute.Address(
       `${name}-ip`,
       { region: args.region, addressType: "EXTERNAL", networkTier: "PREMIUM", labels: args.labels },
-      { parent: this },
+      { parent: this, protect: args.protect },
     );
     this.ip = this.address.address;
     this.service = new k8s.core.v1.Service(

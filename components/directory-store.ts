@@ -65,7 +65,11 @@ export class DirectoryStore extends pulumi.ComponentResource {
         deletionProtection: args.deletionProtection,
         labels: args.labels,
       },
-      { parent: this, dependsOn: [args.serviceConnection] },
+      {
+        parent: this,
+        dependsOn: [args.serviceConnection],
+        customTimeouts: { create: "60m", update: "60m", delete: "60m" },
+      },
     );
 
     this.primary = { host: this.instance.host, port: this.instance.port };

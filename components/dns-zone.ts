@@ -8,6 +8,8 @@ export interface DnsZoneArgs {
   labels: Record<string, string>;
   /** Allow `pulumi destroy` to remove records the registrar created at run time (dev only). */
   forceDestroy: boolean;
+  /** Protect the zone (its name servers are delegated to from outside) from deletion. */
+  protect: boolean;
 }
 
 export class DnsZone extends pulumi.ComponentResource {
@@ -27,7 +29,7 @@ export class DnsZone extends pulumi.ComponentResource {
         forceDestroy: args.forceDestroy,
         labels: args.labels,
       },
-      { parent: this },
+      { parent: this, protect: args.protect },
     );
     this.zoneName = this.zone.name;
     this.nameServers = this.zone.nameServers;

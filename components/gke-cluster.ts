@@ -30,6 +30,9 @@ const NODE_ROLES = [
   "roles/stackdriver.resourceMetadata.writer",
 ];
 
+/** Regional clusters and pools routinely take 15-30 minutes; the defaults are tighter. */
+const SLOW = { create: "60m", update: "60m", delete: "60m" };
+
 export class GkeCluster extends pulumi.ComponentResource {
   readonly cluster: gcp.container.Cluster;
   readonly nodePool: gcp.container.NodePool;
@@ -71,6 +74,13 @@ export class GkeCluster extends pulumi.ComponentResource {
         },
         removeDefaultNodePool: true,
         initialNodeCount: 1,
+        // The default pool lives only until it is removed, but it must not run as the
+        // Compute Engine default account (Editor) meanwhile.
+        nodeConfig: {
+          serviceAccount: this.nodeServiceAccount.email,
+          oauthScopes: ["https://www.googleapis.com/auth/cloud-platform"],
+          shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
+        },
         releaseChannel: { channel: args.sizing.releaseChannel },
         workloadIdentityConfig: { workloadPool: `${args.project}.svc.id.goog` },
         enableShieldedNodes: true,
@@ -92,7 +102,7 @@ export class GkeCluster extends pulumi.ComponentResource {
         deletionProtection: args.deletionProtection,
         resourceLabels: args.labels,
       },
-      parent,
+      { parent: this, customTimeouts: SLOW },
     );
 
     this.nodePool = new gcp.container.NodePool(

@@ -14,8 +14,26 @@ export const ADDRESS_PLAN = {
   services: { address: "10.60.0.0", prefix: 16 },
 } as const;
 
-/** Google front ends that send load-balancer health checks and proxied traffic. */
+/**
+ * Docker overlay addresses inside every swarm (not VPC ranges, but containers must not see
+ * them shadow a VPC address): the routing mesh's ingress network, sized for the published
+ * atServers (a VIP per service plus an address per task: about 32,000 per swarm), and the
+ * pool other overlay networks are cut from. MTU: the VPC's 1460 minus VXLAN's 50 bytes.
+ */
+export const SWARM_OVERLAY = {
+  ingress: "10.96.0.0/16",
+  pool: "10.97.0.0/16",
+  poolMask: 24,
+  mtu: 1410,
+} as const;
+
+/**
+ * Health-check sources, https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges:
+ * internal passthrough and proxy LBs and MIG auto-healing probe from these two ranges;
+ * external passthrough NLBs from 35.191.0.0/16, 209.85.152.0/22 and 209.85.204.0/22.
+ */
 export const GOOGLE_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"];
+export const NLB_HEALTH_CHECK_RANGES = ["35.191.0.0/16", "209.85.152.0/22", "209.85.204.0/22"];
 /** Identity-Aware Proxy TCP forwarding (operator SSH without public IPs). */
 export const IAP_RANGE = "35.235.240.0/20";
 
@@ -37,6 +55,8 @@ export class Network extends pulumi.ComponentResource {
   /** Private service access; Memorystore and Filestore depend on it. */
   readonly serviceConnection: gcp.servicenetworking.Connection;
   readonly serviceRange: gcp.compute.GlobalAddress;
+  /** Cloud NAT: the private nodes' and VMs' only way out. */
+  readonly nat: gcp.compute.RouterNat;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atplatform:network:Network", name, {}, opts);
@@ -87,7 +107,7 @@ export class Network extends pulumi.ComponentResource {
       { network: this.vpc.id, region: args.region },
       parent,
     );
-    new gcp.compute.RouterNat(
+    this.nat = new gcp.compute.RouterNat(
       `${name}-nat`,
       {
         router: router.name,
@@ -118,31 +138,17 @@ export class Network extends pulumi.ComponentResource {
         network: this.vpc.id,
         service: "servicenetworking.googleapis.com",
         reservedPeeringRanges: [this.serviceRange.name],
+        // Deleting the peering fails while Google still holds producer resources (Redis,
+        // Filestore are deleted asynchronously): abandon it on destroy instead of failing.
+        deletionPolicy: "ABANDON",
       },
       parent,
     );
 
-    // Baseline: nothing from outside the VPC except what a workload's own rule allows;
-    // the VPC's implied deny-ingress covers the rest. Internal traffic between our own
-    // subnets is allowed (clusters talk to Redis, registrar to swarm managers is narrowed
-    // further by the swarm component's own rules via tags).
-    new gcp.compute.Firewall(
-      `${name}-internal`,
-      {
-        network: this.vpc.id,
-        direction: "INGRESS",
-        priority: 1000,
-        sourceRanges: [
-          ADDRESS_PLAN.directory.nodes,
-          ADDRESS_PLAN.directory.pods,
-          ADDRESS_PLAN.registrar.nodes,
-          ADDRESS_PLAN.registrar.pods,
-        ],
-        targetTags: [NODE_TAGS.directory, NODE_TAGS.registrar],
-        allows: [{ protocol: "tcp" }, { protocol: "udp" }, { protocol: "icmp" }],
-      },
-      parent,
-    );
+    // Baseline: the VPC's implied deny-ingress. Each workload opens exactly what it needs
+    // (directory-firewall.ts, swarm-network.ts); the two GKE clusters get nothing from each
+    // other (GKE's own rules cover traffic inside a cluster), and the flow model in
+    // test/components/flows.spec.ts checks the whole table.
     new gcp.compute.Firewall(
       `${name}-iap-ssh`,
       {

@@ -65,7 +65,11 @@ export class NfsShare extends pulumi.ComponentResource {
           : undefined,
         labels: args.labels,
       },
-      { parent: this, dependsOn: [args.serviceConnection] },
+      {
+        parent: this,
+        dependsOn: [args.serviceConnection],
+        customTimeouts: { create: "60m", update: "60m", delete: "60m" },
+      },
     );
     this.server = this.instance.networks.apply((n) => n[0]?.ipAddresses?.[0] ?? "");
     this.registerOutputs({ server: this.server });

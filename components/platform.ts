@@ -2,21 +2,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "./config";
 import { DirectoryFirewall } from "./directory-firewall";
-import { DIRECTORY_PORT, DirectoryService } from "./directory-service";
+import { DIRECTORY_CONTAINER_PORT, DIRECTORY_PORT, DirectoryService } from "./directory-service";
 import { DirectoryStore } from "./directory-store";
 import { DnsZone } from "./dns-zone";
 import { GkeCluster } from "./gke-cluster";
 import { ImageRegistry } from "./image-registry";
 import * as gcp from "@pulumi/gcp";
-import { ADDRESS_PLAN, Network, NODE_TAGS } from "./network";
+import { ADDRESS_PLAN, GOOGLE_HEALTH_CHECK_RANGES, Network, NODE_TAGS } from "./network";
+import { NamespacePolicies, PRIVATE_RANGES } from "./network-policies";
 import { NfsShare } from "./nfs-share";
 import { LeafCertificate, PrivateCa } from "./private-ca";
 import { ProjectServices } from "./project-services";
 import { RegistrarAccess } from "./registrar-access";
-import { RegistrarService } from "./registrar-service";
+import { REGISTRAR_HTTP_PORT, RegistrarService } from "./registrar-service";
 import { RegistrarSwarms } from "./registrar-swarms";
 import { ServiceImage } from "./service-image";
 import { SwarmCluster } from "./swarm-cluster";
+import { DOCKER_API_PORT } from "./swarm-network";
 import { STORAGE_MOUNT } from "./swarm-script";
 
 export interface PlatformOutputs {
@@ -28,7 +30,6 @@ export interface PlatformOutputs {
   registrarClusterName: pulumi.Output<string>;
   redisPrimaryEndpoint: pulumi.Output<string>;
   redisReadEndpoint: pulumi.Output<string>;
-  redisAuth: pulumi.Output<string>;
   redisCa: pulumi.Output<string>;
   registryUrl: pulumi.Output<string>;
   /** The dev private CA that signs root.<domain> (clients must trust it); undefined in prod. */
@@ -66,7 +67,12 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
   const net = new Network("atplatform", { region: cfg.region }, after);
   const zone = new DnsZone(
     "platform",
-    { domain: cfg.domain, labels, forceDestroy: cfg.env === "dev" },
+    {
+      domain: cfg.domain,
+      labels,
+      forceDestroy: cfg.env === "dev",
+      protect: cfg.deletionProtection,
+    },
     after,
   );
 
@@ -111,17 +117,31 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
         registrarCluster.nodeServiceAccount.member,
       ],
       labels,
+      immutableTags: cfg.env === "prod",
+      protect: cfg.deletionProtection,
     },
     after,
   );
 
-  // Images: built and pushed by the stack when asked, otherwise given by reference.
+  // Images: built and pushed by the stack (the default), except those given by reference.
   const images: PlatformOutputs["images"] = {};
+  const given = {
+    directory: cfg.directory.image,
+    atserver: cfg.atserverImage,
+    registrar: cfg.registrar.image,
+  };
   if (cfg.buildImages) {
     for (const service of ["directory", "atserver", "registrar"] as const) {
+      if (given[service] !== undefined) continue;
       images[service] = new ServiceImage(
         `${service}-image`,
-        { service, region: cfg.region, registryUrl: registry.url, tag: cfg.imageTag },
+        {
+          service,
+          region: cfg.region,
+          registryUrl: registry.url,
+          cacheUrl: registry.cacheUrl,
+          tag: cfg.imageTag,
+        },
         { dependsOn: [registry] },
       ).ref;
     }
@@ -145,11 +165,11 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     after,
   );
 
-  new DirectoryFirewall("directory", {
-    network: net.vpc.id,
-    nodeTag: NODE_TAGS.directory,
-    redisPrimaryHost: store.primary.host,
-  });
+  new DirectoryFirewall(
+    "directory",
+    { network: net.vpc.id, nodeTag: NODE_TAGS.directory, redisPrimaryHost: store.primary.host },
+    after,
+  );
 
   const rootName = `root.${cfg.domain}`;
   // The private CA of the dev names: root.<domain> and registrar.<domain> (private-ca modes).
@@ -177,19 +197,39 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     rootKey = cfg.rootTls.keyPem;
   }
 
-  const directory = new DirectoryService("atdirectory", {
+  const directory = new DirectoryService(
+    "atdirectory",
+    {
+      provider: directoryCluster.provider,
+      region: cfg.region,
+      settings: cfg.directory,
+      image: directoryImage,
+      redisRead: store.read,
+      redisAuth: store.authString,
+      redisCa: store.serverCa,
+      tlsChainPem: rootChain,
+      tlsKeyPem: rootKey,
+      zoneName: zone.zoneName,
+      rootFqdn: `${rootName}.`,
+      labels,
+      protect: cfg.deletionProtection,
+    },
+    after,
+  );
+
+  new NamespacePolicies("atdirectory", {
     provider: directoryCluster.provider,
-    region: cfg.region,
-    settings: cfg.directory,
-    image: directoryImage,
-    redisRead: store.read,
-    redisAuth: store.authString,
-    redisCa: store.serverCa,
-    tlsChainPem: rootChain,
-    tlsKeyPem: rootKey,
-    zoneName: zone.zoneName,
-    rootFqdn: `${rootName}.`,
-    labels,
+    namespace: directory.namespace,
+    podLabels: { "app.kubernetes.io/name": "atdirectory" },
+    // Clients through the passthrough NLB keep their addresses: the root port is world-open.
+    ingress: [{ cidr: "0.0.0.0/0", ports: [{ protocol: "TCP", port: DIRECTORY_CONTAINER_PORT }] }],
+    // A reader: the Redis read endpoint and nothing else.
+    egress: [
+      {
+        cidr: pulumi.interpolate`${store.read.host}/32`,
+        ports: [{ protocol: "TCP", port: store.read.port }],
+      },
+    ],
   });
 
   const registrar = new RegistrarAccess("registrar", {
@@ -222,13 +262,20 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       : undefined;
   const acmeDnsList =
     cfg.swarmTls.mode === "acme" && cfg.swarms.length > 0
-      ? new gcp.projects.IAMCustomRole("acme-dns-list", {
-          project: cfg.project,
-          roleId: "atplatformDnsZoneList",
-          title: "atplatform ACME: find the DNS zone",
-          permissions: ["dns.managedZones.list"],
-        }).name
+      ? new gcp.projects.IAMCustomRole(
+          "acme-dns-list",
+          {
+            project: cfg.project,
+            roleId: "atplatformDnsZoneList",
+            title: "atplatform ACME: find the DNS zone",
+            permissions: ["dns.managedZones.list"],
+          },
+          after,
+        ).name
       : undefined;
+  const atServerImage = cfg.atserverImage ?? images.atserver;
+  if (cfg.swarms.length > 0 && !atServerImage)
+    throw new Error("no atServer image: set atplatform:atserverImage or buildImages");
   const swarms: PlatformOutputs["swarms"] = {};
   const swarmClusters: SwarmCluster[] = [];
   const registrarSwarms: ConstructorParameters<typeof RegistrarSwarms>[1]["swarms"] = [];
@@ -255,6 +302,10 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
           sourceRanges: [ADDRESS_PLAN.registrar.nodes, ADDRESS_PLAN.registrar.pods],
         },
         registry: registry.repository,
+        images: [atServerImage!],
+        dnsForceDestroy: cfg.env === "dev",
+        protect: cfg.deletionProtection,
+        bootDependencies: [net.nat],
         backup: backupOwner
           ? {
               instance: nfs.instance.name,
@@ -284,7 +335,6 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     };
   });
 
-  const atServerImage = cfg.atserverImage ?? images.atserver;
   let registrarOut: PlatformOutputs["registrar"];
   if (withRegistrar && atServerImage) {
     const swarmsFile = new RegistrarSwarms("registrar-swarms", {
@@ -293,6 +343,41 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       rootAddress: `${rootName}:${DIRECTORY_PORT}`,
       atServerImage,
       swarms: registrarSwarms,
+    });
+    new NamespacePolicies("registrar", {
+      provider: registrar.provider,
+      namespace: registrar.namespace,
+      podLabels: { "app.kubernetes.io/name": "registrar" },
+      // Only Google's front ends (the HTTPS load balancer and its health checks).
+      ingress: GOOGLE_HEALTH_CHECK_RANGES.map((cidr) => ({
+        cidr,
+        ports: [{ protocol: "TCP" as const, port: REGISTRAR_HTTP_PORT }],
+      })),
+      egress: [
+        {
+          cidr: pulumi.interpolate`${store.primary.host}/32`,
+          ports: [{ protocol: "TCP", port: store.primary.port }],
+        },
+        ...swarmClusters.map((sw) => ({
+          cidr: sw.engine.apply((e) => `${e.split(":")[0]}/32`),
+          ports: [{ protocol: "TCP" as const, port: DOCKER_API_PORT }],
+        })),
+        // The root (its public address) for lookups and activation checks.
+        {
+          cidr: pulumi.interpolate`${directory.ip}/32`,
+          ports: [{ protocol: "TCP", port: DIRECTORY_PORT }],
+        },
+        // The mail relay, somewhere on the internet (never a private address).
+        ...(cfg.registrar.smtp
+          ? [
+              {
+                cidr: "0.0.0.0/0",
+                except: PRIVATE_RANGES,
+                ports: [{ protocol: "TCP" as const, port: cfg.registrar.smtp.port }],
+              },
+            ]
+          : []),
+      ],
     });
     registrarOut = deployRegistrar(cfg, {
       access: registrar,
@@ -319,7 +404,6 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     registrarClusterName: registrarCluster.name,
     redisPrimaryEndpoint: pulumi.interpolate`${store.primary.host}:${store.primary.port}`,
     redisReadEndpoint: pulumi.interpolate`${store.read.host}:${store.read.port}`,
-    redisAuth: store.authString,
     redisCa: store.serverCa,
     registryUrl: registry.url,
     rootCaPem,
@@ -379,6 +463,7 @@ function deployRegistrar(
       rootAddress: p.rootAddress,
       redisSecretName: REDIS_PRIMARY_SECRET,
       swarmsSecretName: REGISTRAR_SWARMS_SECRET,
+      swarmsJson: p.swarmsFile.json,
       swarmNames: cfg.swarms.map((s) => s.name),
       trustedCaPems: p.trustedCaPems,
       tlsChainPem: chain,

@@ -6,3 +6,9 @@ export const RESTRICTED_CONTAINER_SECURITY = {
   readOnlyRootFilesystem: true,
   capabilities: { drop: ["ALL"] },
 };
+
+/** Pod Security Admission: namespaces admit only pods that meet the `restricted` standard. */
+export const RESTRICTED_NAMESPACE_LABELS = {
+  "pod-security.kubernetes.io/enforce": "restricted",
+  "pod-security.kubernetes.io/enforce-version": "latest",
+};

@@ -4,6 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { RedisEndpoint } from "./directory-store";
+import { RESTRICTED_NAMESPACE_LABELS } from "./pod-security";
 
 export const REGISTRAR_NAMESPACE = "registrar";
 
@@ -27,7 +28,7 @@ export class RegistrarAccess extends pulumi.ComponentResource {
       {
         metadata: {
           name: REGISTRAR_NAMESPACE,
-          labels: { "app.kubernetes.io/part-of": "atplatform" },
+          labels: { "app.kubernetes.io/part-of": "atplatform", ...RESTRICTED_NAMESPACE_LABELS },
         },
       },
       k,

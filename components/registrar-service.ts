@@ -3,7 +3,7 @@
 // the Redis primary and the swarms' Engine API credentials mounted from the Secrets that
 // RegistrarAccess, RegistrarSwarms and each SwarmCluster create, and an HTTPS load balancer
 // (GKE Ingress, static global IP) published as registrar.<domain>.
-import { createHash } from "node:crypto";
+import { createHmac } from "node:crypto";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -33,6 +33,8 @@ export interface RegistrarServiceArgs {
   redisSecretName: pulumi.Input<string>;
   /** Secret with `swarms.json` (RegistrarSwarms) and the per-swarm `swarm-<name>` Secrets. */
   swarmsSecretName: pulumi.Input<string>;
+  /** The swarms file's content (it names the atServer image): read once at start. */
+  swarmsJson: pulumi.Input<string>;
   swarmNames: string[];
   /** CAs the registrar must trust beyond the public ones: Memorystore's, the dev private CAs. */
   trustedCaPems: pulumi.Input<string>[];
@@ -94,11 +96,24 @@ export class RegistrarService extends pulumi.ComponentResource {
       },
       k,
     );
-    // Env from Secrets is read at start: a pod-template annotation over a digest of the
-    // values rolls the pod when a key, the SMTP password or the trust bundle changes.
+    // Env and files from Secrets are read at start: a pod-template annotation over a digest
+    // of the values rolls the pod when a key, the SMTP password, the trust bundle or the
+    // swarms file (a new atServer image) changes. The digest is an HMAC under a key that
+    // exists only in the stack's state, so the annotation reveals nothing about the secrets
+    // (a plain hash of a weak SMTP password could be guessed offline).
+    const digestKey = generatedKey(`${name}-digest-key`, this);
     const secretsDigest = pulumi
-      .all([this.apiKey, this.adminKey, smtpPassword ?? "", ...args.trustedCaPems])
-      .apply((v) => createHash("sha256").update(v.join("\0")).digest("hex").slice(0, 16));
+      .all([
+        digestKey,
+        this.apiKey,
+        this.adminKey,
+        smtpPassword ?? "",
+        args.swarmsJson,
+        ...args.trustedCaPems,
+      ])
+      .apply(([key, ...v]) =>
+        createHmac("sha256", key!).update(v.join("\0")).digest("hex").slice(0, 16),
+      );
 
     // The load balancer's health check and timeout (GKE BackendConfig).
     const backendConfig = new k8s.apiextensions.CustomResource(
@@ -269,11 +284,30 @@ export class RegistrarService extends pulumi.ComponentResource {
       k,
     );
 
+    // TLS 1.2 or newer with the MODERN cipher profile at the load balancer (GKE applies the
+    // SSL policy named by the Ingress's FrontendConfig).
+    const sslPolicy = new gcp.compute.SSLPolicy(
+      `${name}-tls`,
+      { profile: "MODERN", minTlsVersion: "TLS_1_2" },
+      { parent: this },
+    );
+    const frontendConfig = new k8s.apiextensions.CustomResource(
+      `${name}-frontend`,
+      {
+        apiVersion: "networking.gke.io/v1beta1",
+        kind: "FrontendConfig",
+        metadata: { namespace, name: "registrar", labels: appLabels },
+        spec: { sslPolicy: sslPolicy.name },
+      },
+      k,
+    );
+
     // HTTPS only (no port 80), on a reserved global address, certificate from the Secret.
     const address = new gcp.compute.GlobalAddress(
       `${name}-ip`,
       { addressType: "EXTERNAL", ipVersion: "IPV4", labels: args.labels },
-      { parent: this },
+      // Client-visible: protected with the stack's deletion protection.
+      { parent: this, protect: args.retainDisk },
     );
     this.ip = address.address;
     new k8s.networking.v1.Ingress(
@@ -287,6 +321,7 @@ export class RegistrarService extends pulumi.ComponentResource {
             "kubernetes.io/ingress.class": "gce",
             "kubernetes.io/ingress.global-static-ip-name": address.name,
             "kubernetes.io/ingress.allow-http": "false",
+            "networking.gke.io/v1beta1.FrontendConfig": frontendConfig.metadata.name,
           },
         },
         spec: {

@@ -55,7 +55,9 @@ export class RegistrarSwarms extends pulumi.ComponentResource {
             ...(s.withAtServerCa ? { atServerCaFile: `${dir}/atserver-ca.pem` } : {}),
           };
         });
-        return JSON.stringify({ rootAddress: args.rootAddress, swarms }, null, 2);
+        // The storage jobs run the atServer image too (it has /bin/sh, mkdir, chown and mv):
+        // the nodes pre-pull it, and nothing comes from a public registry.
+        return JSON.stringify({ rootAddress: args.rootAddress, jobImage: image, swarms }, null, 2);
       });
     new k8s.core.v1.Secret(
       name,

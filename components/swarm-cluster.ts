@@ -32,6 +32,14 @@ export interface SwarmClusterArgs {
   registrar: { provider: k8s.Provider; namespace: pulumi.Input<string>; sourceRanges: string[] };
   /** Repository the VMs pull images from. */
   registry: gcp.artifactregistry.Repository;
+  /** Images the nodes pre-pull (the atServer image, which also runs the storage jobs). */
+  images: pulumi.Input<string>[];
+  /** What the VMs need before their first boot besides their own secrets (Cloud NAT). */
+  bootDependencies: pulumi.Resource[];
+  /** Let `pulumi destroy` remove the swarm's own DNS zone with its records (dev). */
+  dnsForceDestroy: boolean;
+  /** Protect the public address, the swarm's zone and its join tokens from deletion (prod). */
+  protect: boolean;
   /** Set on the swarm whose manager 0 runs the Filestore backup job. */
   backup?: { instance: pulumi.Input<string>; location: string; keepDays: number };
   labels: Record<string, string>;
@@ -71,7 +79,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const publicAddress = new gcp.compute.Address(
       `${name}-lb-ip`,
       { region: args.region, addressType: "EXTERNAL", networkTier: "PREMIUM", labels },
-      parent,
+      { parent: this, protect: args.protect },
     );
     this.publicIp = publicAddress.address;
 
@@ -82,16 +90,19 @@ export class SwarmCluster extends pulumi.ComponentResource {
         swarmDomain: this.swarmDomain,
         dockerIps: [...managerAddresses.map((a) => a.address), dockerAddress.address],
         wildcardCa: args.tls.mode === "private-ca" ? args.wildcardCa : undefined,
+        images: args.images.map((i) => pulumi.output(i).apply(byDigest)),
+        protect: args.protect,
         labels,
       },
       parent,
     );
+    const bootstrap: pulumi.Resource[] = [...secrets.bootstrap, ...args.bootDependencies];
     this.managerAccount = secrets.managerAccount;
     for (const [who, sa] of [
       ["managers", secrets.managerAccount],
       ["workers", secrets.workerAccount],
     ] as const) {
-      new gcp.artifactregistry.RepositoryIamMember(
+      const pull = new gcp.artifactregistry.RepositoryIamMember(
         `${name}-${who}-pull`,
         {
           repository: args.registry.name,
@@ -101,12 +112,38 @@ export class SwarmCluster extends pulumi.ComponentResource {
         },
         parent,
       );
+      bootstrap.push(pull);
     }
+    // The swarm's names live in a zone of their own (<swarm>.<domain>., delegated from the
+    // platform zone): the managers may answer ACME challenges there, and nothing they hold
+    // can change root.<domain>, registrar.<domain> or another swarm's names.
+    const swarmZone = new gcp.dns.ManagedZone(
+      `${name}-zone`,
+      {
+        dnsName: `${this.swarmDomain}.`,
+        description: `atplatform swarm ${this.swarmDomain}`,
+        visibility: "public",
+        forceDestroy: args.dnsForceDestroy,
+        labels,
+      },
+      { parent: this, protect: args.protect },
+    );
+    new gcp.dns.RecordSet(
+      `${name}-delegation`,
+      {
+        managedZone: args.zoneName,
+        name: `${this.swarmDomain}.`,
+        type: "NS",
+        ttl: 300,
+        rrdatas: swarmZone.nameServers,
+      },
+      parent,
+    );
     if (args.tls.mode === "acme") {
       new gcp.dns.DnsManagedZoneIamMember(
         `${name}-acme-dns`,
         {
-          managedZone: args.zoneName,
+          managedZone: swarmZone.name,
           role: "roles/dns.admin",
           member: secrets.managerAccount.member,
         },
@@ -144,6 +181,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             dockerSecretPrefix: secrets.dockerSecretPrefix,
             tlsSecretPrefix: secrets.tlsSecretPrefix,
             tlsMode: args.tls.mode,
+            imagesSecret: secrets.imagesSecretId,
             acmeEmail: args.tls.mode === "acme" ? args.tls.email : undefined,
             acmeServer: args.tls.mode === "acme" ? args.tls.directoryUrl : undefined,
             backup:
@@ -173,6 +211,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
         managerScript: script("manager"),
         workerScript: script("worker"),
         labels,
+        // The first boot reads secrets, pulls images and installs packages through NAT: the
+        // VMs start only once all of that is in place.
+        bootstrap,
       },
       parent,
     );
@@ -194,7 +235,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         firstPort: s.firstPort,
         lastPort: s.lastPort,
         registrarRanges: args.registrar.sourceRanges,
-        zoneName: args.zoneName,
+        zoneName: swarmZone.name,
         swarmDomain: this.swarmDomain,
       },
       parent,
@@ -231,4 +272,11 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     this.registerOutputs({ dockerHost: this.dockerHost, publicIp: this.publicIp });
   }
+}
+
+/** `<repo>[:tag]@sha256:<hex>` → `<repo>@sha256:<hex>`: what the nodes pull and list. */
+export function byDigest(ref: string): string {
+  const m = /^(.+?)(:[\w.-]+)?@(sha256:[a-f0-9]{64})$/.exec(ref);
+  if (!m || m[1]!.includes("@")) throw new Error(`swarm image ${ref} is not pinned by digest`);
+  return `${m[1]}@${m[3]}`;
 }

@@ -4,7 +4,7 @@
 // swarm's own ports between its VMs.
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { GOOGLE_HEALTH_CHECK_RANGES } from "./network";
+import { GOOGLE_HEALTH_CHECK_RANGES, NLB_HEALTH_CHECK_RANGES } from "./network";
 
 export const DOCKER_API_PORT = 2376;
 export const SWARM_MANAGER_PORT = 2377;
@@ -148,11 +148,19 @@ export class SwarmNetwork extends pulumi.ComponentResource {
       targetTags: [args.workerTag],
       allows: [{ protocol: "tcp", ports: [range] }],
     });
+    // The swarm itself, between its own VMs only: management (2377) is served by managers;
+    // gossip (7946) and the VXLAN data path (4789) run between all nodes.
+    const members = [args.managerTag, args.workerTag];
+    rule("swarm-mgmt", {
+      sourceTags: members,
+      targetTags: [args.managerTag],
+      allows: [{ protocol: "tcp", ports: [String(SWARM_MANAGER_PORT)] }],
+    });
     rule("swarm", {
-      sourceTags: [args.managerTag, args.workerTag],
-      targetTags: [args.managerTag, args.workerTag],
+      sourceTags: members,
+      targetTags: members,
       allows: [
-        { protocol: "tcp", ports: [String(SWARM_MANAGER_PORT), String(SWARM_GOSSIP_PORT)] },
+        { protocol: "tcp", ports: [String(SWARM_GOSSIP_PORT)] },
         { protocol: "udp", ports: [String(SWARM_GOSSIP_PORT), String(SWARM_OVERLAY_PORT)] },
       ],
     });
@@ -161,10 +169,17 @@ export class SwarmNetwork extends pulumi.ComponentResource {
       targetTags: [args.managerTag],
       allows: [{ protocol: "tcp", ports: [String(DOCKER_API_PORT)] }],
     });
-    rule("health", {
+    // Managers: the Docker API's internal LB and auto-healing check 2377.
+    rule("health-managers", {
       sourceRanges: GOOGLE_HEALTH_CHECK_RANGES,
-      targetTags: [args.managerTag, args.workerTag],
-      allows: [{ protocol: "tcp", ports: [String(SWARM_MANAGER_PORT), String(SWARM_GOSSIP_PORT)] }],
+      targetTags: [args.managerTag],
+      allows: [{ protocol: "tcp", ports: [String(SWARM_MANAGER_PORT)] }],
+    });
+    // Workers: the atServer NLB (external passthrough) and auto-healing check 7946.
+    rule("health-workers", {
+      sourceRanges: [...new Set([...GOOGLE_HEALTH_CHECK_RANGES, ...NLB_HEALTH_CHECK_RANGES])],
+      targetTags: [args.workerTag],
+      allows: [{ protocol: "tcp", ports: [String(SWARM_GOSSIP_PORT)] }],
     });
 
     this.registerOutputs({ dockerHost: this.dockerHost });

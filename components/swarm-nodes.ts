@@ -7,6 +7,8 @@ import { DOCKER_API_PORT, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "./swarm-
 
 export const SWARM_IMAGE = "debian-cloud/debian-12";
 export const MANAGER_COUNT = 3;
+/** Where the startup script installs itself on every swarm VM. */
+export const SWARM_SELF = "/usr/local/sbin/atplatform-swarm";
 
 export interface SwarmNodesArgs {
   region: string;
@@ -23,6 +25,8 @@ export interface SwarmNodesArgs {
   managerScript: pulumi.Input<string>;
   workerScript: pulumi.Input<string>;
   labels: Record<string, string>;
+  /** Whatever a VM's first boot needs (secret versions, IAM grants, Cloud NAT). */
+  bootstrap: pulumi.Resource[];
 }
 
 export class SwarmNodes extends pulumi.ComponentResource {
@@ -32,6 +36,8 @@ export class SwarmNodes extends pulumi.ComponentResource {
   constructor(name: string, args: SwarmNodesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atplatform:swarm:SwarmNodes", name, {}, opts);
     const parent = { parent: this };
+    // Everything that creates VMs waits for what their first boot reads.
+    const vms = { parent: this, dependsOn: args.bootstrap };
     const s = args.settings;
     const labels = args.labels;
     const zones = args.zones.slice(0, MANAGER_COUNT);
@@ -66,6 +72,10 @@ export class SwarmNodes extends pulumi.ComponentResource {
           },
           metadata: {
             "startup-script": role === "manager" ? args.managerScript : args.workerScript,
+            // Workers leave the swarm when GCE stops them (scale-in, roll-out, repair).
+            ...(role === "worker"
+              ? { "shutdown-script": `#!/bin/bash\n${SWARM_SELF} leave\n` }
+              : {}),
             "enable-oslogin": "TRUE",
             "block-project-ssh-keys": "TRUE",
           },
@@ -102,6 +112,10 @@ export class SwarmNodes extends pulumi.ComponentResource {
 
     // Managers: stateful (pinned IP + boot disk holding the Raft log), one per zone. Updates
     // are opportunistic: an operator replaces one manager at a time so quorum is never lost.
+    // No targetSize: each per-instance config below creates its named VM and raises the
+    // group's size by one (createInstances), so the three configs are the three managers.
+    // A targetSize of 3 would add three more, randomly named, and a later `up` would resize
+    // back to 3 by deleting managers without demoting them (terraform-provider-google#15911).
     this.managers = new gcp.compute.RegionInstanceGroupManager(
       `${name}-managers`,
       {
@@ -109,7 +123,6 @@ export class SwarmNodes extends pulumi.ComponentResource {
         baseInstanceName: `${name}-mgr`,
         distributionPolicyZones: zones,
         distributionPolicyTargetShape: "EVEN",
-        targetSize: MANAGER_COUNT,
         versions: [{ name: "managers", instanceTemplate: managerTemplate.selfLinkUnique }],
         statefulDisks: [{ deviceName: "boot", deleteRule: "NEVER" }],
         statefulInternalIps: [{ interfaceName: "nic0", deleteRule: "NEVER" }],
@@ -127,7 +140,7 @@ export class SwarmNodes extends pulumi.ComponentResource {
         },
         namedPorts: [{ name: "docker-api", port: DOCKER_API_PORT }],
       },
-      parent,
+      vms,
     );
     managerAddresses.forEach(
       (address, i) =>
@@ -150,7 +163,7 @@ export class SwarmNodes extends pulumi.ComponentResource {
             mostDisruptiveAllowedAction: "REPLACE",
             removeInstanceStateOnDestroy: false,
           },
-          parent,
+          vms,
         ),
     );
 
@@ -177,7 +190,7 @@ export class SwarmNodes extends pulumi.ComponentResource {
           instanceRedistributionType: "PROACTIVE",
         },
       },
-      parent,
+      vms,
     );
     new gcp.compute.RegionAutoscaler(
       `${name}-workers`,

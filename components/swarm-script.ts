@@ -2,6 +2,7 @@
 // file (shellcheck-able, testable) and only its variable block is generated.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { SWARM_OVERLAY } from "./network";
 
 export const SWARM_SCRIPT_PATH = join(__dirname, "scripts", "swarm-node.sh");
 const PLACEHOLDER = "# @@ATP_VARS@@\n";
@@ -26,6 +27,8 @@ export interface SwarmScriptVars {
   tlsMode: "private-ca" | "acme";
   acmeEmail?: string;
   acmeServer?: string;
+  /** Secret Manager id of the pinned image list every node pre-pulls. */
+  imagesSecret: string;
   /** Set on the one swarm whose manager 0 takes the daily Filestore backup. */
   backup?: { instance: string; location: string; keepDays: number };
 }
@@ -57,6 +60,11 @@ export function renderSwarmScript(v: SwarmScriptVars): string {
     ["ATP_TLS_MODE", v.tlsMode],
     ["ATP_ACME_EMAIL", v.acmeEmail ?? ""],
     ["ATP_ACME_SERVER", v.acmeServer ?? ""],
+    ["ATP_IMAGES_SECRET", v.imagesSecret],
+    ["ATP_INGRESS_SUBNET", SWARM_OVERLAY.ingress],
+    ["ATP_OVERLAY_POOL", SWARM_OVERLAY.pool],
+    ["ATP_OVERLAY_POOL_MASK", String(SWARM_OVERLAY.poolMask)],
+    ["ATP_OVERLAY_MTU", String(SWARM_OVERLAY.mtu)],
     ["ATP_BACKUP_INSTANCE", v.backup?.instance ?? ""],
     ["ATP_BACKUP_LOCATION", v.backup?.location ?? ""],
     ["ATP_BACKUP_KEEP_DAYS", String(v.backup?.keepDays ?? 0)],

@@ -14,6 +14,10 @@ export interface SwarmSecretsArgs {
   dockerIps: pulumi.Input<string>[];
   /** Wildcard certificate: signed by this CA, or (undefined) issued by ACME on the swarm. */
   wildcardCa?: PrivateCa;
+  /** Protect the join-token secrets (the swarm's only copy) from deletion (prod). */
+  protect: boolean;
+  /** Images every node pre-pulls, as `<host>/<path>@sha256:<hex>`. */
+  images: pulumi.Input<string>[];
   labels: Record<string, string>;
 }
 
@@ -30,12 +34,20 @@ export class SwarmSecrets extends pulumi.ComponentResource {
   readonly clientKeyPem: pulumi.Output<string>;
   /** Secret Manager secrets the wildcard certificate lives in. */
   readonly tlsSecrets: gcp.secretmanager.Secret[];
+  /** Secret Manager id of the pinned image list the nodes pre-pull. */
+  readonly imagesSecretId: string;
+  /**
+   * What the VMs' first boot reads: secret versions and the IAM bindings that let the VMs
+   * read or write them. The instance groups wait for these.
+   */
+  readonly bootstrap: pulumi.Resource[] = [];
 
   constructor(name: string, args: SwarmSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("atplatform:swarm:SwarmSecrets", name, {}, opts);
     const parent = { parent: this };
     this.dockerSecretPrefix = `${name}-docker`;
     this.tlsSecretPrefix = `${name}-tls`;
+    this.imagesSecretId = `${name}-images`;
 
     this.managerAccount = new gcp.serviceaccount.Account(
       `${name}-managers`,
@@ -59,16 +71,16 @@ export class SwarmSecrets extends pulumi.ComponentResource {
         );
     }
 
-    const secret = (id: string) =>
+    const secret = (id: string, protect = false) =>
       new gcp.secretmanager.Secret(
         id,
         { secretId: id, replication: { auto: {} }, labels: { ...args.labels, swarm: name } },
-        parent,
+        { parent: this, protect },
       );
 
     // Join tokens: created empty; only the managers' startup script adds versions.
-    const managerToken = secret(`${name}-manager-token`);
-    const workerToken = secret(`${name}-worker-token`);
+    const managerToken = secret(`${name}-manager-token`, args.protect);
+    const workerToken = secret(`${name}-worker-token`, args.protect);
     const writer = ["roles/secretmanager.secretAccessor", "roles/secretmanager.secretVersionAdder"];
     this.iam(`${name}-manager-token`, managerToken, "managers", writer);
     this.iam(`${name}-worker-token`, workerToken, "managers", writer);
@@ -101,10 +113,12 @@ export class SwarmSecrets extends pulumi.ComponentResource {
     ];
     for (const [suffix, value] of dockerFiles) {
       const s = secret(`${this.dockerSecretPrefix}-${suffix}`);
-      new gcp.secretmanager.SecretVersion(
-        `${this.dockerSecretPrefix}-${suffix}`,
-        { secret: s.id, secretData: pulumi.secret(value) },
-        parent,
+      this.bootstrap.push(
+        new gcp.secretmanager.SecretVersion(
+          `${this.dockerSecretPrefix}-${suffix}`,
+          { secret: s.id, secretData: pulumi.secret(value) },
+          parent,
+        ),
       );
       this.iam(`${this.dockerSecretPrefix}-${suffix}`, s, "managers", [
         "roles/secretmanager.secretAccessor",
@@ -152,17 +166,34 @@ export class SwarmSecrets extends pulumi.ComponentResource {
         },
         parent,
       );
-      new gcp.secretmanager.SecretVersion(
-        `${this.tlsSecretPrefix}-cert`,
-        { secret: tlsCert.id, secretData: wildcard.chainPem },
-        parent,
-      );
-      new gcp.secretmanager.SecretVersion(
-        `${this.tlsSecretPrefix}-key`,
-        { secret: tlsKey.id, secretData: pulumi.secret(wildcard.keyPem) },
-        parent,
+      this.bootstrap.push(
+        new gcp.secretmanager.SecretVersion(
+          `${this.tlsSecretPrefix}-cert`,
+          { secret: tlsCert.id, secretData: wildcard.chainPem },
+          parent,
+        ),
+        new gcp.secretmanager.SecretVersion(
+          `${this.tlsSecretPrefix}-key`,
+          { secret: tlsKey.id, secretData: pulumi.secret(wildcard.keyPem) },
+          parent,
+        ),
       );
     }
+
+    // The pinned images every node pre-pulls (scripts/swarm-node.sh, pull_images).
+    const images = secret(this.imagesSecretId);
+    this.bootstrap.push(
+      new gcp.secretmanager.SecretVersion(
+        this.imagesSecretId,
+        {
+          secret: images.id,
+          secretData: pulumi.all(args.images).apply((refs) => refs.join("\n")),
+        },
+        parent,
+      ),
+    );
+    for (const who of ["managers", "workers"] as const)
+      this.iam(this.imagesSecretId, images, who, ["roles/secretmanager.secretAccessor"]);
 
     this.registerOutputs({ manager: this.managerAccount.email, worker: this.workerAccount.email });
   }
@@ -176,10 +207,12 @@ export class SwarmSecrets extends pulumi.ComponentResource {
   ): void {
     const account = who === "managers" ? this.managerAccount : this.workerAccount;
     for (const role of roles) {
-      new gcp.secretmanager.SecretIamMember(
-        `${id}-${who}-${role.split(".").pop()}`,
-        { secretId: s.id, role, member: account.member },
-        { parent: this },
+      this.bootstrap.push(
+        new gcp.secretmanager.SecretIamMember(
+          `${id}-${who}-${role.split(".").pop()}`,
+          { secretId: s.id, role, member: account.member },
+          { parent: this },
+        ),
       );
     }
   }

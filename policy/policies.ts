@@ -131,22 +131,18 @@ export const policies: ResourceValidationPolicy[] = [
   {
     name: "k8s-workload-hardening",
     description:
-      "Deployments run as non-root with a read-only root filesystem, resource requests and both probes.",
+      "Deployments and StatefulSets run as non-root with a read-only root filesystem, no privilege escalation, resource requests and both probes.",
     enforcementLevel: "mandatory",
-    validateResource: validateResourceOfType(k8s.apps.v1.Deployment, (d, _args, report) => {
-      const pod = d.spec?.template?.spec;
-      if (!pod?.securityContext?.runAsNonRoot) report("pods must run as non-root");
-      if (d.spec?.replicas !== undefined) report("replicas belongs to the HPA, not the Deployment");
-      for (const c of pod?.containers ?? []) {
-        if (!c.securityContext?.readOnlyRootFilesystem)
-          report(`${c.name}: root filesystem must be read-only`);
-        if (c.securityContext?.allowPrivilegeEscalation !== false)
-          report(`${c.name}: privilege escalation allowed`);
-        if (!c.resources?.requests) report(`${c.name}: resource requests missing`);
-        if (!c.readinessProbe || !c.livenessProbe)
-          report(`${c.name}: readiness and liveness probes required`);
-      }
-    }),
+    validateResource: [
+      validateResourceOfType(k8s.apps.v1.Deployment, (d, _args, report) => {
+        if (d.spec?.replicas !== undefined)
+          report("replicas belongs to the HPA, not the Deployment");
+        checkPod(d.spec?.template?.spec, report);
+      }),
+      validateResourceOfType(k8s.apps.v1.StatefulSet, (s, _args, report) =>
+        checkPod(s.spec?.template?.spec, report),
+      ),
+    ],
   },
   {
     name: "k8s-lb-preserves-client-ip",
@@ -162,3 +158,18 @@ export const policies: ResourceValidationPolicy[] = [
     }),
   },
 ];
+
+/** The pod-level hardening every platform workload shares. */
+function checkPod(pod: any, report: (message: string) => void): void {
+  if (!pod?.securityContext?.runAsNonRoot) report("pods must run as non-root");
+  for (const c of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) {
+    if (!c.securityContext?.readOnlyRootFilesystem)
+      report(`${c.name}: root filesystem must be read-only`);
+    if (c.securityContext?.allowPrivilegeEscalation !== false)
+      report(`${c.name}: privilege escalation allowed`);
+    if (!c.resources?.requests) report(`${c.name}: resource requests missing`);
+  }
+  for (const c of pod?.containers ?? [])
+    if (!c.readinessProbe || !c.livenessProbe)
+      report(`${c.name}: readiness and liveness probes required`);
+}

@@ -7,6 +7,11 @@
 #   maintain  manager 0 only: publish the swarm's wildcard certificate as Docker secrets and
 #             move services onto it, renew it by ACME (acme mode), prune departed workers,
 #             take the daily Filestore backup (backup owner only)
+#   images    every node, at boot (before joining) and every 2 minutes: pre-pull the pinned
+#             image digests listed in Secret Manager, with this VM's own identity
+#   leave     workers, from GCE's shutdown script (scale-in, template roll-out, repair):
+#             leave the swarm so its atServers are rescheduled at once, not after the
+#             node-down timeout
 #
 # Join tokens live only in Secret Manager: they are read into shell variables, passed to
 # `docker swarm join`, and never printed or written to disk.
@@ -71,6 +76,57 @@ retry() {
     sleep "${ATP_RETRY_DELAY}"
   done
   return 1
+}
+
+# --- images ---------------------------------------------------------------------------
+# Artifact Registry is private and swarm tasks pull with whatever X-Registry-Auth the service
+# was created with (dockerd ignores credential helpers for them). Instead every node pulls
+# the pinned digests itself, before it joins and then periodically; a task whose image is
+# given by digest and present locally is started without any pull (moby
+# daemon/cluster/executor/container/adapter.go, pullImage), so an atServer rescheduled to any
+# node, at any time, starts without credentials. The list (one `<host>/<path>@sha256:<hex>`
+# per line) is a Secret Manager version the stack writes; only Artifact Registry hosts pass.
+valid_image() { [[ "$1" =~ ^[a-z0-9-]+-docker\.pkg\.dev/[a-z0-9._/-]+@sha256:[a-f0-9]{64}$ ]]; }
+
+# A short-lived OAuth token of this VM's service account (never written to disk).
+registry_token() {
+  curl -fsS -H "Metadata-Flavor: Google" \
+    "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token" |
+    sed -nE 's/.*"access_token" *: *"([^"]+)".*/\1/p'
+}
+
+# pull_images: 0 when every listed image is present (or no list exists yet), 1 otherwise.
+pull_images() {
+  local list rc=0 ref host token="" cfg failed=0
+  list="$(secret_get "${ATP_IMAGES_SECRET}")" || rc=$?
+  if [[ ${rc} -eq 3 ]]; then
+    log "no image list yet"
+    return 0
+  fi
+  [[ ${rc} -eq 0 ]] || return 1
+  # Logins go to a throw-away config directory, removed when done.
+  cfg="$(mktemp -d)"
+  for ref in ${list}; do
+    if ! valid_image "${ref}"; then
+      log "refusing image ${ref}: only Artifact Registry images pinned by digest are pulled"
+      failed=1
+      continue
+    fi
+    docker image inspect "${ref}" >/dev/null 2>&1 && continue
+    host="${ref%%/*}"
+    [[ -n "${token}" ]] || token="$(registry_token)" || true
+    if [[ -z "${token}" ]] ||
+      ! printf '%s' "${token}" | DOCKER_CONFIG="${cfg}" docker login -u oauth2accesstoken --password-stdin "https://${host}" >/dev/null 2>&1 ||
+      ! DOCKER_CONFIG="${cfg}" docker pull -q "${ref}" >/dev/null; then
+      log "pulling ${ref} failed; will retry"
+      failed=1
+    else
+      log "pulled ${ref}"
+    fi
+  done
+  token=""
+  rm -rf "${cfg}"
+  return "${failed}"
 }
 
 # --- identity -------------------------------------------------------------------------
@@ -194,11 +250,45 @@ read_token() {
   valid_token "${TOKEN}" || die "the $1 join token in Secret Manager is malformed; refusing to use it"
 }
 
+# probe_manager_token: succeeds when the manager token was read (TOKEN_RC=0) or has no
+# version yet (TOKEN_RC=3, a new swarm); fails on anything else (e.g. PERMISSION_DENIED).
+TOKEN_RC=0
+probe_manager_token() {
+  TOKEN_RC=0
+  read_token manager || TOKEN_RC=$?
+  TOKEN=""
+  [[ ${TOKEN_RC} -eq 0 || ${TOKEN_RC} -eq 3 ]]
+}
+
 init_swarm() {
   local ip="$1"
   log "initialising swarm ${ATP_SWARM} on ${ip}"
-  docker swarm init --advertise-addr "${ip}" --listen-addr "${ip}:2377" >/dev/null
+  # Overlay networks come from a pool that overlaps nothing in the VPC (docs/architecture.md).
+  docker swarm init --advertise-addr "${ip}" --listen-addr "${ip}:2377" \
+    --default-addr-pool "${ATP_OVERLAY_POOL}" --default-addr-pool-mask-length "${ATP_OVERLAY_POOL_MASK}" >/dev/null
+  ensure_ingress
   store_tokens
+}
+
+# The default routing-mesh network is a /24: every published service takes a VIP and each
+# task an address on it, so it fills at about 128 atServers (moby/swarmkit#2958). Manager 0
+# replaces it with ATP_INGRESS_SUBNET before any service exists; the MTU leaves room for the
+# VXLAN header inside the VPC's 1460-byte MTU. Once services exist it is never touched.
+ensure_ingress() {
+  local subnet
+  subnet="$(docker network inspect ingress --format '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null)" || subnet=""
+  [[ "${subnet}" == "${ATP_INGRESS_SUBNET}" ]] && return 0
+  if [[ -n "$(docker service ls -q)" ]]; then
+    log "error: ingress is ${subnet:-missing}, not ${ATP_INGRESS_SUBNET}, and services exist; see operations.md"
+    return 0
+  fi
+  if [[ -n "${subnet}" ]]; then
+    printf 'y\n' | docker network rm ingress >/dev/null
+  fi
+  retry docker network create --driver overlay --ingress --subnet "${ATP_INGRESS_SUBNET}" \
+    --opt "com.docker.network.driver.mtu=${ATP_OVERLAY_MTU}" ingress >/dev/null ||
+    die "cannot create the ingress network"
+  log "ingress network on ${ATP_INGRESS_SUBNET}"
 }
 
 store_tokens() {
@@ -243,16 +333,18 @@ join_swarm() {
   local ip state
   ip="$(my_ip)"
   state="$(swarm_state)"
-  local bootstrap=0 rc=0
+  local bootstrap=0
+  TOKEN_RC=0
   if [[ "${ATP_ROLE}" == manager && "$(manager_index)" == 0 ]]; then
     bootstrap=1
-    read_token manager || rc=$?
-    TOKEN=""
-    [[ ${rc} -eq 0 || ${rc} -eq 3 ]] || die "cannot read the manager join token"
+    # A fresh VM's grants may not have propagated yet (PERMISSION_DENIED): retry.
+    retry probe_manager_token || die "cannot read the manager join token"
   fi
+  local rc=${TOKEN_RC}
   if [[ "${state}" == active ]]; then
     log "already in swarm ${ATP_SWARM}"
-    # Initialised earlier but stopped before the tokens were stored: store them now.
+    # Initialised earlier but stopped before the ingress or the tokens were done: finish.
+    if [[ ${bootstrap} -eq 1 ]]; then ensure_ingress; fi
     if [[ ${bootstrap} -eq 1 && ${rc} -eq 3 ]]; then store_tokens; fi
     return 0
   fi
@@ -262,6 +354,15 @@ join_swarm() {
   fi
   retry try_join "${ATP_ROLE}" "${ip}" || die "could not join swarm ${ATP_SWARM}"
   if [[ "${ATP_ROLE}" == manager ]]; then remove_stale_self; fi
+}
+
+# A worker going away (GCE gives the shutdown script about 90 s): leaving makes the
+# managers reschedule its tasks immediately. Managers never leave (that would shrink Raft).
+leave_swarm() {
+  [[ "${ATP_ROLE}" == worker ]] || return 0
+  [[ "$(swarm_state)" == active ]] || return 0
+  docker swarm leave >/dev/null 2>&1 || log "leaving the swarm failed"
+  log "left swarm ${ATP_SWARM}"
 }
 
 # --- maintenance (manager 0) ----------------------------------------------------------
@@ -364,16 +465,23 @@ maintain() {
     return 0
   }
   acme_renew || log "ACME renewal failed; will retry"
+  ensure_ingress
   tls_sync
   prune_workers
   backup_storage || log "backup failed; will retry"
 }
 
 install_timer() {
-  [[ "${ATP_ROLE}" == manager ]] || return 0
   local sd="${ATP_ROOT}/etc/systemd/system"
   mkdir -p "${sd}" "$(dirname "${ATP_ROOT}${SELF}")"
   install -m 0755 "$0" "${ATP_ROOT}${SELF}"
+  printf '[Unit]\nDescription=atplatform image pre-pull\n[Service]\nType=oneshot\nExecStart=%s images\n' \
+    "${SELF}" >"${sd}/atplatform-images.service"
+  printf '[Unit]\nDescription=atplatform image pre-pull\n[Timer]\nOnBootSec=2min\nOnUnitActiveSec=2min\n[Install]\nWantedBy=timers.target\n' \
+    >"${sd}/atplatform-images.timer"
+  systemctl daemon-reload
+  systemctl enable --now atplatform-images.timer >/dev/null
+  [[ "${ATP_ROLE}" == manager ]] || return 0
   printf '[Unit]\nDescription=atplatform swarm maintenance\n[Service]\nType=oneshot\nExecStart=%s maintain\n' \
     "${SELF}" >"${sd}/atplatform-swarm.service"
   printf '[Unit]\nDescription=atplatform swarm maintenance\n[Timer]\nOnBootSec=2min\nOnUnitActiveSec=15min\nRandomizedDelaySec=60\n[Install]\nWantedBy=timers.target\n' \
@@ -386,6 +494,9 @@ boot() {
   install_packages
   mount_storage
   configure_docker
+  # A node joins only with the images it will be asked to run (a worker is never handed a
+  # task it cannot start).
+  retry pull_images || die "could not pre-pull the swarm's images"
   join_swarm
   install_timer
   log "ready"
@@ -395,6 +506,8 @@ main() {
   case "${1:-boot}" in
     boot) boot ;;
     maintain) maintain ;;
+    images) pull_images ;;
+    leave) leave_swarm ;;
     publish-cert) publish_cert ;;
     *) die "unknown command $1" ;;
   esac

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { ConfigError, loadConfig, parseConfig, type RawConfig } from "../../components/config";
+import { FILESTORE_LIMITS, resourceRules } from "./gcp-rules";
 import { useMocks, valueOf } from "./mocks";
 import { exclusive, stackConfig, stackSecrets } from "./stack";
 
@@ -92,8 +93,8 @@ describe("components: config", () => {
       "atplatform:directoryCluster.maxNodesPerZone",
     ],
     [
-      "missing image",
-      (r) => ({ ...r, "atplatform:directory": "{}" }),
+      "missing image when the stack does not build",
+      (r) => ({ ...r, "atplatform:directory": "{}", "atplatform:buildImages": "false" }),
       "atplatform:directory.image",
     ],
     [
@@ -161,13 +162,34 @@ describe("components: config", () => {
       "atplatform:acmeEmail",
     ],
     [
-      "swarms without an atServer image",
-      (r) => ({ ...r, "atplatform:atserverImage": undefined }),
+      "swarms without an atServer image when the stack does not build",
+      (r) => ({
+        ...withObj(r, "atplatform:directory", { image: "gcr.io/p/d:1" }),
+        "atplatform:atserverImage": undefined,
+        "atplatform:buildImages": "false",
+      }),
       "atplatform:atserverImage",
     ],
     [
       "bad atServer image",
       (r) => ({ ...r, "atplatform:atserverImage": "Bad Image" }),
+      "atplatform:atserverImage",
+    ],
+    [
+      "an atServer image from Docker Hub (swarm nodes pull only from Artifact Registry)",
+      (r) => ({
+        ...r,
+        "atplatform:atserverImage": `docker.io/library/busybox@sha256:${"a".repeat(64)}`,
+      }),
+      "atplatform:atserverImage",
+    ],
+    [
+      "an atServer image by tag only (nodes pre-pull by digest)",
+      (r) => ({
+        ...r,
+        "atplatform:atserverImage":
+          "europe-west2-docker.pkg.dev/atplatform-dev/atplatform/atserver:1.0",
+      }),
       "atplatform:atserverImage",
     ],
     [
@@ -183,6 +205,55 @@ describe("components: config", () => {
       expect(e.message).to.contain(key);
     });
   }
+
+  it("B3: images are built by default; prod accepts configured overrides only pinned by digest", () => {
+    expect(parseConfig(dev(), stackSecrets()).buildImages).to.equal(true);
+    const tagged = "europe-west1-docker.pkg.dev/p-roject/r/atdirectory:1.0.0";
+    expect(
+      failure(withObj(stackConfig("prod"), "atplatform:directory", { image: tagged })).key,
+    ).to.equal("atplatform:directory.image");
+    expect(
+      failure(withObj(stackConfig("prod"), "atplatform:registrar", { image: tagged })).key,
+    ).to.equal("atplatform:registrar.image");
+    const pinned = `${tagged}@sha256:${"b".repeat(64)}`;
+    const cfg = parseConfig(
+      withObj(stackConfig("prod"), "atplatform:directory", { image: pinned }),
+      stackSecrets(),
+    );
+    expect(cfg.directory.image).to.equal(pinned);
+  });
+
+  it("13: Filestore sizes the API rejects are refused naming the key; what it accepts passes", () => {
+    const fs = (tier: string, capacityGb: number) =>
+      withObj(dev(), "atplatform:filestore", { tier, capacityGb });
+    for (const [tier, gb] of [
+      ["BASIC_SSD", 1024],
+      ["BASIC_HDD", 70000],
+      ["REGIONAL", 1100],
+      ["ZONAL", 11000],
+      ["ENTERPRISE", 12288],
+    ] as const) {
+      const e = failure(fs(tier, gb));
+      expect(e.key, `${tier} ${gb}`).to.equal("atplatform:filestore.capacityGb");
+      expect(e.message).to.contain(tier);
+    }
+    // The config check and the API rule the mocks enforce agree on every tier.
+    for (const tier of Object.keys(FILESTORE_LIMITS))
+      for (const gb of [1024, 1280, 2560, 9984, 10240, 12800, 65434, 102400]) {
+        const apiOk =
+          resourceRules("gcp:filestore/instance:Instance", "x", {
+            tier,
+            fileShares: { capacityGb: gb },
+          }).length === 0;
+        let configOk = true;
+        try {
+          parseConfig(fs(tier, gb), stackSecrets());
+        } catch {
+          configOk = false;
+        }
+        expect(configOk, `${tier} ${gb}`).to.equal(apiOk);
+      }
+  });
 
   it("prod insists on a zone-redundant Filestore tier", () => {
     const e = failure(withObj(stackConfig("prod"), "atplatform:filestore", { tier: "BASIC_HDD" }));

@@ -1,7 +1,7 @@
 // One test per invariant of the directory tier (issue 2), each over the dev and prod stacks.
 import { expect } from "chai";
 import { DIRECTORY_PORT } from "../../components/directory-service";
-import { isSecretOutput, secretAt, valueOf, type Recorded } from "./mocks";
+import { secretAt, type Recorded } from "./mocks";
 import { buildStack } from "./stack";
 
 const CLUSTER = "gcp:container/cluster:Cluster";
@@ -97,7 +97,9 @@ for (const env of ["dev", "prod"]) {
         type: "A",
         rrdatas: ["34.1.2.3"],
       });
-      expect(record.managedZone).to.equal(rec.one("gcp:dns/managedZone:ManagedZone").name);
+      expect(record.managedZone).to.equal(
+        rec.one("gcp:dns/managedZone:ManagedZone", "platform").name,
+      );
       expect(out.rootAddress).to.equal(`root.${cfg.domain}:64`);
     });
 
@@ -192,8 +194,8 @@ for (const env of ["dev", "prod"]) {
 
     it("secrets are secret outputs and secret in every resource that carries them", async () => {
       const { rec, out } = await get();
-      expect(await isSecretOutput(out.redisAuth)).to.equal(true);
-      expect(await valueOf(out.redisAuth)).to.equal("mock-redis-auth");
+      // The AUTH string is no stack output: it lives only in the clusters' Secrets.
+      expect(out).to.not.have.property("redisAuth");
       const redis = rec.one("kubernetes:core/v1:Secret", "atdirectory-redis");
       expect(secretAt(redis.rawInputs, ["stringData", "password"])).to.equal(true);
       const tlsSecret = rec.one("kubernetes:core/v1:Secret", "atdirectory-tls");
@@ -236,4 +238,23 @@ function assertSwarmRange(f: Recorded): void {
   expect(f.inputs.allows[0].ports, f.name)
     .to.have.length(1)
     .and.satisfy((p: string[]) => /^\d+-\d+$/.test(p[0]!));
+}
+
+for (const env of ["dev", "prod"]) {
+  describe(`components: first up and destroy hygiene (${env})`, () => {
+    it("GKE's temporary default pool runs as the cluster's node account, not the Compute Engine default", async () => {
+      const { rec } = await buildStack(env);
+      for (const c of rec.all("gcp:container/cluster:Cluster"))
+        expect(c.inputs.nodeConfig?.serviceAccount, c.name).to.equal(
+          `${c.name}-nodes@test-proj.iam.gserviceaccount.com`,
+        );
+    });
+
+    it("the private service access peering is abandoned, not deleted, on destroy", async () => {
+      const { rec } = await buildStack(env);
+      expect(rec.one("gcp:servicenetworking/connection:Connection").inputs.deletionPolicy).to.equal(
+        "ABANDON",
+      );
+    });
+  });
 }

@@ -2,6 +2,7 @@
 // inputs, provider), computed outputs the program reads are returned per type, and any
 // provider function call is refused so a new invoke cannot slip in unmocked.
 import * as pulumi from "@pulumi/pulumi";
+import { autoName, resourceRules, type ApiViolation } from "./gcp-rules";
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -56,7 +57,23 @@ function fakeAddress(name: string, internal: boolean): string {
 }
 
 /** Outputs the cloud would compute, by type token. Only what the program reads. */
-function computed(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+function computed(
+  type: string,
+  name: string,
+  inputs: Record<string, any>,
+  project: string,
+): Record<string, any> {
+  // Autonaming: a Google resource without a given name gets `<resource name>-<7 hex>`.
+  const auto = type.startsWith("gcp:") && inputs.name === undefined ? { name: autoName(name) } : {};
+  return { ...auto, ...computedByType(type, name, inputs, project) };
+}
+
+function computedByType(
+  type: string,
+  name: string,
+  inputs: Record<string, any>,
+  project: string,
+): Record<string, any> {
   switch (type) {
     case "gcp:container/cluster:Cluster":
       return {
@@ -103,7 +120,7 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     case "gcp:artifactregistry/repository:Repository":
       return {
         name: inputs.repositoryId,
-        registryUri: `europe-west2-docker.pkg.dev/test-proj/${inputs.repositoryId}`,
+        registryUri: `${inputs.location}-docker.pkg.dev/${project}/${inputs.repositoryId}`,
       };
     case "gcp:compute/instanceTemplate:InstanceTemplate":
       return {
@@ -150,10 +167,20 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
 export interface MockOptions {
   /** Return only the inputs, as a first `pulumi preview` would (computed values unknown). */
   preview?: boolean;
+  /** The provider's default project (the stack's `gcp:project`); default "test-proj". */
+  project?: string;
 }
 
 export class Recorder {
   readonly resources: Recorded[] = [];
+  /** Names of the resources each one waits for, by `type::name` (dependsOn and inputs). */
+  readonly dependencies = new Map<string, string[]>();
+  /** `type::name` of every resource registered with `protect`. */
+  readonly protectedResources = new Set<string>();
+  /** The parent (`type::name`) of each resource registered with one. */
+  readonly parents = new Map<string, string>();
+  /** Values the Google Cloud API would reject (test/components/gcp-rules.ts). */
+  readonly apiViolations: ApiViolation[] = [];
   readonly refusedCalls: string[] = [];
   /** Provider functions the program called (the mocked ones). */
   readonly calls: string[] = [];
@@ -170,9 +197,10 @@ export class Recorder {
         provider: a.provider || undefined,
         custom: a.custom ?? true,
       });
+      this.apiViolations.push(...resourceRules(a.type, a.name, unwrapSecrets(a.inputs)));
       const state = this.opts.preview
         ? a.inputs
-        : { ...a.inputs, ...computed(a.type, a.name, a.inputs) };
+        : { ...a.inputs, ...computed(a.type, a.name, a.inputs, this.opts.project ?? "test-proj") };
       return { id: this.opts.preview ? undefined : `${a.name}_id`, state };
     },
     call: (a) => {
@@ -196,6 +224,38 @@ export class Recorder {
     return found[0]!;
   }
 
+  /** Names of what `type`/`name` waits for. */
+  dependsOn(type: string, name: string): string[] {
+    const deps = this.dependencies.get(`${type}::${name}`);
+    if (!deps) throw new Error(`no dependencies recorded for ${type} ${name}`);
+    return deps;
+  }
+
+  /**
+   * What a resource waits for, its ancestors' waits included: a child registers only after
+   * its parent, which registers only after the parent's own dependsOn.
+   */
+  waitsFor(type: string, name: string): string[] {
+    const byName = new Map<string, string[]>();
+    for (const k of this.dependencies.keys()) {
+      const n = k.slice(k.lastIndexOf("::") + 2);
+      byName.set(n, [...(byName.get(n) ?? []), k]);
+    }
+    const seen = new Set<string>();
+    const todo = [`${type}::${name}`];
+    while (todo.length > 0) {
+      const k = todo.pop()!;
+      const parent = this.parents.get(k);
+      const next = [...(parent ? [parent] : [])];
+      for (const d of this.dependencies.get(k) ?? []) {
+        if (!seen.has(`name:${d}`)) next.push(...(byName.get(d) ?? []));
+        seen.add(`name:${d}`);
+      }
+      for (const n of next) if (!seen.has(n)) (seen.add(n), todo.push(n));
+    }
+    return [...seen].filter((k) => k.startsWith("name:")).map((k) => k.slice(5));
+  }
+
   named(name: string): Recorded {
     const found = this.resources.filter((r) => r.name === name);
     if (found.length !== 1)
@@ -213,6 +273,21 @@ export async function useMocks(opts: MockOptions = {}): Promise<Recorder> {
     opts.preview ? "preview" : "test",
     opts.preview ?? false,
   );
+  // The mocks API does not pass on what a resource waits for; the monitor's request has it.
+  const monitor = (pulumi.runtime as any).getMonitor();
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: unknown) => {
+    const deps = (req.getDependenciesList() as string[]).map((urn) => urn.split("::").pop()!);
+    recorder.dependencies.set(`${req.getType()}::${req.getName()}`, deps);
+    if (req.getProtect()) recorder.protectedResources.add(`${req.getType()}::${req.getName()}`);
+    const parent = req.getParent() as string;
+    if (parent) {
+      const parts = parent.split("::");
+      const type = parts[parts.length - 2]!.split("$").pop()!;
+      recorder.parents.set(`${req.getType()}::${req.getName()}`, `${type}::${parts.pop()}`);
+    }
+    return register(req, callback);
+  };
   return recorder;
 }
 

@@ -73,6 +73,15 @@ describe("components: policy pack (offline)", () => {
         mutate("kubernetes:apps/v1:Deployment", undefined, (i) => (i.spec.replicas = 3)),
       ],
       [
+        "k8s-workload-hardening",
+        mutate(
+          "kubernetes:apps/v1:StatefulSet",
+          undefined,
+          (i) =>
+            (i.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false),
+        ),
+      ],
+      [
         "k8s-lb-preserves-client-ip",
         mutate(
           "kubernetes:core/v1:Service",

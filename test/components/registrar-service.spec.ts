@@ -1,6 +1,7 @@
 // One test per invariant of the registrar workload (components/registrar-service.ts), over the
 // dev and prod stacks, plus contracts with services/registrar: the pod's environment parses
 // with the registrar's own config reader, and the probed path is a route it serves.
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
@@ -15,6 +16,7 @@ import {
   RegistrarService,
 } from "../../components/registrar-service";
 import { SWARM_SECRETS_MOUNT, SWARMS_FILE } from "../../components/registrar-swarms";
+import { autoName } from "./gcp-rules";
 import {
   isSecretOutput,
   secretAt,
@@ -148,6 +150,7 @@ for (const envName of ["dev", "prod"]) {
       expect(generated.map((g) => g.name).sort()).to.deep.equal([
         "registrar-admin-key",
         "registrar-api-key",
+        "registrar-digest-key",
       ]);
       for (const g of generated) expect(g.inputs.length).to.be.at.least(32);
       expect(await valueOf(r.apiKey)).to.not.equal(await valueOf(r.adminKey));
@@ -287,6 +290,21 @@ for (const envName of ["dev", "prod"]) {
       }
     });
 
+    it("the registrar's HTTPS load balancer refuses TLS below 1.2 (SSL policy through a FrontendConfig)", async () => {
+      const { rec } = await get();
+      const policy = rec.one("gcp:compute/sSLPolicy:SSLPolicy", "registrar-tls").inputs;
+      expect(policy).to.deep.include({ profile: "MODERN", minTlsVersion: "TLS_1_2" });
+      const fc = rec.one(
+        "kubernetes:networking.gke.io/v1beta1:FrontendConfig",
+        "registrar-frontend",
+      );
+      expect(fc.inputs.spec.sslPolicy).to.equal(autoName("registrar-tls"));
+      const ing = rec.one("kubernetes:networking.k8s.io/v1:Ingress", "registrar").inputs;
+      expect(ing.metadata.annotations["networking.gke.io/v1beta1.FrontendConfig"]).to.equal(
+        fc.inputs.metadata.name,
+      );
+    });
+
     it("registrar.<domain> is an A record in the platform zone to the Ingress address", async () => {
       const built = await get();
       const { rec, cfg } = built;
@@ -296,7 +314,9 @@ for (const envName of ["dev", "prod"]) {
         type: "A",
         rrdatas: ["34.120.0.9"], // the mock's global address
       });
-      expect(record.managedZone).to.equal(rec.one("gcp:dns/managedZone:ManagedZone").name);
+      expect(record.managedZone).to.equal(
+        rec.one("gcp:dns/managedZone:ManagedZone", "platform").name,
+      );
       expect(await valueOf(registrarOutputs(built).ip)).to.equal("34.120.0.9");
     });
 
@@ -332,9 +352,14 @@ describe("components: registrar service config and variants", () => {
     expect(failure(withRegistrar("dev", { storageGb: 5 }))).to.contain(
       "config atplatform:registrar.storageGb: 5 is outside 10..1024",
     );
-    expect(failure(withRegistrar("dev", { image: undefined }))).to.contain(
-      "config atplatform:registrar.image: is required",
-    );
+    expect(
+      failure({
+        ...withRegistrar("dev", { image: undefined }),
+        "atplatform:directory": JSON.stringify({ image: "gcr.io/p/d:1" }),
+        "atplatform:atserverImage": `europe-west2-docker.pkg.dev/p-roject/r/atserver@sha256:${"c".repeat(64)}`,
+        "atplatform:buildImages": "false",
+      }),
+    ).to.contain("config atplatform:registrar.image: is required");
     expect(failure(withRegistrar("dev", { replicas: 2 }))).to.contain(
       "config atplatform:registrar.replicas: is not a known field",
     );
@@ -399,6 +424,7 @@ describe("components: registrar service config and variants", () => {
         rootAddress: "root.example.org:64",
         redisSecretName: "redis-primary",
         swarmsSecretName: "registrar-swarms",
+        swarmsJson: "{}",
         swarmNames: ["swarm1"],
         trustedCaPems: [TEST_PEM_CERT],
         tlsChainPem: TEST_PEM_CERT,
@@ -409,7 +435,10 @@ describe("components: registrar service config and variants", () => {
         labels: {},
       });
       await settle();
-      expect(rec.all("random:index/randomPassword:RandomPassword")).to.deep.equal([]);
+      // Only the rollout digest's HMAC key; no API or admin key is generated.
+      expect(
+        rec.all("random:index/randomPassword:RandomPassword").map((r) => r.name),
+      ).to.deep.equal(["registrar-digest-key"]);
       expect(await valueOf(svc.apiKey)).to.equal("given-api-key-0123456789");
       expect(await isSecretOutput(svc.adminKey)).to.equal(true);
       const app = rec.one(SECRET, "registrar-app");
@@ -435,7 +464,7 @@ describe("components: registrar service config and variants", () => {
       createPlatform(parseConfig(raw, stackSecrets()));
       await settle();
       expect(container(rec).image).to.match(
-        /^europe-west2-docker\.pkg\.dev\/test-proj\/atplatform\/registrar:dev@sha256:[a-f0-9]{64}$/,
+        /^europe-west2-docker\.pkg\.dev\/test-proj\/atplatform\/registrar:dev-[a-f0-9]{16}@sha256:[a-f0-9]{64}$/,
       );
     }));
 
@@ -448,5 +477,33 @@ describe("components: registrar service config and variants", () => {
       expect(out.registrar).to.equal(undefined);
       expect(rec.all(STS)).to.deep.equal([]);
       expect(rec.all("kubernetes:networking.k8s.io/v1:Ingress")).to.deep.equal([]);
+    }));
+
+  it("7: a new atServer image (the swarms file) rolls the registrar pod, and the rollout annotation is no plain hash of its secrets", () =>
+    exclusive(async () => {
+      const digestOf = async (atserverImage: string) => {
+        const rec = await useMocks();
+        createPlatform(
+          parseConfig(
+            { ...stackConfig("dev"), "atplatform:atserverImage": atserverImage },
+            stackSecrets(),
+          ),
+        );
+        await settle();
+        const sts = rec.one(STS).inputs.spec.template.metadata.annotations;
+        const app = rec.one(SECRET, "registrar-app").inputs.stringData;
+        return { digest: sts["atplatform.io/secrets-digest"] as string, app };
+      };
+      const img = (d: string) =>
+        `europe-west2-docker.pkg.dev/atplatform-dev/atplatform/atserver@sha256:${d.repeat(64)}`;
+      const a = await digestOf(img("a"));
+      const b = await digestOf(img("b"));
+      expect(a.digest).to.match(/^[a-f0-9]{16}$/);
+      expect(b.digest).to.not.equal(a.digest);
+      // Not a plain hash anyone could recompute from guessed secrets.
+      for (const values of [[a.app["api-key"], a.app["admin-key"]], [a.app["api-key"]]])
+        expect(
+          createHash("sha256").update(values.join("\0")).digest("hex").slice(0, 16),
+        ).to.not.equal(a.digest);
     }));
 });

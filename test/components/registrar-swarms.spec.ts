@@ -3,12 +3,14 @@
 import { expect } from "chai";
 import { parseSwarmOrchestratorConfig } from "@atplatform/registrar/src/orchestrator/swarm";
 import { SWARM_SECRETS_MOUNT } from "../../components/registrar-swarms";
+import { valueOf } from "./mocks";
 import { buildStack } from "./stack";
 
 describe("components: registrar swarms file", () => {
   for (const env of ["dev", "prod"]) {
     it(`the registrar's swarms file (${env}) is what services/registrar parses`, async () => {
-      const { rec, cfg } = await buildStack(env);
+      const { rec, cfg, out } = await buildStack(env);
+      const atServerImage = cfg.atserverImage ?? (await valueOf(out.images.atserver!));
       const file = rec.one("kubernetes:core/v1:Secret", "registrar-swarms");
       expect(file.provider).to.match(/::registrar-k8s::/);
       const text = file.inputs.stringData["swarms.json"] as string;
@@ -31,7 +33,7 @@ describe("components: registrar swarms file", () => {
         expect(s.engine.key).to.contain("PRIVATE KEY");
         expect(s.publicHost).to.equal(`${s.name}.${cfg.domain}`);
         expect([s.minPort, s.maxPort]).to.deep.equal([want.firstPort, want.lastPort]);
-        expect(s.image).to.equal(cfg.atserverImage);
+        expect(s.image).to.equal(atServerImage);
         expect(s.storageRoot).to.equal("/srv/atplatform/atservers");
         expect(s.atServerCa !== undefined).to.equal(cfg.swarmTls.mode === "private-ca");
       }

@@ -63,7 +63,10 @@ export function buildStack(env: string, opts: { preview?: boolean } = {}): Promi
     // Mocks are process-global: builds run one after another.
     p = queue.then(() =>
       withoutSourceMaps(async () => {
-        const rec = await useMocks({ preview: opts.preview });
+        const rec = await useMocks({
+          preview: opts.preview,
+          project: stackConfig(env)["gcp:project"],
+        });
         const cfg = parseConfig(stackConfig(env), stackSecrets());
         let out: PlatformOutputs;
         if (env === VIA_INDEX && !opts.preview) {

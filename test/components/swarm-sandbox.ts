@@ -26,7 +26,11 @@ cmd="$(basename "$0")"
 printf '%s %s\n' "$cmd" "$*" >>"$S/calls.log"
 arg() { local k="$1"; shift; for a in "$@"; do case "$a" in "$k"=*) printf '%s' "${"${a#*=}"}";; esac; done; }
 case "$cmd" in
-  curl) printf '%s' "$STUB_IP" ;;
+  curl)
+    case "$*" in
+      */service-accounts/default/token) printf '{"access_token":"%s","expires_in":3599,"token_type":"Bearer"}' "$STUB_TOKEN" ;;
+      *) printf '%s' "$STUB_IP" ;;
+    esac ;;
   hostname) printf '%s\n' "$STUB_HOSTNAME" ;;
   mountpoint) [[ -e "$S/mounted" ]] ;;
   mount) touch "$S/mounted" ;;
@@ -36,6 +40,9 @@ case "$cmd" in
     case "$1 $2 $3" in
       "secrets versions access")
         name="$(arg --secret "$@")"
+        if [[ -f "$S/denied-$name" ]] && [[ "$(cat "$S/denied-$name")" -gt 0 ]]; then
+          echo "$(( $(cat "$S/denied-$name") - 1 ))" >"$S/denied-$name"
+          echo "ERROR: (gcloud.secrets.versions.access) PERMISSION_DENIED: Permission denied on secret" >&2; exit 1; fi
         if [[ -f "$S/secrets/$name" ]]; then cat "$S/secrets/$name"; else
           echo "ERROR: (gcloud.secrets.versions.access) NOT_FOUND: Secret [$name] has no versions" >&2; exit 1; fi ;;
       "secrets versions add")
@@ -50,7 +57,20 @@ case "$cmd" in
   docker)
     case "$1 ${"${2:-}"}" in
       "info --format") cat "$S/swarm_state" 2>/dev/null || echo inactive ;;
-      "swarm init") echo active >"$S/swarm_state" ;;
+      "swarm init") echo active >"$S/swarm_state"; echo "10.0.0.0/24" >"$S/ingress" ;;
+      "network inspect") [[ -s "$S/ingress" ]] && cat "$S/ingress" ;;
+      "network rm") read -r answer; [[ "$answer" == y ]] && rm -f "$S/ingress" ;;
+      "network create") sub=""; prev=""; for a in "$@"; do [[ "$prev" == --subnet ]] && sub="$a"; prev="$a"; done; echo "$sub" >"$S/ingress" ;;
+      "image inspect") grep -qxF "$3" "$S/images" 2>/dev/null ;;
+      "login -u")
+        tok="$(cat)"
+        [[ "$tok" == "$STUB_TOKEN" && -n "${"${DOCKER_CONFIG:-}"}" ]] || exit 1
+        printf '{"auths":{"%s":{"auth":"%s"}}}' "${"${!#}"}" "$tok" >"$DOCKER_CONFIG/config.json" ;;
+      "pull -q")
+        grep -qF "$STUB_TOKEN" "${"${DOCKER_CONFIG:-/nonexistent}"}/config.json" 2>/dev/null || exit 1
+        grep -qxF "$3" "$S/registry" 2>/dev/null || exit 1
+        echo "$3" >>"$S/images" ;;
+      "swarm leave") echo inactive >"$S/swarm_state" ;;
       "swarm join-token") echo "SWMTKN-1-${"${!#}"}token0123456789-abcdef0123" ;;
       "swarm join")
         addr="${"${!#}"}"
@@ -69,6 +89,9 @@ case "$cmd" in
   *) echo "stub: unknown $cmd" >&2; exit 2 ;;
 esac
 `;
+
+/** The access token the stand-in metadata server hands out (the registry accepts only it). */
+export const SANDBOX_REGISTRY_TOKEN = "ya29.sandbox-token-0123456789";
 
 const COMMANDS = [
   "curl",
@@ -161,6 +184,21 @@ export class SwarmSandbox {
     return hits;
   }
 
+  /** Files the script left in its temporary directory whose content includes `needle`. */
+  tmpFilesContaining(needle: string): string[] {
+    const hits: string[] = [];
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (p === this.state || p === this.root || p === this.bin) continue;
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile() && readFileSync(p, "utf8").includes(needle)) hits.push(p);
+      }
+    };
+    walk(this.dir);
+    return hits;
+  }
+
   /** Runs the rendered script (`script` text) with `command`, like GCE or the timer would. */
   run(script: string, command = "boot", env: Record<string, string> = {}): Promise<RunResult> {
     const file = join(this.dir, "startup-script.sh");
@@ -175,6 +213,7 @@ export class SwarmSandbox {
             STUB_STATE: this.state,
             STUB_IP: this.ip,
             STUB_HOSTNAME: this.hostname,
+            STUB_TOKEN: SANDBOX_REGISTRY_TOKEN,
             ATP_ROOT: this.root,
             ATP_RETRIES: "3",
             ATP_RETRY_DELAY: "0",

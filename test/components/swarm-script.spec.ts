@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { renderSwarmScript, type SwarmScriptVars } from "../../components/swarm-script";
-import { SwarmSandbox } from "./swarm-sandbox";
+import { SANDBOX_REGISTRY_TOKEN, SwarmSandbox } from "./swarm-sandbox";
 import { buildStack } from "./stack";
 
 const MANAGER_IPS = ["10.12.0.10", "10.12.0.11", "10.12.0.12"];
@@ -26,6 +26,7 @@ function vars(role: "manager" | "worker", extra: Partial<SwarmScriptVars> = {}):
     dockerSecretPrefix: "swarm1-docker",
     tlsSecretPrefix: "swarm1-tls",
     tlsMode: "private-ca",
+    imagesSecret: "swarm1-images",
     ...extra,
   };
 }
@@ -117,7 +118,7 @@ describe("components: swarm startup script", () => {
     expect(b.read("mounted")).to.equal("");
     expect(b.calls("mount ")).to.deep.equal(["mount /srv/atplatform"]);
     expect(b.calls("docker swarm init")).to.deep.equal([
-      "docker swarm init --advertise-addr 10.12.0.10 --listen-addr 10.12.0.10:2377",
+      "docker swarm init --advertise-addr 10.12.0.10 --listen-addr 10.12.0.10:2377 --default-addr-pool 10.97.0.0/16 --default-addr-pool-mask-length 24",
     ]);
     expect(b.secret("swarm1-manager-token")).to.equal(MGR_TOKEN);
     expect(b.secret("swarm1-worker-token")).to.equal(WKR_TOKEN);
@@ -231,7 +232,7 @@ describe("components: swarm startup script", () => {
     const secretsRead = b
       .calls("gcloud secrets versions access")
       .map((c) => /--secret=(\S+)/.exec(c)![1]);
-    expect(secretsRead).to.deep.equal(["swarm1-worker-token"]);
+    expect(secretsRead).to.deep.equal(["swarm1-images", "swarm1-worker-token"]);
     expect(JSON.parse(b.file("etc/docker/daemon.json")).hosts).to.deep.equal([
       "unix:///var/run/docker.sock",
     ]);
@@ -242,7 +243,11 @@ describe("components: swarm startup script", () => {
     const r = await b.run(renderSwarmScript(vars("worker")));
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.contain("could not join swarm swarm1");
-    expect(b.calls("gcloud secrets versions access")).to.have.length(3); // ATP_RETRIES
+    expect(
+      b.calls("gcloud secrets versions access latest --secret=swarm1-worker-token"),
+    ).to.have.length(
+      3, // ATP_RETRIES
+    );
     expect(b.calls("docker swarm")).to.deep.equal([]);
   });
 
@@ -318,5 +323,119 @@ describe("components: swarm startup script", () => {
     );
     expect((await b.run(script, "maintain")).code).to.equal(0);
     expect(b.calls("gcloud filestore backups create")).to.have.length(1);
+  });
+
+  const IMAGE = `europe-west2-docker.pkg.dev/test-proj/atplatform/atserver@sha256:${"ab".repeat(32)}`;
+
+  it("B4: manager 0 of a new swarm replaces the /24 ingress with the large subnet (MTU 1410) before any node can join", async () => {
+    const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
+    const r = await b.run(renderSwarmScript(vars("manager")));
+    expect(r.code, r.stderr).to.equal(0);
+    expect(b.read("ingress").trim()).to.equal("10.96.0.0/16");
+    const calls = b.calls();
+    const create = calls.findIndex((c) => c.startsWith("docker network create"));
+    expect(calls[create]).to.equal(
+      "docker network create --driver overlay --ingress --subnet 10.96.0.0/16 --opt com.docker.network.driver.mtu=1410 ingress",
+    );
+    expect(calls.findIndex((c) => c.startsWith("docker network rm ingress"))).to.be.below(create);
+    // Tokens (the only way in) are published after the ingress is right.
+    expect(calls.findIndex((c) => c.startsWith("gcloud secrets versions add"))).to.be.above(create);
+  });
+
+  it("B4: a manager 0 that stopped before fixing the ingress fixes it at its next boot; one with services is left alone", async () => {
+    const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
+    b.write("swarm_state", "active\n");
+    b.write("ingress", "10.0.0.0/24\n");
+    expect((await b.run(renderSwarmScript(vars("manager")))).code).to.equal(0);
+    expect(b.read("ingress").trim()).to.equal("10.96.0.0/16");
+    const busy = box("swarm1-mgr-0", MANAGER_IPS[0]!);
+    busy.write("swarm_state", "active\n");
+    busy.write("ingress", "10.0.0.0/24\n");
+    busy.write("services", "atserver-alice\n");
+    const r = await busy.run(renderSwarmScript(vars("manager")), "maintain");
+    expect(r.code, r.stderr).to.equal(0);
+    expect(busy.calls("docker network rm")).to.deep.equal([]);
+    expect(r.stderr).to.contain("services exist");
+  });
+
+  it("B2: a new worker pre-pulls the pinned atServer image with its own short-lived token before it joins, and keeps no credential", async () => {
+    const b = box("swarm1-wkr-x1y2", "10.12.0.77");
+    b.secret("swarm1-worker-token", WKR_TOKEN);
+    b.secret("swarm1-images", IMAGE);
+    b.write("registry", `${IMAGE}\n`);
+    b.write("reachable", "10.12.0.10:2377\n");
+    const r = await b.run(renderSwarmScript(vars("worker")));
+    expect(r.code, r.stderr).to.equal(0);
+    expect(b.read("images").trim()).to.equal(IMAGE);
+    const calls = b.calls();
+    const pull = calls.indexOf(`docker pull -q ${IMAGE}`);
+    expect(pull).to.be.above(-1);
+    expect(pull).to.be.below(calls.findIndex((c) => c.startsWith("docker swarm join")));
+    expect(calls).to.include(
+      "docker login -u oauth2accesstoken --password-stdin https://europe-west2-docker.pkg.dev",
+    );
+    // The token went through stdin only, and the login config was thrown away.
+    expect(calls.join("\n")).to.not.contain(SANDBOX_REGISTRY_TOKEN);
+    expect(r.stdout + r.stderr).to.not.contain(SANDBOX_REGISTRY_TOKEN);
+    expect(b.filesContaining(SANDBOX_REGISTRY_TOKEN)).to.deep.equal([]);
+    expect(b.tmpFilesContaining(SANDBOX_REGISTRY_TOKEN)).to.deep.equal([]);
+    // Every node re-runs the pre-pull every 2 minutes (a new digest arrives without a human).
+    expect(b.file("etc/systemd/system/atplatform-images.timer")).to.contain("OnUnitActiveSec=2min");
+    expect(b.calls("systemctl enable --now atplatform-images.timer")).to.have.length(1);
+  });
+
+  it("B2: a node pulls a newly listed digest on its next timer run, and skips what it has", async () => {
+    const b = box("swarm1-wkr-x1y2", "10.12.0.77");
+    const next = IMAGE.slice(0, -64) + "cd".repeat(32);
+    b.write("images", `${IMAGE}\n`);
+    b.write("registry", `${IMAGE}\n${next}\n`);
+    b.secret("swarm1-images", `${IMAGE}\n${next}`);
+    const r = await b.run(renderSwarmScript(vars("worker")), "images");
+    expect(r.code, r.stderr).to.equal(0);
+    expect(b.calls("docker pull")).to.deep.equal([`docker pull -q ${next}`]);
+  });
+
+  it("B2: a worker that cannot pull its images does not join (no task it cannot start)", async () => {
+    const b = box("swarm1-wkr-x1y2", "10.12.0.77");
+    b.secret("swarm1-worker-token", WKR_TOKEN);
+    b.secret("swarm1-images", IMAGE);
+    b.write("reachable", "10.12.0.10:2377\n");
+    const r = await b.run(renderSwarmScript(vars("worker")));
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr).to.contain("could not pre-pull");
+    expect(b.calls("docker swarm join")).to.deep.equal([]);
+  });
+
+  it("B2: images from a public registry or by tag are refused, never pulled", async () => {
+    const b = box("swarm1-wkr-x1y2", "10.12.0.77");
+    const bad = ["docker.io/library/busybox:1.36", "europe-west2-docker.pkg.dev/p/r/atserver:1.0"];
+    b.secret("swarm1-images", bad.join("\n"));
+    b.write("registry", bad.join("\n"));
+    const r = await b.run(renderSwarmScript(vars("worker")), "images");
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr).to.contain("refusing image docker.io/library/busybox:1.36");
+    expect(b.calls("docker pull")).to.deep.equal([]);
+    expect(b.calls("docker login")).to.deep.equal([]);
+  });
+
+  it("15: manager 0 retries a transient PERMISSION_DENIED (IAM not yet propagated) instead of dying", async () => {
+    const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
+    b.write("denied-swarm1-manager-token", "2\n");
+    const r = await b.run(renderSwarmScript(vars("manager")));
+    expect(r.code, r.stderr).to.equal(0);
+    expect(b.calls("docker swarm init")).to.have.length(1);
+    expect(b.secret("swarm1-manager-token")).to.equal(MGR_TOKEN);
+  });
+
+  it("a worker going away (scale-in, roll-out) leaves the swarm so its atServers move at once; a manager never leaves", async () => {
+    const w = box("swarm1-wkr-x1y2", "10.12.0.77");
+    w.write("swarm_state", "active\n");
+    const r = await w.run(renderSwarmScript(vars("worker")), "leave");
+    expect(r.code, r.stderr).to.equal(0);
+    expect(w.calls("docker swarm leave")).to.deep.equal(["docker swarm leave"]);
+    const m = box("swarm1-mgr-1", MANAGER_IPS[1]!);
+    m.write("swarm_state", "active\n");
+    expect((await m.run(renderSwarmScript(vars("manager")), "leave")).code).to.equal(0);
+    expect(m.calls("docker swarm leave")).to.deep.equal([]);
   });
 });

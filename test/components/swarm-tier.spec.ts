@@ -33,7 +33,8 @@ for (const env of ["dev", "prod"]) {
       expect(s.cfg.swarms.length).to.be.greaterThan(0);
       for (const sw of s.cfg.swarms) {
         const m = s.rec.one(RIGM, `${sw.name}-managers`).inputs;
-        expect(m.targetSize).to.equal(3);
+        // The per-instance configs make the three managers (gcp-api.spec.ts counts them).
+        expect(m).to.not.have.property("targetSize");
         expect(m.distributionPolicyZones).to.have.length(3);
         expect(new Set(m.distributionPolicyZones).size).to.equal(3);
         expect(m.distributionPolicyTargetShape).to.equal("EVEN");
@@ -142,7 +143,7 @@ for (const env of ["dev", "prod"]) {
         expect(fw.targetTags).to.deep.equal([`atp-swarm-${sw.name}-worker`]);
         const records = s.rec
           .all("gcp:dns/recordSet:RecordSet")
-          .filter((r) => r.name.startsWith(`${sw.name}-`));
+          .filter((r) => r.name.startsWith(`${sw.name}-`) && r.inputs.type === "A");
         expect(records.map((r) => r.inputs.name).sort()).to.deep.equal(
           [`*.${sw.name}.${s.cfg.domain}.`, `${sw.name}.${s.cfg.domain}.`].sort(),
         );
@@ -203,6 +204,20 @@ for (const env of ["dev", "prod"]) {
           `${sw.name}-docker-server-csr`,
         ).inputs;
         expect(csr.ipAddresses).to.include(fr.ipAddress);
+      }
+    });
+
+    it("workers run the script's leave step when GCE stops them; managers do not", async () => {
+      const s = await get();
+      for (const sw of s.cfg.swarms) {
+        const meta = (role: string) => s.rec.one(TEMPLATE, `${sw.name}-${role}`).inputs.metadata;
+        expect(meta("worker")["shutdown-script"]).to.equal(
+          "#!/bin/bash\n/usr/local/sbin/atplatform-swarm leave\n",
+        );
+        expect(meta("manager")).to.not.have.property("shutdown-script");
+        expect(script(s, sw.name, "worker")).to.contain(
+          'readonly SELF="/usr/local/sbin/atplatform-swarm"',
+        );
       }
     });
 
@@ -304,6 +319,103 @@ for (const env of ["dev", "prod"]) {
           );
         }
       }
+    });
+  });
+}
+
+for (const env of ["dev", "prod"]) {
+  describe(`components: swarm bootstrap and images (${env})`, () => {
+    it("B2: each swarm's nodes pre-pull the atServer image by digest from a list only its VMs read, and the storage jobs run that image", async () => {
+      const s = await buildStack(env);
+      const file = JSON.parse(
+        s.rec.one("kubernetes:core/v1:Secret", "registrar-swarms").inputs.stringData["swarms.json"],
+      );
+      for (const sw of s.cfg.swarms) {
+        const atServer = file.swarms[sw.name].image as string;
+        const list = s.rec.one(
+          "gcp:secretmanager/secretVersion:SecretVersion",
+          `${sw.name}-images`,
+        );
+        const digest = atServer.replace(/:[\w.-]+@/, "@");
+        expect(list.inputs.secretData).to.equal(digest);
+        expect(digest).to.match(/^[a-z0-9-]+-docker\.pkg\.dev\/[^@]+@sha256:[a-f0-9]{64}$/);
+        expect(file.jobImage).to.equal(atServer);
+        const readers = s.rec
+          .all("gcp:secretmanager/secretIamMember:SecretIamMember")
+          .filter((m) => m.name.startsWith(`${sw.name}-images-`))
+          .map((m) => `${m.inputs.role} ${m.inputs.member.split("@")[0]}`);
+        expect(readers.sort()).to.deep.equal([
+          `roles/secretmanager.secretAccessor serviceAccount:${sw.name}-managers`,
+          `roles/secretmanager.secretAccessor serviceAccount:${sw.name}-workers`,
+        ]);
+        for (const role of ["manager", "worker"] as const)
+          expect(script(s, sw.name, role)).to.contain(`ATP_IMAGES_SECRET='${sw.name}-images'`);
+      }
+    });
+
+    it("15: the VMs are created only after their secret versions, the IAM grants they use and Cloud NAT", async () => {
+      const s = await buildStack(env);
+      for (const sw of s.cfg.swarms) {
+        const versions = s.rec
+          .all("gcp:secretmanager/secretVersion:SecretVersion")
+          .filter((v) => v.name.startsWith(`${sw.name}-`) && !v.name.includes("registrar-client"))
+          .map((v) => v.name);
+        const grants = s.rec
+          .all("gcp:secretmanager/secretIamMember:SecretIamMember")
+          .filter((m) => m.name.startsWith(`${sw.name}-`))
+          .map((m) => m.name);
+        const want = [
+          ...versions,
+          ...grants,
+          `${sw.name}-managers-pull`,
+          `${sw.name}-workers-pull`,
+          "atplatform-nat",
+        ];
+        expect(versions).to.include(`${sw.name}-images`);
+        for (const [type, name] of [
+          [RIGM, `${sw.name}-managers`],
+          [RIGM, `${sw.name}-workers`],
+          ...[0, 1, 2].map((i) => [
+            "gcp:compute/regionPerInstanceConfig:RegionPerInstanceConfig",
+            `${sw.name}-mgr-${i}`,
+          ]),
+        ] as [string, string][])
+          expect(s.rec.dependsOn(type, name), name).to.include.members(want);
+      }
+    });
+  });
+}
+
+for (const env of ["dev", "prod"]) {
+  describe(`components: swarm DNS rights (${env})`, () => {
+    it("9: a compromised swarm manager cannot repoint root.<domain>: its DNS rights end at its own delegated zone", async () => {
+      const s = await buildStack(env);
+      const platformZone = s.rec.one("gcp:dns/managedZone:ManagedZone", "platform");
+      const root = s.rec.one("gcp:dns/recordSet:RecordSet", "atdirectory-root").inputs;
+      expect(root.managedZone).to.equal("platform");
+      for (const sw of s.cfg.swarms) {
+        const zone = s.rec.one("gcp:dns/managedZone:ManagedZone", `${sw.name}-zone`);
+        expect(zone.inputs.dnsName).to.equal(`${sw.name}.${s.cfg.domain}.`);
+        const ns = s.rec.one("gcp:dns/recordSet:RecordSet", `${sw.name}-delegation`).inputs;
+        expect(ns).to.deep.include({
+          managedZone: "platform",
+          type: "NS",
+          name: zone.inputs.dnsName,
+        });
+        for (const r of ["wildcard", "apex"])
+          expect(
+            s.rec.one("gcp:dns/recordSet:RecordSet", `${sw.name}-${r}`).inputs.managedZone,
+          ).to.equal(`${sw.name}-zone`);
+      }
+      // Every DNS grant to a swarm account is on a swarm zone, never the platform zone; on
+      // the project only the list-zones custom role.
+      const swarmMember = (m: string) => /serviceAccount:[a-z0-9]+-(managers|workers)@/.test(m);
+      for (const m of s.rec.all("gcp:dns/dnsManagedZoneIamMember:DnsManagedZoneIamMember"))
+        if (swarmMember(m.inputs.member))
+          expect(m.inputs.managedZone, m.name).to.not.equal(platformZone.name);
+      for (const m of s.rec.all("gcp:projects/iAMMember:IAMMember"))
+        if (swarmMember(m.inputs.member))
+          expect(m.inputs.role, m.name).to.not.match(/^roles\/dns\./);
     });
   });
 }
