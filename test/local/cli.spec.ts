@@ -251,4 +251,111 @@ describe("atplatform CLI as a user runs it (temp HOME, one local platform)", fun
       rmSync(elsewhere, { recursive: true, force: true });
     }
   });
+
+  /** A CLI child left running (enroll waits for approval); resolves with its output. */
+  function background(args: string[]): {
+    lines: () => string;
+    done: Promise<{ code: number | null; out: string }>;
+  } {
+    const child = spawn(process.execPath, [CLI, ...args], { env, cwd: tmp });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const done = new Promise<{ code: number | null; out: string }>((r) =>
+      child.once("close", (code) => r({ code, out })),
+    );
+    return { lines: () => out, done };
+  }
+
+  async function pendingId(run: { lines: () => string }): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const m = /enrollment (\S+) pending/.exec(run.lines());
+      if (m) return m[1]!;
+      if (Date.now() > deadline) throw new Error(`no enrollment id:\n${run.lines()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it("C: APKAM from the CLI: otp, enroll waits, list, approve; the device's keys work until revoked", async () => {
+    const device = join(tmp, "laptop-keys");
+    const code = (await cli(["otp", "@clialice"])).out.trim();
+    expect(code).to.match(/^[A-NP-Z1-9]{6,}$/);
+    const run = background([
+      "enroll",
+      "@clialice",
+      "--app",
+      "cliapp",
+      "--device",
+      "laptop",
+      "--namespaces",
+      "wavi:rw",
+      "--otp",
+      code,
+      "--keys",
+      device,
+      "--timeout",
+      "40",
+    ]);
+    const id = await pendingId(run);
+    const listed = await cli(["list", "@clialice"]);
+    expect(listed.out).to.contain(`${id}  pending  cliapp/laptop  wavi:rw`);
+    const approved = await cli(["approve", "@clialice", id]);
+    expect(approved.out, approved.err).to.equal(`${id}: approved\n`);
+    const enrolled = await run.done;
+    expect(enrolled.code, enrolled.out).to.equal(0);
+    const file = join(device, "@clialice_key.atKeys");
+    expect(JSON.parse(readFileSync(file, "utf8")).enrollmentId).to.equal(id);
+    // The device holds the atSign's own encryption keys: what it stores, the owner reads.
+    const put = await cli(["put", "@clialice", "note.wavi", "from the laptop", "--keys", device]);
+    expect(put.code, put.err).to.equal(0);
+    expect((await cli(["get", "@clialice", "note.wavi"])).out).to.equal("from the laptop\n");
+    // Outside its namespaces it is refused.
+    expect((await cli(["get", "@clialice", "phone", "--keys", device])).code).to.equal(1);
+    expect((await cli(["revoke", "@clialice", id])).out).to.equal(`${id}: revoked\n`);
+    const after = await cli(["get", "@clialice", "note.wavi", "--keys", device]);
+    expect(after.code).to.equal(1);
+    expect(after.err).to.contain("revoked");
+  });
+
+  it("C: a denied enrollment ends the waiting enroll with an error and writes no keys", async () => {
+    const device = join(tmp, "phone-keys");
+    const code = (await cli(["otp", "@clialice"])).out.trim();
+    const run = background([
+      "enroll",
+      "@clialice",
+      "--app",
+      "cliapp",
+      "--device",
+      "phone",
+      "--namespaces",
+      "wavi:r",
+      "--otp",
+      code,
+      "--keys",
+      device,
+      "--timeout",
+      "40",
+    ]);
+    const id = await pendingId(run);
+    expect((await cli(["deny", "@clialice", id])).out).to.equal(`${id}: denied\n`);
+    const r = await run.done;
+    expect(r.code).to.equal(1);
+    expect(r.out).to.contain("denied");
+    expect(existsSync(join(device, "@clialice_key.atKeys"))).to.equal(false);
+    const bad = await cli([
+      "enroll",
+      "@clialice",
+      "--app",
+      "x",
+      "--device",
+      "y",
+      "--namespaces",
+      "wavi:rwx",
+      "--otp",
+      "ABC123",
+    ]);
+    expect(bad.code).to.equal(2);
+    expect(bad.err).to.contain('"wavi:rwx" is not namespace:r or namespace:rw');
+  });
 });

@@ -9,6 +9,9 @@ const NOTES: Record<string, string> = {
   lookup: "where the root says @alice's atServer is (exit 1 when unknown)",
   notify: "encrypted update notification from @alice to @bob",
   monitor: "prints notifications that arrive from the moment the command starts",
+  otp: "a one-time code (5 minutes) for enroll on a new device",
+  enroll: "a new device asks for access; waits for approval, then writes its keys file",
+  list: "enrollments: id, state, app/device, namespaces",
 };
 
 const HELP = `Usage: atplatform <command> [arguments] [--home DIR] [--root host:port] [--ca FILE] [--keys DIR]
@@ -89,6 +92,13 @@ async function runCli(
       return (require("./cli/notify") as typeof import("./cli/notify")).notify(ctx, args);
     case "monitor":
       return (require("./cli/notify") as typeof import("./cli/notify")).monitor(ctx, args);
+    case "otp":
+    case "enroll":
+    case "list":
+    case "approve":
+    case "deny":
+    case "revoke":
+      return (require("./cli/apkam") as typeof import("./cli/apkam"))[command](ctx, args);
     case "status":
       return (require("./cli/status") as typeof import("./cli/status")).status(ctx, args);
     default:

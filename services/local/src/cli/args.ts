@@ -25,6 +25,9 @@ const STRING_FLAGS = [
   "count",
   "timeout",
   "since",
+  "app",
+  "device",
+  "namespaces",
 ] as const;
 const BOOLEAN_FLAGS = ["public", "help", "version", "json", "no-onboard", "force"] as const;
 
@@ -41,6 +44,13 @@ export const USAGE: Record<string, string> = {
   scan: "scan @alice [regex]",
   notify: "notify @alice @bob name value",
   monitor: "monitor @bob [regex] [--count N] [--timeout SECONDS] [--since EPOCH_MS]",
+  otp: "otp @alice",
+  enroll:
+    "enroll @alice --app NAME --device NAME --namespaces ns:rw,ns2:r --otp CODE [--timeout SECONDS] [--force]",
+  list: "list @alice",
+  approve: "approve @alice ENROLLMENT_ID",
+  deny: "deny @alice ENROLLMENT_ID",
+  revoke: "revoke @alice ENROLLMENT_ID",
 };
 
 export class UsageError extends Error {

@@ -77,7 +77,8 @@ export async function authenticated(
   const keys = loadKeys(ctx, atSign);
   const client = await connectTo(ctx, atSign);
   try {
-    await client.pkam(keys.pkamPrivateKey);
+    // An enrolled device's keys file names its enrollment (at_activate's field).
+    await client.pkam(keys.pkamPrivateKey, { enrollmentId: keys.extra?.enrollmentId });
   } catch (err) {
     client.destroy();
     throw err;

@@ -1,15 +1,11 @@
 // `register` (registrar API, Part C) and `onboard` (CRAM, then PKAM keys and .atKeys).
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline/promises";
-import {
-  formatAtKeys,
-  generateAesKey,
-  generateRsaKeyPair,
-  type AtKeys,
-} from "@atplatform/protocol/src/core";
+import { generateAesKey, generateRsaKeyPair, type AtKeys } from "@atplatform/protocol/src/core";
 import { atSignArg, flag, UsageError, type Args } from "./args";
 import { connectTo, keysFile, type CliContext } from "./context";
+import { KeysFileExistsError, makeRoomForKeys, writeNewKeysFile } from "./keys-file";
 
 async function call(ctx: CliContext, method: string, path: string, body?: unknown): Promise<any> {
   if (!ctx.registrarUrl)
@@ -47,26 +43,6 @@ export function cramSecret(text: string, atSign: string): string {
   if (named !== atSign)
     throw new UsageError(`that activation secret is for ${named}, not ${atSign}`);
   return t.slice(colon + 1);
-}
-
-/** Keys files are never replaced silently: they may be the only copy of an atSign's keys. */
-export class KeysFileExistsError extends Error {
-  override name = "KeysFileExistsError";
-  constructor(readonly file: string) {
-    super(
-      `refusing to overwrite ${file}: it may be the only copy of those keys; ` +
-        "move it away, choose another --keys DIR, or pass --force (the old file is kept as .bak)",
-    );
-  }
-}
-
-/** Refuses, or with --force moves the old file aside (never deleted). */
-function makeRoomForKeys(file: string, force: boolean): string | undefined {
-  if (!existsSync(file)) return undefined;
-  if (!force) throw new KeysFileExistsError(file);
-  const backup = `${file}.${new Date().toISOString().replace(/[:.]/g, "-")}.bak`;
-  renameSync(file, backup);
-  return backup;
 }
 
 /** `register [@name] [--email E [--otp CODE]] [--no-onboard]` */
@@ -171,10 +147,7 @@ export async function onboardWith(
       encryptPublicKey: enc.publicKey,
       encryptPrivateKey: enc.privateKey,
     };
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const backup = makeRoomForKeys(file, force);
-    if (backup) ctx.out(`--force: the previous keys file is now ${backup}`);
-    writeFileSync(file, formatAtKeys(keys), { mode: 0o600, flag: "wx" });
+    writeNewKeysFile(file, keys, force, ctx.out);
     await client.execute(`update:privatekey:at_pkam_publickey ${keys.pkamPublicKey}`);
     await client.pkam(keys.pkamPrivateKey);
     await client.execute(`update:public:publickey${atSign} ${keys.encryptPublicKey}`);
