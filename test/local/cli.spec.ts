@@ -358,4 +358,52 @@ describe("atplatform CLI as a user runs it (temp HOME, one local platform)", fun
     expect(bad.code).to.equal(2);
     expect(bad.err).to.contain('"wavi:rwx" is not namespace:r or namespace:rw');
   });
+
+  it("C: admin CLI: health, list, status, suspend/resume; reset and delete need --yes", async () => {
+    const health = await cli(["admin", "health"]);
+    expect(health.code, health.err).to.equal(0);
+    expect(health.out).to.match(/^registrar: http:\/\/127\.0\.0\.1:\d+ ok\n/);
+    expect(health.out).to.contain("admin key: accepted");
+    expect((await cli(["admin", "list"])).out).to.match(
+      /@clialice\s+active\s+local\s+127\.0\.0\.1:\d+/,
+    );
+    const status = await cli(["admin", "status", "@clidave"]);
+    expect(status.out).to.match(/@clidave\s+active/);
+    expect(status.out).to.contain("atServer:");
+    const suspended = await cli(["admin", "suspend", "@clidave"]);
+    expect(suspended.code, suspended.err).to.equal(0);
+    expect(suspended.out).to.match(/@clidave\s+suspend/);
+    const resumed = await cli(["admin", "resume", "@clidave"]);
+    expect(resumed.code, resumed.err).to.equal(0);
+    const unconfirmed = await cli(["admin", "delete", "@clicarol"]);
+    expect(unconfirmed.code).to.equal(2);
+    expect(unconfirmed.err).to.contain("add --yes to confirm");
+    expect((await cli(["admin", "list"])).out).to.match(/@clicarol\s+active/);
+  });
+
+  it("C: admin key never on the command line; a cloud registrar by URL + key file; a wrong key is refused", async () => {
+    const onArgv = await cli(["admin", "list", "--admin-key", "x".repeat(20)]);
+    expect(onArgv.code).to.equal(2);
+    expect(onArgv.err).to.match(/^Unknown option '--admin-key'/);
+    // As against a cloud registrar: no local platform.json, only the URL and a key file.
+    const url = JSON.parse(readFileSync(join(data, "platform.json"), "utf8")).registrarUrl;
+    const keyFile = join(tmp, "admin-key-copy");
+    writeFileSync(keyFile, readFileSync(join(data, "admin-key")));
+    const remote = { ...env, ATPLATFORM_HOME: join(tmp, "nowhere") };
+    const r = await cli(["admin", "list", "--registrar", url, "--admin-key-file", keyFile], {
+      env: remote,
+    });
+    expect(r.code, r.err).to.equal(0);
+    expect(r.out).to.contain("@clialice");
+    const viaEnv = await cli(["admin", "list", "--registrar", url], {
+      env: { ...remote, REGISTRAR_ADMIN_KEY: readFileSync(keyFile, "utf8").trim() },
+    });
+    expect(viaEnv.out).to.contain("@clialice");
+    writeFileSync(keyFile, "wrong-admin-key-0123456789\n");
+    const wrong = await cli(["admin", "health", "--registrar", url, "--admin-key-file", keyFile], {
+      env: remote,
+    });
+    expect(wrong.code).to.equal(1);
+    expect(wrong.err).to.contain("registrar answered 401");
+  });
 });

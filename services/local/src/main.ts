@@ -12,6 +12,8 @@ const NOTES: Record<string, string> = {
   otp: "a one-time code (5 minutes) for enroll on a new device",
   enroll: "a new device asks for access; waits for approval, then writes its keys file",
   list: "enrollments: id, state, app/device, namespaces",
+  admin:
+    "the registrar's admin API; key from --admin-key-file, $REGISTRAR_ADMIN_KEY or <home>/admin-key",
 };
 
 const HELP = `Usage: atplatform <command> [arguments] [--home DIR] [--root host:port] [--ca FILE] [--keys DIR]
@@ -52,6 +54,8 @@ export async function main(argv: string[]): Promise<void> {
       const home = flag(args, "home");
       return await start(home);
     }
+    if (command === "admin")
+      return await (require("./cli/admin") as typeof import("./cli/admin")).admin(args, out);
     await runCli(command, args, out);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -28,8 +28,9 @@ const STRING_FLAGS = [
   "app",
   "device",
   "namespaces",
+  "admin-key-file",
 ] as const;
-const BOOLEAN_FLAGS = ["public", "help", "version", "json", "no-onboard", "force"] as const;
+const BOOLEAN_FLAGS = ["public", "help", "version", "json", "no-onboard", "force", "yes"] as const;
 
 /** One line per command: printed alone after a usage error, all together by --help. */
 export const USAGE: Record<string, string> = {
@@ -51,6 +52,8 @@ export const USAGE: Record<string, string> = {
   approve: "approve @alice ENROLLMENT_ID",
   deny: "deny @alice ENROLLMENT_ID",
   revoke: "revoke @alice ENROLLMENT_ID",
+  admin:
+    "admin list | health | status @a | suspend @a | resume @a | reset @a --yes | delete @a --yes | move @a SWARM  [--registrar URL] [--admin-key-file FILE]",
 };
 
 export class UsageError extends Error {
