@@ -407,3 +407,66 @@ describe("atplatform CLI as a user runs it (temp HOME, one local platform)", fun
     expect(wrong.err).to.contain("registrar answered 401");
   });
 });
+
+describe("atplatform start --demo (a child process, as `npm start -- --demo`)", function () {
+  this.timeout(90_000);
+  let tmp: string;
+  let env: NodeJS.ProcessEnv;
+  let child: ReturnType<typeof spawn> | undefined;
+  let output = "";
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "atp-demo-"));
+    const base = await freePort();
+    env = {
+      ...process.env,
+      HOME: tmp,
+      ATPLATFORM_HOME: join(tmp, ".atplatform"),
+      ROOT_PORT: String(await freePort()),
+      REGISTRAR_PORT: String(await freePort()),
+      ATPLATFORM_ATSERVER_PORTS: `${base}-${base + 10}`,
+      LOG_LEVEL: "warn",
+    };
+    delete env.REGISTRAR_API_KEY;
+    delete env.REGISTRAR_ADMIN_KEY;
+  });
+  after(() => {
+    if (child?.pid && child.exitCode === null) child.kill("SIGKILL");
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function run(args: string[]): Promise<Run> {
+    const c = spawn(process.execPath, [CLI, ...args], { env, cwd: tmp });
+    let out = "";
+    let err = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.stderr.on("data", (d) => (err += d));
+    const code = await new Promise<number | null>((r) => c.once("close", (x) => r(x)));
+    return { code, out, err };
+  }
+
+  it("C: creates ready demo atSigns with keys files; they share data at once; Ctrl-C stops cleanly", async () => {
+    child = spawn(process.execPath, [CLI, "start", "--demo"], { env, cwd: tmp });
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    const deadline = Date.now() + 60_000;
+    while (!output.includes("Demo atSigns ready:")) {
+      if (child.exitCode !== null) throw new Error(`start --demo exited:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`no demo atSigns:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(output).not.to.contain("not ready");
+    const keys = join(tmp, ".atplatform", "keys");
+    for (const a of ["@alice🛠", "@bob🛠", "@colin🛠"])
+      expect(existsSync(join(keys, `${a}_key.atKeys`)), a).to.equal(true);
+    expect(existsSync(join(tmp, ".atsign"))).to.equal(false);
+    const put = await run(["put", "@alice🛠", "dinner", "Friday", "--shared-with", "@bob🛠"]);
+    expect(put.code, put.err).to.equal(0);
+    const got = await run(["get", "@bob🛠", "dinner", "--from", "@alice🛠"]);
+    expect(got.out, got.err).to.equal("Friday\n");
+    const exited = new Promise<void>((r) => child!.once("close", () => r()));
+    child.kill("SIGINT");
+    await exited;
+    expect(output).to.contain("stopped.");
+  });
+});

@@ -51,8 +51,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === "start") {
       if (args.positional.length > 0)
         throw new UsageError(`unexpected argument ${args.positional[0]}`);
-      const home = flag(args, "home");
-      return await start(home);
+      return await start(flag(args, "home"), args.flags.demo === true);
     }
     if (command === "admin")
       return await (require("./cli/admin") as typeof import("./cli/admin")).admin(args, out);
@@ -110,7 +109,7 @@ async function runCli(
   }
 }
 
-async function start(home: string | undefined): Promise<void> {
+async function start(home: string | undefined, demo: boolean): Promise<void> {
   if (home !== undefined) process.env.ATPLATFORM_HOME = home;
   // Quiet services by default so the banner and one-time codes stay readable.
   process.env.LOG_LEVEL ??= "warn";
@@ -138,5 +137,12 @@ async function start(home: string | undefined): Promise<void> {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // After the handlers: Ctrl-C while the demo atSigns are set up still stops cleanly.
+    if (demo) {
+      const { seedDemo } = require("./demo") as typeof import("./demo");
+      seedDemo(platform, (l) => void process.stdout.write(`${l}\n`)).catch((err: unknown) =>
+        process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`),
+      );
+    }
   });
 }

@@ -30,11 +30,20 @@ const STRING_FLAGS = [
   "namespaces",
   "admin-key-file",
 ] as const;
-const BOOLEAN_FLAGS = ["public", "help", "version", "json", "no-onboard", "force", "yes"] as const;
+const BOOLEAN_FLAGS = [
+  "public",
+  "help",
+  "version",
+  "json",
+  "no-onboard",
+  "force",
+  "yes",
+  "demo",
+] as const;
 
 /** One line per command: printed alone after a usage error, all together by --help. */
 export const USAGE: Record<string, string> = {
-  start: "start [--home DIR]",
+  start: "start [--home DIR] [--demo]",
   status: "status",
   register: "register [@name] [--email E [--otp N]] [--no-onboard] [--force]",
   onboard: "onboard @alice --cram-file FILE|- [--force]",
