@@ -38,9 +38,15 @@ describe("atplatform CLI as a user runs it (temp HOME, one local platform)", fun
   /** Asynchronous: the platform runs in this process, so the event loop must keep turning. */
   async function cli(
     args: string[],
-    opts: { input?: string; cwd?: string; bin?: string; env?: NodeJS.ProcessEnv } = {},
+    opts: {
+      input?: string;
+      cwd?: string;
+      bin?: string;
+      prefix?: string[];
+      env?: NodeJS.ProcessEnv;
+    } = {},
   ): Promise<Run> {
-    const bin = opts.bin ? [opts.bin] : [process.execPath, CLI];
+    const bin = opts.bin ? [opts.bin, ...(opts.prefix ?? [])] : [process.execPath, CLI];
     const child = spawn(bin[0]!, [...bin.slice(1), ...args], {
       env: opts.env ?? env,
       cwd: opts.cwd ?? tmp,
@@ -230,6 +236,19 @@ describe("atplatform CLI as a user runs it (temp HOME, one local platform)", fun
     expect(r.err).to.contain(`port ${rootPort} is already in use`);
     expect(r.err).to.contain(`set ROOT_PORT to a free port`);
     expect(existsSync(fresh)).to.equal(false);
+  });
+
+  it("B5: registrar --help prints help instead of starting (or failing on missing settings)", async () => {
+    const bin = join(REPO, "services/registrar/bin/registrar.js");
+    const bare = { ...env };
+    for (const k of Object.keys(bare)) if (k.startsWith("REGISTRAR_")) delete bare[k];
+    const help = await cli(["--help"], { bin: process.execPath, env: bare, prefix: [bin] });
+    expect(help.code, help.err).to.equal(0);
+    expect(help.out).to.match(/^Usage: node services\/registrar\/bin\/registrar\.js\n/);
+    expect(help.out).to.contain("REGISTRAR_ADMIN_KEY");
+    const stray = await cli(["--port", "1"], { bin: process.execPath, env: bare, prefix: [bin] });
+    expect(stray.code).to.equal(1);
+    expect(stray.err).to.contain("unexpected argument --port");
   });
 
   it("B4: runs from any directory through a global link (npm link / npm install -g .)", async () => {
