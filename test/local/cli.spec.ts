@@ -383,6 +383,7 @@ describe("atplatform CLI as a user runs it (temp HOME, one local platform)", fun
     expect(health.code, health.err).to.equal(0);
     expect(health.out).to.match(/^registrar: http:\/\/127\.0\.0\.1:\d+ ok\n/);
     expect(health.out).to.contain("admin key: accepted");
+    expect(health.out).to.match(/atServers: (\d+)\/\1 answering; versions \d+\.\d+\.\d+\S* ×\1\n/);
     expect((await cli(["admin", "list"])).out).to.match(
       /@clialice\s+active\s+local\s+127\.0\.0\.1:\d+/,
     );

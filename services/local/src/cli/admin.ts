@@ -3,6 +3,7 @@
 // from a file or the environment, never from the command line (shell history, `ps`).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { AtClient } from "@atplatform/protocol/src/core";
 import { defaultHome, type PlatformInfo } from "../config";
 import { atSignArg, flag, UsageError, type Args } from "./args";
 
@@ -13,6 +14,8 @@ export class AdminApiError extends Error {
 interface AdminTarget {
   url: string;
   key: string;
+  /** To verify atServers' certificates (local CA); none = the system's CAs. */
+  ca?: string;
   out: (line: string) => void;
 }
 
@@ -47,7 +50,9 @@ export function adminTarget(args: Args, out: (line: string) => void): AdminTarge
     key = readFileSync(info.adminKeyFile, "utf8").trim();
   if (!key)
     throw new UsageError("no admin key: pass --admin-key-file FILE or set REGISTRAR_ADMIN_KEY");
-  return { url: url.replace(/\/$/, ""), key, out };
+  const caFile = flag(args, "ca") ?? (flag(args, "registrar") ? undefined : info.caFile);
+  const ca = caFile ? readFileSync(caFile, "utf8") : undefined;
+  return { url: url.replace(/\/$/, ""), key, ca, out };
 }
 
 async function call(t: AdminTarget, method: string, path: string, body?: unknown): Promise<any> {
@@ -73,6 +78,41 @@ async function call(t: AdminTarget, method: string, path: string, body?: unknown
 function row(a: AtSignView): string {
   const where = a.host ? `${a.host}:${a.port}` : "-";
   return `${a.atSign.padEnd(24)} ${a.state.padEnd(18)} ${(a.swarm ?? "-").padEnd(10)} ${where}`;
+}
+
+/** `info:brief` of every active atServer, a few at a time: versions, and who does not answer. */
+async function atServerVersions(t: AdminTarget, atsigns: AtSignView[]): Promise<void> {
+  const active = atsigns.filter((a) => a.state === "active" && a.host && a.port);
+  const versions = new Map<string, number>();
+  const silent: string[] = [];
+  for (let i = 0; i < active.length; i += 8) {
+    await Promise.all(
+      active.slice(i, i + 8).map(async (a) => {
+        try {
+          const c = await AtClient.connect({
+            host: a.host!,
+            port: a.port!,
+            ca: t.ca,
+            timeoutMs: 3000,
+          });
+          try {
+            const v = (JSON.parse(await c.execute("info:brief")) as { version: string }).version;
+            versions.set(v, (versions.get(v) ?? 0) + 1);
+          } finally {
+            c.destroy();
+          }
+        } catch (err) {
+          silent.push(`${a.atSign} (${err instanceof Error ? err.message : String(err)})`);
+        }
+      }),
+    );
+  }
+  const list = [...versions].map(([v, n]) => `${v} ×${n}`).join(", ");
+  t.out(
+    `atServers: ${active.length - silent.length}/${active.length} answering${list ? `; versions ${list}` : ""}`,
+  );
+  for (const s of silent) t.out(`  not answering: ${s}`);
+  if (silent.length > 0) process.exitCode = 1;
 }
 
 const ACTIONS = new Set(["suspend", "resume", "reset", "delete"]);
@@ -101,8 +141,9 @@ export async function admin(args: Args, out: (line: string) => void): Promise<vo
       }`,
     );
     // The admin key is checked too: a health check that passes with a wrong key misleads.
-    await call(t, "GET", "/api/admin/atsigns");
+    const { atsigns } = (await call(t, "GET", "/api/admin/atsigns")) as { atsigns: AtSignView[] };
     out("admin key: accepted");
+    await atServerVersions(t, atsigns);
     return;
   }
   const atSign = atSignArg(args.positional[0], "atSign");
