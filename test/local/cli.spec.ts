@@ -221,8 +221,12 @@ describe("atplatform CLI as a user runs it (temp HOME, one local platform)", fun
   });
 
   it("B5: start --home is honoured", async () => {
-    // The running platform's home, given only by --home: refused by its lock.
-    const r = await cli(["start", "--home", data], {});
+    // The running platform's home given only by --home (the environment names another, and
+    // a taken port keeps a wrong start from running): refused by the home's lock.
+    const info = JSON.parse(readFileSync(join(data, "platform.json"), "utf8"));
+    const r = await cli(["start", "--home", data], {
+      env: { ...env, ATPLATFORM_HOME: join(tmp, "elsewhere"), ROOT_PORT: info.root.split(":")[1] },
+    });
     expect(r.code).to.equal(1);
     expect(r.err).to.contain(`is using ${data}`);
   });
