@@ -60,6 +60,10 @@ describe("registrar pages in headless Chromium", function () {
     await page.reload();
     await page.locator("#status", { hasText: /^active$/ }).waitFor();
     expect(await page.locator("#cramkey").count()).to.equal(0);
+    // B2: it says the secret is spent rather than inviting a second use.
+    expect(await page.locator("#secret-spent").textContent()).to.contain(
+      "The activation secret was shown once and is spent",
+    );
     expect(await h.lookup("webuser1")).to.equal(`127.0.0.1:${rec.port}`);
 
     // "My atSigns" lists it for the signed-in owner.

@@ -22,6 +22,10 @@ export interface PlatformOptions {
   atserverBin?: string;
 }
 
+export class PortInUseError extends Error {
+  override name = "PortInUseError";
+}
+
 export class LocalPlatform {
   /** Data directories locked by platforms in this process (the pid file covers others). */
   private static readonly homesInUse = new Set<string>();
@@ -48,14 +52,35 @@ export class LocalPlatform {
 
   async start(): Promise<void> {
     const { home, host } = this.config;
+    const fresh = !existsSync(home);
     mkdirSync(home, { recursive: true, mode: 0o700 });
     this.takeLock();
     try {
       await this.startServices(home, host);
     } catch (err) {
       await this.stop();
-      throw err;
+      // A first run that failed leaves nothing behind: the next one starts clean.
+      if (fresh) rmSync(home, { recursive: true, force: true });
+      throw this.explain(err);
     }
+  }
+
+  /** A port clash names the setting that moves it. */
+  private explain(err: unknown): unknown {
+    const e = err as NodeJS.ErrnoException & { port?: number };
+    if (e?.code !== "EADDRINUSE") return err;
+    const c = this.config;
+    const setting =
+      e.port === c.rootPort
+        ? "ROOT_PORT"
+        : e.port === c.registrarPort
+          ? "REGISTRAR_PORT"
+          : undefined;
+    if (!setting) return err;
+    return new PortInUseError(
+      `port ${e.port} is already in use (another atPlatform, or another program): ` +
+        `set ${setting} to a free port, e.g. ${setting}=${e.port! + 1} npm start`,
+    );
   }
 
   private async startServices(home: string, host: string): Promise<void> {

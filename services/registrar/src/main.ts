@@ -9,7 +9,24 @@ import type { Orchestrator } from "./orchestrator/orchestrator";
 import { infoBriefProbe, rootResolver } from "./provisioning/probes";
 import { Registrar } from "./registrar";
 
-export async function main(_argv: string[]): Promise<void> {
+const HELP = `Usage: node services/registrar/bin/registrar.js
+
+The registrar takes no arguments: it is configured by environment variables.
+Required: REGISTRAR_API_KEY, REGISTRAR_ADMIN_KEY (16+ characters, different),
+REGISTRAR_ROOT (the atDirectory host:port), and REGISTRAR_DIRECTORY_FILE or
+REGISTRAR_DIRECTORY_REDIS (where directory records are written).
+Every variable with its default: docs/registrar.md, "Running it on its own".
+`;
+
+export async function main(argv: string[]): Promise<void> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (argv.length > 0)
+    throw new Error(
+      `unexpected argument ${argv[0]}: the registrar is configured by environment (see --help)`,
+    );
   const env = configFromEnv();
   const ca = env.caFile ? readFileSync(env.caFile, "utf8") : undefined;
   let orchestrator: Orchestrator;

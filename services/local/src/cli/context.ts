@@ -1,7 +1,6 @@
 // Where the CLI finds the platform (platform.json in $ATPLATFORM_HOME, or flags) and how
 // it opens authenticated atServer connections.
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { AtClient, lookupAtServer, readAtKeys, type AtKeys } from "@atplatform/protocol/src/core";
 import { defaultHome, type PlatformInfo } from "../config";
@@ -44,7 +43,8 @@ export function cliContext(args: Args, out: (line: string) => void): CliContext 
     registrarUrl: flag(args, "registrar") ?? info.registrarUrl,
     apiKey,
     adminKey,
-    keysDir: flag(args, "keys") ?? join(homedir(), ".atsign", "keys"),
+    // Apart from ~/.atsign/keys, where the official tools keep the keys of real atSigns.
+    keysDir: flag(args, "keys") ?? join(home, "keys"),
     out,
   };
 }
@@ -77,7 +77,8 @@ export async function authenticated(
   const keys = loadKeys(ctx, atSign);
   const client = await connectTo(ctx, atSign);
   try {
-    await client.pkam(keys.pkamPrivateKey);
+    // An enrolled device's keys file names its enrollment (at_activate's field).
+    await client.pkam(keys.pkamPrivateKey, { enrollmentId: keys.extra?.enrollmentId });
   } catch (err) {
     client.destroy();
     throw err;

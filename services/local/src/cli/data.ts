@@ -7,8 +7,8 @@ import { sharedKeyFor, sharedKeyFrom } from "./shared-key";
 
 function keyName(args: Args, index: number): string {
   const name = args.positional[index];
-  if (!name || /[\s@:]/.test(name))
-    throw new UsageError("give a key name without spaces, '@' or ':'");
+  if (!name) throw new UsageError("missing key name");
+  if (/[\s@:]/.test(name)) throw new UsageError("give a key name without spaces, '@' or ':'");
   return name.toLowerCase();
 }
 
@@ -106,9 +106,14 @@ export async function scan(ctx: CliContext, args: Args): Promise<void> {
   }
 }
 
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+}
+
 /** `lookup @alice`: where the root says the atSign's atServer is. */
 export async function lookup(ctx: CliContext, args: Args): Promise<void> {
   const atSign = atSignArg(args.positional[0], "atSign");
   const addr = await lookupAtServer(atSign, { ...ctx.root, ca: ctx.ca });
-  ctx.out(addr ? `${addr.host}:${addr.port}` : "null");
+  if (!addr) throw new NotFoundError(`the root does not know ${atSign}`);
+  ctx.out(`${addr.host}:${addr.port}`);
 }

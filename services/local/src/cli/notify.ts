@@ -1,7 +1,7 @@
 // notify and monitor (Part C 1.11, 1.12).
 import { randomBytes, randomUUID } from "node:crypto";
 import { aesDecrypt, aesEncrypt, type MonitorNotification } from "@atplatform/protocol/src/core";
-import { atSignArg, flag, UsageError, type Args } from "./args";
+import { atSignArg, intFlag, UsageError, type Args } from "./args";
 import { authenticated, type CliContext } from "./context";
 import { sharedKeyFor, sharedKeyFrom } from "./shared-key";
 
@@ -29,16 +29,16 @@ export async function notify(ctx: CliContext, args: Args): Promise<void> {
 
 /**
  * `monitor @bob [regex] [--count N] [--timeout SECONDS] [--since EPOCH_MS]`: prints
- * notifications, decrypted. Only new ones unless --since asks for a replay (0 = all stored).
+ * notifications, decrypted: those since this process started, or since --since (0 = all stored).
  */
 export async function monitor(ctx: CliContext, args: Args): Promise<void> {
   const me = atSignArg(args.positional[0], "atSign");
   const regex = args.positional[1] ?? ".*";
-  const count = Number(flag(args, "count") ?? "0");
-  const timeoutS = Number(flag(args, "timeout") ?? "0");
-  const since = flag(args, "since");
-  if (since !== undefined && !/^\d+$/.test(since))
-    throw new UsageError("--since takes epoch milliseconds");
+  const count = intFlag(args, "count", 0);
+  const timeoutS = intFlag(args, "timeout", 0, 0, 2_147_483);
+  // Without --since, a replay from the moment this process started: what is sent while the
+  // monitor is still connecting (`monitor … &` then `notify …` at once) is not missed.
+  const since = intFlag(args, "since", Math.floor(performance.timeOrigin));
   const { client, keys } = await authenticated(ctx, me);
   // Shared keys are fetched on a second connection: the monitor one only streams.
   const { client: lookups } = await authenticated(ctx, me);
@@ -90,7 +90,7 @@ export async function monitor(ctx: CliContext, args: Args): Promise<void> {
     process.on("SIGINT", onSignal);
     client.on("notification", onNotification);
     client.once("close", () => done(new Error("monitor connection closed")));
-    client.monitor(regex, since === undefined ? undefined : Number(since));
+    client.monitor(regex, since);
   }).finally(async () => {
     await client.close();
     await lookups.close();

@@ -1,15 +1,11 @@
 // `register` (registrar API, Part C) and `onboard` (CRAM, then PKAM keys and .atKeys).
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline/promises";
-import {
-  generateAesKey,
-  generateRsaKeyPair,
-  writeAtKeys,
-  type AtKeys,
-} from "@atplatform/protocol/src/core";
+import { generateAesKey, generateRsaKeyPair, type AtKeys } from "@atplatform/protocol/src/core";
 import { atSignArg, flag, UsageError, type Args } from "./args";
 import { connectTo, keysFile, type CliContext } from "./context";
+import { KeysFileExistsError, makeRoomForKeys, writeNewKeysFile } from "./keys-file";
 
 async function call(ctx: CliContext, method: string, path: string, body?: unknown): Promise<any> {
   if (!ctx.registrarUrl)
@@ -35,9 +31,27 @@ function secretOf(cramkey: string): string {
   return cramkey.slice(cramkey.indexOf(":") + 1);
 }
 
+/**
+ * The secret as the registrar shows it (`@alice:SECRET`, page and API) or bare; a secret
+ * shown for another atSign is refused before it is sent anywhere.
+ */
+export function cramSecret(text: string, atSign: string): string {
+  const t = text.trim();
+  const colon = t.lastIndexOf(":");
+  if (colon < 0) return t;
+  const named = atSignArg(t.slice(0, colon), "atSign of the secret");
+  if (named !== atSign)
+    throw new UsageError(`that activation secret is for ${named}, not ${atSign}`);
+  return t.slice(colon + 1);
+}
+
 /** `register [@name] [--email E [--otp CODE]] [--no-onboard]` */
 export async function register(ctx: CliContext, args: Args): Promise<void> {
   const wanted = args.positional[0] ? atSignArg(args.positional[0], "atSign") : "";
+  const force = args.flags.force === true;
+  // Before the registrar hands out a secret for it.
+  if (wanted && !force && !args.flags["no-onboard"] && existsSync(keysFile(ctx, wanted)))
+    throw new KeysFileExistsError(keysFile(ctx, wanted));
   const email = flag(args, "email");
   let atSign: string;
   let cramkey: string;
@@ -76,16 +90,20 @@ export async function register(ctx: CliContext, args: Args): Promise<void> {
     cramkey = act.cramkey;
   }
   ctx.out(`registered ${atSign}`);
-  if (args.flags["no-onboard"]) {
+  // A free atSign whose name already has a keys file here: keep the secret for later.
+  const blocked = !force && existsSync(keysFile(ctx, atSign));
+  if (args.flags["no-onboard"] || blocked) {
     // Never suggest the secret on a command line (shell history, `ps`): a 0600 file instead.
     const file = cramFile(ctx, atSign);
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${secretOf(cramkey)}\n`, { mode: 0o600 });
+    makeRoomForKeys(file, force);
+    writeFileSync(file, `${secretOf(cramkey)}\n`, { mode: 0o600, flag: "wx" });
     ctx.out(`activation secret written to ${file} (mode 0600; single use)`);
+    if (blocked) throw new KeysFileExistsError(keysFile(ctx, atSign));
     ctx.out(`next: npx atplatform onboard ${atSign} --cram-file ${file}`);
     return;
   }
-  await onboardWith(ctx, atSign, secretOf(cramkey));
+  await onboardWith(ctx, atSign, secretOf(cramkey), force);
 }
 
 /** Where `register --no-onboard` leaves the secret: beside the keys. */
@@ -97,14 +115,12 @@ export function cramFile(ctx: CliContext, atSign: string): string {
 export async function onboard(ctx: CliContext, args: Args): Promise<void> {
   const atSign = atSignArg(args.positional[0], "atSign");
   const file = flag(args, "cram-file");
-  const cramkey = flag(args, "cramkey");
-  let secret = flag(args, "cram") ?? (cramkey ? secretOf(cramkey) : undefined);
-  if (file !== undefined) {
-    const text = (file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8")).trim();
-    secret = text.includes(":") ? secretOf(text) : text;
-  }
+  let text = flag(args, "cram") ?? flag(args, "cramkey");
+  if (file !== undefined)
+    text = file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8");
+  const secret = text === undefined ? "" : cramSecret(text, atSign);
   if (!secret) throw new UsageError("onboard needs --cram-file FILE (or - for standard input)");
-  await onboardWith(ctx, atSign, secret);
+  await onboardWith(ctx, atSign, secret, args.flags.force === true);
   // Spent: CRAM is off on the atServer now, so the file only leaks an old secret.
   if (file !== undefined && file !== "-" && file === cramFile(ctx, atSign)) rmSync(file);
 }
@@ -114,7 +130,11 @@ export async function onboardWith(
   ctx: CliContext,
   atSign: string,
   secret: string,
+  force = false,
 ): Promise<string> {
+  const file = keysFile(ctx, atSign);
+  // Checked before CRAM, so a refusal leaves the secret unspent.
+  if (!force && existsSync(file)) throw new KeysFileExistsError(file);
   const client = await connectTo(ctx, atSign);
   try {
     await client.cram(secret);
@@ -127,9 +147,7 @@ export async function onboardWith(
       encryptPublicKey: enc.publicKey,
       encryptPrivateKey: enc.privateKey,
     };
-    const file = keysFile(ctx, atSign);
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeAtKeys(file, keys);
+    writeNewKeysFile(file, keys, force, ctx.out);
     await client.execute(`update:privatekey:at_pkam_publickey ${keys.pkamPublicKey}`);
     await client.pkam(keys.pkamPrivateKey);
     await client.execute(`update:public:publickey${atSign} ${keys.encryptPublicKey}`);

@@ -268,8 +268,9 @@ async function atSignPage(ctx: Ctx): Promise<void> {
           ? html`<h2>Activation secret</h2>
               <p>
                 Use it once to activate ${withAt(rec.atsign)} with an onboarding app or
-                <code>npx atplatform onboard</code>. Keep it private. It is shown only this once:
-                copy it now (if it is lost before you activate, reset the atSign for a new one).
+                <code>npx atplatform onboard ${withAt(rec.atsign)} --cram-file -</code> (paste it,
+                then Ctrl-D). Keep it private. It is shown only this once: copy it now (if it is
+                lost before you activate, reset the atSign for a new one).
               </p>
               <code class="secret" id="cramkey">${cramkey}</code>
               <figure class="qr">
@@ -280,7 +281,12 @@ async function atSignPage(ctx: Ctx): Promise<void> {
             ? html`<p class="note">
                 Your activation secret appears here, once, when the atServer is ready.
               </p>`
-            : ""
+            : rec.state === "active"
+              ? html`<p class="note" id="secret-spent">
+                  The activation secret was shown once and is spent: it is no longer on record here.
+                  To activate again (a new device, lost keys), reset the atSign for a new one.
+                </p>`
+              : ""
       }
       <h2>Reset</h2>
       <p>Wipes this atSign's data and issues a new activation secret.</p>
