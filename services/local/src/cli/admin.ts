@@ -6,10 +6,7 @@ import { join } from "node:path";
 import { AtClient } from "@atplatform/protocol/src/core";
 import { defaultHome, type PlatformInfo } from "../config";
 import { atSignArg, flag, UsageError, type Args } from "./args";
-
-export class AdminApiError extends Error {
-  override name = "AdminApiError";
-}
+import { registrarJson } from "./registrar-http";
 
 interface AdminTarget {
   url: string;
@@ -56,23 +53,7 @@ export function adminTarget(args: Args, out: (line: string) => void): AdminTarge
 }
 
 async function call(t: AdminTarget, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(t.url + path, {
-    method,
-    headers: {
-      Authorization: `Bearer ${t.key}`,
-      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new AdminApiError(`registrar answered ${res.status}: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok) throw new AdminApiError(`registrar answered ${res.status}: ${json.message ?? text}`);
-  return json;
+  return registrarJson(t.url + path, method, `Bearer ${t.key}`, body);
 }
 
 function row(a: AtSignView): string {

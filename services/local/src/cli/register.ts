@@ -6,25 +6,13 @@ import { generateAesKey, generateRsaKeyPair, type AtKeys } from "@atplatform/pro
 import { atSignArg, flag, UsageError, type Args } from "./args";
 import { connectTo, keysFile, type CliContext } from "./context";
 import { KeysFileExistsError, makeRoomForKeys, writeNewKeysFile } from "./keys-file";
+import { registrarJson } from "./registrar-http";
 
 async function call(ctx: CliContext, method: string, path: string, body?: unknown): Promise<any> {
   if (!ctx.registrarUrl)
     throw new UsageError("no registrar URL: run `npm start` or pass --registrar");
   if (!ctx.apiKey) throw new UsageError("no API key: set REGISTRAR_API_KEY or pass --api-key");
-  const res = await fetch(ctx.registrarUrl + path, {
-    method,
-    headers: { "Content-Type": "application/json", Authorization: ctx.apiKey },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`registrar answered ${res.status}: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok) throw new Error(`registrar answered ${res.status}: ${json.message ?? text}`);
-  return json;
+  return registrarJson(ctx.registrarUrl + path, method, ctx.apiKey, body);
 }
 
 function secretOf(cramkey: string): string {
