@@ -93,15 +93,20 @@ describe("atserver under a 50 MB budget: floods against the bundled process (iss
     await p?.stop();
   });
 
-  /** The owner authenticates, puts and gets, on a fresh connection. */
-  async function ownerServed(tag: string): Promise<void> {
-    const c = await AtClient.connect({
+  /** A new connection to @bob's atServer (not yet authenticated). */
+  function bobClient(): Promise<AtClient> {
+    return AtClient.connect({
       host: "127.0.0.1",
       port: p.ports["@bob"]!,
       ca: p.tls.ca,
       atSign: "@bob",
       timeoutMs: 20_000,
     });
+  }
+
+  /** The owner authenticates, puts and gets, on a fresh connection. */
+  async function ownerServed(tag: string): Promise<void> {
+    const c = await bobClient();
     try {
       await c.cram(SECRET);
       const v = randomUUID();
@@ -213,13 +218,7 @@ describe("atserver under a 50 MB budget: floods against the bundled process (iss
   it("H5: a monitor that stops reading while 300 × 100 KB notifications arrive", async () => {
     await during("H5 stalled monitor", async () => {
       const m = await RawConn.open(p.ports["@bob"]!, p.tls.ca);
-      const owner = await AtClient.connect({
-        host: "127.0.0.1",
-        port: p.ports["@bob"]!,
-        ca: p.tls.ca,
-        atSign: "@bob",
-        timeoutMs: 20_000,
-      });
+      const owner = await bobClient();
       try {
         await m.until((t) => t === "@");
         m.chunks.length = 0;
@@ -251,13 +250,7 @@ describe("atserver under a 50 MB budget: floods against the bundled process (iss
     bob = await p.startProcess("@bob");
     watch(bob);
     await sleep(500);
-    const c = await AtClient.connect({
-      host: "127.0.0.1",
-      port: p.ports["@bob"]!,
-      ca: p.tls.ca,
-      atSign: "@bob",
-      timeoutMs: 20_000,
-    });
+    const c = await bobClient();
     try {
       await c.cram(SECRET);
       const list = await c.execute("notify:list");
