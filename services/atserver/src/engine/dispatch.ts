@@ -62,11 +62,31 @@ export class Dispatcher {
     raw: string,
     inBatch: boolean,
   ): Promise<{ outcome: Outcome } | { error: AtError }> {
+    const metrics = this.ctx.metrics;
+    if (!metrics) return this.executeOne(session, raw, inBatch);
+    const started = performance.now();
+    const failures = session.authFailures;
+    const seen: { verb?: string } = {};
+    const r = await this.executeOne(session, raw, inBatch, seen);
+    const verb = seen.verb ?? "invalid";
+    metrics.verb(verb, "error" in r ? r.error.code : "ok", (performance.now() - started) / 1000);
+    if (session.authFailures > failures) metrics.authFailure(verb);
+    return r;
+  }
+
+  private async executeOne(
+    session: Session,
+    raw: string,
+    inBatch: boolean,
+    seen: { verb?: string } = {},
+  ): Promise<{ outcome: Outcome } | { error: AtError }> {
     try {
       const line = normalizeCommand(raw);
       const parsed = parseCommand(line);
       if (!parsed) throw new InvalidSyntaxError("invalid command");
       const handler = this.handlers[parsed.verb];
+      // Only known verb names become metric labels.
+      seen.verb = handler ? parsed.verb : "unknown";
       if (!handler) throw new InvalidSyntaxError(`${parsed.verb} is not supported`);
       if (inBatch && (parsed.verb === "batch" || parsed.verb === "monitor")) {
         throw new InvalidSyntaxError(`${parsed.verb} cannot be batched`);
