@@ -1,12 +1,9 @@
 // The atServer's Prometheus endpoint: loaded (dynamic import) only when --metrics-port is
 // set. Counters are fed by the engine's hooks; gauges are read at scrape time from the
 // connection pool, the notification store, the storage directory and the cgroup.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
-  CONTENT_TYPE,
   Counter,
   Gauge,
   Histogram,
@@ -14,6 +11,7 @@ import {
   SECONDS_BUCKETS,
   type Metric,
 } from "@atplatform/protocol/src/metrics";
+import { MetricsHttpServer } from "@atplatform/protocol/src/metrics-http";
 import { ProcessMetrics } from "@atplatform/protocol/src/process-metrics";
 import type { Connection } from "../engine/connection";
 import type { Logger } from "../logger";
@@ -181,43 +179,23 @@ export class AtServerMetrics implements MetricsHooks {
 
 /** GET /metrics on its own plain-HTTP listener (loopback by default). */
 export class MetricsEndpoint {
-  private server?: Server;
+  private readonly http: MetricsHttpServer;
 
   constructor(
     private readonly metrics: AtServerMetrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.http = new MetricsHttpServer(() => metrics.render());
+  }
 
   async listen(port: number, host: string): Promise<number> {
-    const server = createServer((req, res) => {
-      const path = (req.url ?? "/").split("?")[0];
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        res.writeHead(405, { allow: "GET, HEAD" }).end();
-      } else if (path === "/metrics") {
-        res.writeHead(200, { "content-type": CONTENT_TYPE }).end(this.metrics.render());
-      } else {
-        res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
-      }
-    });
-    server.keepAliveTimeout = 5000;
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    const bound = (server.address() as AddressInfo).port;
+    const bound = await this.http.listen(port, host);
     this.log.info({ host, port: bound }, "metrics endpoint listening");
     return bound;
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.http.close();
     this.metrics.close();
   }
 }
