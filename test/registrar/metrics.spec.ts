@@ -1,7 +1,9 @@
 // The registrar's /metrics (REGISTRAR_METRICS_PORT, its own loopback listener), scraped over
-// real HTTP while a live registrar registers and activates atSigns on real atServer processes.
+// real HTTP while a live registrar registers and activates atSigns on real atServer processes;
+// and its request log (ids, probes kept out of the info level).
 import { expect } from "chai";
 import { configFromEnv, resolveConfig } from "../../services/registrar/src/config";
+import { httpLogger } from "../../services/registrar/src/logger";
 import { ADMIN_KEY, API_KEY, api, startHarness, type Harness } from "./harness";
 
 async function scrape(port: number): Promise<string> {
@@ -91,5 +93,39 @@ describe("registrar metrics", function () {
       expect(value(text, 'registrar_registrations_total{flow="email",result="409"}')).to.equal(1);
       expect(value(text, 'registrar_emails_total{result="ok"}')).to.equal(1);
     });
+  });
+});
+
+describe("registrar request log", function () {
+  this.timeout(60_000);
+  let h: Harness;
+  const lines: { level: string; obj: Record<string, unknown> }[] = [];
+  const originals = { info: httpLogger.info, debug: httpLogger.debug };
+  before(async () => {
+    h = await startHarness();
+    for (const level of ["info", "debug"] as const) {
+      httpLogger[level] = ((obj: Record<string, unknown>) => {
+        lines.push({ level, obj });
+      }) as typeof httpLogger.info;
+    }
+  });
+  after(async () => {
+    Object.assign(httpLogger, originals);
+    await h?.stop();
+  });
+
+  it("every request gets an id (the caller's X-Request-Id when it is a plain token), logged at info; probes at debug only", async () => {
+    const own = await fetch(`${h.url}/api/status`, { headers: { "x-request-id": "lb-1234" } });
+    expect(own.headers.get("x-request-id")).to.equal("lb-1234");
+    const hostile = await fetch(`${h.url}/api/status`, {
+      headers: { "x-request-id": "a b\u00e9{}" },
+    });
+    const fresh = hostile.headers.get("x-request-id")!;
+    expect(fresh).to.match(/^[0-9a-f-]{36}$/);
+    await fetch(`${h.url}/healthz`);
+    const info = lines.filter((l) => l.level === "info").map((l) => l.obj);
+    expect(info.map((o) => o.reqId)).to.include.members(["lb-1234", fresh]);
+    expect(info.some((o) => o.path === "/healthz")).to.equal(false);
+    expect(lines.some((l) => l.level === "debug" && l.obj.path === "/healthz")).to.equal(true);
   });
 });
