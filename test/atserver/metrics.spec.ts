@@ -1,10 +1,12 @@
 // The atServer's /metrics (--metrics-port), scraped over real HTTP while real clients act on
 // a real TLS server: the domain metrics move when the events happen. Off unless configured.
+import { rmSync } from "node:fs";
 import { expect } from "chai";
 import { cramDigest } from "@atplatform/protocol";
 import { resolveConfig } from "../../services/atserver/src/config";
 import { startPlatform, type Platform } from "./federation-harness";
-import { startServer, type Started } from "./harness";
+import { AtServerProcess, startServer, tempDir, type Started } from "./harness";
+import { freePort } from "../support/ports";
 
 async function scrape(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -56,6 +58,24 @@ describe("atserver metrics", function () {
       );
       expect(() => resolveConfig({ ...base, metricsPort: "x" }, {})).to.throw(/not a number/);
     });
+  });
+
+  it("the atserver process (tsx bin) serves /metrics with --metrics-port", async () => {
+    const dir = tempDir();
+    const mport = await freePort();
+    const proc = await AtServerProcess.start({
+      storage: `${dir}/store`,
+      extraArgs: ["--metrics-port", String(mport)],
+    });
+    try {
+      await proc.ready();
+      const text = await scrape(mport);
+      expect(text).to.include('atserver_info{atsign="@alice"');
+      expect(value(text, 'atserver_commands_total{verb="info",result="ok"}')).to.be.at.least(1);
+    } finally {
+      await proc.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe("on one server", () => {

@@ -269,7 +269,9 @@ export class AtServer {
 
   /** Loads the metrics code (only now: off costs nothing) and opens its endpoint. */
   private async startMetrics(port: number): Promise<void> {
-    const { AtServerMetrics, MetricsEndpoint } = await import("./metrics/exporter.js");
+    // A lazy require (not import()): it works the same under tsx's CJS hook and in the bundle.
+    const { AtServerMetrics, MetricsEndpoint } =
+      require("./metrics/exporter") as typeof import("./metrics/exporter");
     const store = this.notificationStore;
     const metrics = new AtServerMetrics({
       atSign: this.config.atSign,
