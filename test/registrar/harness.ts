@@ -95,6 +95,8 @@ export async function startHarness(
     redis?: { primary: TestRedis; replica: TestRedis };
     /** Off unless given: most specs send many calls from one address. */
     apiLimits?: ApiLimits;
+    /** The metrics listener (off unless given). */
+    metricsPort?: number;
   } = {},
 ): Promise<Harness> {
   const tls = await testTls();
@@ -133,6 +135,7 @@ export async function startHarness(
         { name: "second", host: "127.0.0.1", minPort: base + 41, maxPort: base + 80 },
       ],
       activationWaitMs: opts.activationWaitMs ?? 20_000,
+      metricsPort: opts.metricsPort,
       healthTimeoutMs: 15_000,
       apiLimits: opts.apiLimits ?? {
         perIpPerMinute: 0,

@@ -89,6 +89,10 @@ export interface AtServerConfig {
   /** Grace time for connections on SIGTERM before they are cut, ms. */
   shutdownGraceMs: number;
   logLevel: LogLevel;
+  /** Prometheus /metrics port; absent = no endpoint and no metrics code loaded. */
+  metricsPort?: number;
+  /** Address the metrics endpoint binds (default loopback). */
+  metricsHost: string;
 }
 
 type Kind = "int" | "string" | "bool" | "level" | "atsign";
@@ -290,6 +294,18 @@ export const SETTINGS: Setting[] = [
     help: "stats notifications to monitors, ms; -1 off (default 15000)",
   },
   {
+    flag: "metrics-port",
+    key: "metricsPort",
+    kind: "int",
+    help: "Prometheus /metrics on this port (default: off; 0 = pick one)",
+  },
+  {
+    flag: "metrics-host",
+    key: "metricsHost",
+    kind: "string",
+    help: "address the metrics endpoint binds (default 127.0.0.1)",
+  },
+  {
     flag: "sync-page-limit",
     key: "syncPageLimit",
     kind: "int",
@@ -427,6 +443,7 @@ export const DEFAULTS: Omit<AtServerConfig, "atSign" | "port" | "cert" | "key" |
   certPollMs: 5000,
   shutdownGraceMs: 5000,
   logLevel: "info",
+  metricsHost: "127.0.0.1",
 };
 
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
@@ -529,6 +546,8 @@ export function resolveConfig(args: ParsedArgs["values"], env: NodeJS.ProcessEnv
   }
   const cfg = out as unknown as AtServerConfig;
   if (cfg.port < 0 || cfg.port > 65535) throw new ConfigError("--port must be 0..65535");
+  if (cfg.metricsPort !== undefined && (cfg.metricsPort < 0 || cfg.metricsPort > 65535))
+    throw new ConfigError("--metrics-port must be 0..65535");
   if (cfg.inboundMaxLimit < 1) throw new ConfigError("--inbound-max must be >= 1");
   if (cfg.syncPageLimit < 1) throw new ConfigError("--sync-page-limit must be >= 1");
   if (cfg.notificationJobMs < 10) throw new ConfigError("--notification-job-ms must be >= 10");

@@ -9,6 +9,7 @@ import type { RuntimeSettings } from "./runtime-settings";
 import type { NotificationService } from "./notifications/service";
 import type { Enrollments } from "./apkam/enrollments";
 import type { Usage } from "./stats/usage";
+import type { MetricsHooks } from "./metrics/hooks";
 
 /** Cross-server operations (issue 5). Absent until federation is wired in. */
 export interface Peers {
@@ -65,4 +66,6 @@ export interface ServerContext {
   peers?: Peers;
   notifications?: NotificationService;
   enrollments?: Enrollments;
+  /** Set when the metrics endpoint is on (--metrics-port). */
+  metrics?: MetricsHooks;
 }

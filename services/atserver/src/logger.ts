@@ -1,5 +1,6 @@
 // One logger per subsystem, all children of the process root logger.
 import pino, { type Logger } from "pino";
+import { prettyStreamFor } from "@atplatform/protocol/src/log-output";
 import type { LogLevel } from "./config";
 
 export type { Logger };
@@ -14,7 +15,7 @@ export interface Loggers {
 }
 
 export function createLoggers(level: LogLevel, atSign: string, root?: Logger): Loggers {
-  const base = root ?? pino({ level, base: { atSign } }, pino.destination(2));
+  const base = root ?? pino({ level, base: { atSign } }, prettyStreamFor(2) ?? pino.destination(2));
   return {
     server: base.child({ sub: "server" }),
     conn: base.child({ sub: "conn" }),

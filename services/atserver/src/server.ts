@@ -33,6 +33,7 @@ import { EnrollmentGuard, SELF_REVOKE_CLOSE_MS } from "./engine/enrollment-guard
 import { SERVER_VERSION } from "./version";
 import { Usage } from "./stats/usage";
 import { PURPOSE_ERROR } from "./federation/peer-certificate";
+import type { MetricsEndpoint } from "./metrics/exporter";
 
 export interface AtServerOptions {
   /** Root pino logger (default: stderr at cfg.logLevel). */
@@ -63,6 +64,9 @@ export class AtServer {
   readonly outbound?: OutboundPool;
   readonly queue?: NotificationQueue;
   readonly enrollmentGuard: EnrollmentGuard;
+  private metricsEndpoint?: MetricsEndpoint;
+  /** The metrics endpoint's bound port, when --metrics-port is set. */
+  metricsPort?: number;
 
   private constructor(
     readonly config: AtServerConfig,
@@ -220,6 +224,7 @@ export class AtServer {
       limits: this.config,
     });
     const admission = this.pool.admit(conn);
+    this.ctx.metrics?.connection(admission);
     if (admission !== "admitted") {
       stream.end(`${refusalLine(new InboundLimitError())}\n`);
       // A refused client that never closes its side must not hold the socket.
@@ -256,8 +261,29 @@ export class AtServer {
         this.monitors.pushStats(this.config.atSign, id, "update", this.ctx.now());
       });
     }
+    if (this.config.metricsPort !== undefined) await this.startMetrics(this.config.metricsPort);
     this.log.server.info({ port: this.boundPort, host: this.config.host }, "atServer listening");
     this.signingKeys = this.ensureSigningKeys();
+  }
+
+  /** Loads the metrics code (only now: off costs nothing) and opens its endpoint. */
+  private async startMetrics(port: number): Promise<void> {
+    // A lazy require (not import()): it works the same under tsx's CJS hook and in the bundle.
+    const { AtServerMetrics, MetricsEndpoint } =
+      require("./metrics/exporter") as typeof import("./metrics/exporter");
+    const store = this.notificationStore;
+    const metrics = new AtServerMetrics({
+      atSign: this.config.atSign,
+      version: SERVER_VERSION,
+      storage: this.config.storage,
+      connections: () => this.pool,
+      queueDepth: () => store.pendingCount,
+    });
+    this.ctx.metrics = metrics;
+    this.ctx.writes.onCommit = (seconds, writes) => metrics.commit(seconds, writes);
+    if (this.queue) this.queue.onDelivered = (ms) => metrics.delivered(ms);
+    this.metricsEndpoint = new MetricsEndpoint(metrics, this.log.server);
+    this.metricsPort = await this.metricsEndpoint.listen(port, this.config.metricsHost);
   }
 
   /** Resolves once first-start housekeeping (creating the signing key pair) is done. */
@@ -322,6 +348,7 @@ export class AtServer {
     this.queue?.stop();
     this.outbound?.close();
     const closed = this.listener?.close();
+    await this.metricsEndpoint?.close();
     this.pool.closeAll();
     const grace = new Promise<void>((r) => setTimeout(r, this.config.shutdownGraceMs).unref());
     await Promise.race([closed, grace]);

@@ -1,94 +1,18 @@
-// A tiny Prometheus text exposition (format 0.0.4): the directory needs four metric
-// families, which does not justify a dependency.
+// The directory's metrics, on the shared exposition (services/protocol/src/metrics.ts).
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  renderAll,
+  type Metric,
+} from "@atplatform/protocol/src/metrics";
+import { ProcessMetrics } from "@atplatform/protocol/src/process-metrics";
 
-type Labels = Record<string, string>;
+export { Counter, Gauge, Histogram };
 
-function labelText(labels: Labels): string {
-  const parts = Object.entries(labels).map(
-    ([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`,
-  );
-  return parts.length ? `{${parts.join(",")}}` : "";
-}
-
-interface Metric {
-  render(): string;
-}
-
-export class Counter implements Metric {
-  private readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelText(labels);
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
-  }
-  /** A pre-bound incrementer for a hot path (no label formatting per call). */
-  bind(labels: Labels): () => void {
-    const key = labelText(labels);
-    if (!this.values.has(key)) this.values.set(key, 0);
-    return () => this.values.set(key, this.values.get(key)! + 1);
-  }
-  get(labels: Labels = {}): number {
-    return this.values.get(labelText(labels)) ?? 0;
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${v}`);
-    return lines.join("\n");
-  }
-}
-
-export class Gauge implements Metric {
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly read: () => number,
-  ) {}
-  render(): string {
-    return [
-      `# HELP ${this.name} ${this.help}`,
-      `# TYPE ${this.name} gauge`,
-      `${this.name} ${this.read()}`,
-    ].join("\n");
-  }
-}
-
-export class Histogram implements Metric {
-  private readonly counts: number[];
-  private sum = 0;
-  private count = 0;
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly buckets: number[],
-  ) {
-    this.counts = buckets.map(() => 0);
-  }
-  observe(value: number): void {
-    this.sum += value;
-    this.count++;
-    // Per-bucket counts here; cumulative only when rendered.
-    for (let i = 0; i < this.buckets.length; i++) {
-      if (value <= this.buckets[i]!) {
-        this.counts[i]!++;
-        return;
-      }
-    }
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    let cumulative = 0;
-    this.buckets.forEach((b, i) => {
-      cumulative += this.counts[i]!;
-      lines.push(`${this.name}_bucket{le="${b}"} ${cumulative}`);
-    });
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`);
-    lines.push(`${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
-    return lines.join("\n");
-  }
-}
+/** The reads node's state as operators see it (from the Redis store's trust verdict). */
+export type StoreState = "healthy" | "degraded" | "syncing" | "unavailable";
+const STORE_STATES: StoreState[] = ["healthy", "degraded", "syncing", "unavailable"];
 
 /** The directory's metrics; one instance per DirectoryServer. */
 export class DirectoryMetrics {
@@ -111,7 +35,16 @@ export class DirectoryMetrics {
   );
   readonly cache = new Counter("atdirectory_cache_total", "Cache results (hit, miss, stale).");
   readonly reloads = new Counter("atdirectory_reloads_total", "File reloads, by kind and result.");
+  readonly staleAge = new Histogram(
+    "atdirectory_cache_stale_age_seconds",
+    "How far past its TTL a cached answer was when served stale (revalidate, stale-if-error).",
+    [0.1, 1, 5, 15, 30, 60, 120, 300, 900],
+    [],
+  );
+  /** The Redis reads node's state; unset = no Redis store (file or memory records). */
+  storeState?: () => StoreState;
   private readonly extra: Metric[] = [];
+  private readonly process = new ProcessMetrics();
   /** Hot-path incrementers. */
   readonly found = this.lookups.bind({ result: "found" });
   readonly unknown = this.lookups.bind({ result: "unknown" });
@@ -124,19 +57,46 @@ export class DirectoryMetrics {
     }
     this.extra.push(
       new Gauge("atdirectory_open_connections", "Open client connections.", openConnections),
+      new Gauge(
+        "atdirectory_store_state",
+        "1 for the Redis reads node's current state (healthy, degraded, syncing, unavailable).",
+        () => {
+          const now = this.storeState?.();
+          return now ? STORE_STATES.map((s) => [{ state: s }, s === now ? 1 : 0] as const) : [];
+        },
+      ),
+      new Gauge(
+        "atdirectory_cache_hit_ratio",
+        "Fresh hits over lookups reaching the cache since start, per cache.",
+        () =>
+          ["redis", "upstream"].flatMap((cache) => {
+            const hit = this.cache.get({ cache, result: "hit" });
+            const all =
+              hit +
+              this.cache.get({ cache, result: "miss" }) +
+              this.cache.get({ cache, result: "revalidate" });
+            return all > 0 ? [[{ cache }, hit / all] as const] : [];
+          }),
+      ),
     );
   }
 
   render(): string {
-    const all: Metric[] = [
+    return renderAll([
       this.lookups,
       this.latency,
       this.storeErrors,
       this.connections,
       this.cache,
+      this.staleAge,
       this.reloads,
       ...this.extra,
-    ];
-    return all.map((m) => m.render()).join("\n") + "\n";
+      ...this.process.metrics,
+    ]);
+  }
+
+  /** Stops the runtime samplers (event-loop delay, GC observer). */
+  close(): void {
+    this.process.stop();
   }
 }

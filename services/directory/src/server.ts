@@ -147,6 +147,7 @@ export class DirectoryServer {
           value === undefined ? cache.invalidate(atsign) : cache.update(atsign, value),
         onResubscribed: () => cache.expireAll(),
       });
+      metrics.storeState = () => redis.state;
       cache.setInner(redis);
       store = cache;
     } else {
@@ -187,6 +188,7 @@ export class DirectoryServer {
       await this.listener.close().catch(() => undefined);
       await this.store.close();
       this.ipBudget.close();
+      this.metrics.close();
       throw err;
     }
     this.startIdleReaper();
@@ -263,6 +265,7 @@ export class DirectoryServer {
     await this.ops?.close();
     this.ipBudget.close();
     await this.store.close();
+    this.metrics.close();
     this.log.info("stopped");
   }
 

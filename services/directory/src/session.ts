@@ -73,7 +73,11 @@ function decodeLine(buf: Buffer, start: number, end: number): string | typeof IN
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+let lastId = 0;
+
 export class DirectorySession {
+  /** The connection's id in the logs (per process, base 36). */
+  readonly id = (++lastId).toString(36);
   private pending: Buffer = EMPTY;
   private readonly queue: (string | typeof INVALID | typeof TOO_LONG)[] = [];
   /** performance.now() of the last lookup (or of the connection), for the connection cap. */
@@ -106,7 +110,10 @@ export class DirectorySession {
   start(): void {
     this.stream.on("data", (chunk: Buffer) => this.onData(chunk));
     this.stream.on("error", (err) => {
-      this.ctx.log.debug({ err: err.message, ip: this.remoteIp }, "client socket error");
+      this.ctx.log.debug(
+        { err: err.message, conn: this.id, ip: this.remoteIp },
+        "client socket error",
+      );
     });
     this.stream.on("close", () => this.onClosed());
     this.stream.on("end", () => this.onPeerEnd());
@@ -223,7 +230,10 @@ export class DirectorySession {
   }
 
   private fail(err: unknown): void {
-    this.ctx.log.error({ err, ip: this.remoteIp }, "unexpected error answering a lookup");
+    this.ctx.log.error(
+      { err, conn: this.id, ip: this.remoteIp },
+      "unexpected error answering a lookup",
+    );
     this.destroy("internal error");
   }
 
@@ -267,7 +277,7 @@ export class DirectorySession {
     if (this.closed) return false;
     this.ctx.metrics.lookups.inc({ result: "unavailable" });
     if (!(err instanceof StoreUnavailableError)) {
-      this.ctx.log.error({ err, ip: this.remoteIp }, "store failed unexpectedly");
+      this.ctx.log.error({ err, conn: this.id, ip: this.remoteIp }, "store failed unexpectedly");
     } else if (this.ctx.unavailableLog.allow()) {
       // At most one line per second during an outage; the metric counts every lookup.
       this.ctx.log.warn(
@@ -284,7 +294,10 @@ export class DirectorySession {
     this.misses++;
     if (!this.ctx.ipBudget.take(this.remoteIp)) {
       this.ctx.metrics.lookups.inc({ result: "throttled" });
-      this.ctx.log.info({ ip: this.remoteIp }, "per-IP unknown-answer budget exhausted");
+      this.ctx.log.info(
+        { conn: this.id, ip: this.remoteIp },
+        "per-IP unknown-answer budget exhausted",
+      );
       this.destroy("ip budget");
       return false;
     }

@@ -34,6 +34,10 @@ export interface RegistrarConfig {
   provisionMaxAttempts: number;
   /** Per-IP and per-API-key budgets of the onboarding APIs (0 = off). */
   apiLimits: ApiLimits;
+  /** Prometheus /metrics on its own listener; absent = off. */
+  metricsPort?: number;
+  /** Address of the metrics listener (default loopback; unauthenticated: keep it private). */
+  metricsHost: string;
   /** Fault injection for tests: stop provisioning after this state. */
   haltAfterState?: AtSignState;
 }
@@ -49,6 +53,7 @@ export const DEFAULTS = {
   reservationTtlMs: 3600_000,
   provisionMaxAttempts: 20,
   apiLimits: DEFAULT_API_LIMITS,
+  metricsHost: "127.0.0.1",
 };
 
 const STATES: AtSignState[] = [
@@ -80,6 +85,11 @@ export function resolveConfig(
     throw new ConfigError("the admin key must differ from the API key");
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535)
     throw new ConfigError(`invalid port ${cfg.port}`);
+  if (
+    cfg.metricsPort !== undefined &&
+    (!Number.isInteger(cfg.metricsPort) || cfg.metricsPort < 0 || cfg.metricsPort > 65535)
+  )
+    throw new ConfigError(`invalid metrics port ${cfg.metricsPort}`);
   if (cfg.swarms.length === 0) throw new ConfigError("at least one swarm is needed");
   const names = new Set<string>();
   for (const s of cfg.swarms) {
@@ -160,6 +170,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
     adminKey,
     bindHost: env.REGISTRAR_BIND || undefined,
     port: int(env, "REGISTRAR_PORT"),
+    metricsPort: int(env, "REGISTRAR_METRICS_PORT"),
+    metricsHost: env.REGISTRAR_METRICS_HOST || undefined,
     swarms: env.REGISTRAR_SWARMS ? parseSwarms(env.REGISTRAR_SWARMS) : undefined,
     secureCookies: env.REGISTRAR_SECURE_COOKIES === "true" || undefined,
     activationWaitMs: int(env, "REGISTRAR_ACTIVATION_WAIT_MS"),

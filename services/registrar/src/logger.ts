@@ -1,11 +1,15 @@
 import pino from "pino";
+import { prettyStreamFor } from "@atplatform/protocol/src/log-output";
 
 // One root logger; one child per subsystem. Level from LOG_LEVEL (outside the typed config).
-const root = pino({
-  name: "registrar",
-  level: process.env.LOG_LEVEL ?? "info",
-  redact: ["req.headers.authorization", "req.headers.cookie", "cramSecret", "secret"],
-});
+const root = pino(
+  {
+    name: "registrar",
+    level: process.env.LOG_LEVEL ?? "info",
+    redact: ["req.headers.authorization", "req.headers.cookie", "cramSecret", "secret"],
+  },
+  prettyStreamFor(1) ?? pino.destination(1),
+);
 
 export const httpLogger = root.child({ subsystem: "http" });
 export const provisionLogger = root.child({ subsystem: "provisioning" });

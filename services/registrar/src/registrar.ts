@@ -10,6 +10,8 @@ import type { HealthProbe, RecordWriter, RootResolver } from "./provisioning/por
 import { Provisioner } from "./provisioning/provisioner";
 import { RegistrarService } from "./service";
 import { RegistrarStore } from "./store/registrar-store";
+import { MetricsHttpServer } from "@atplatform/protocol/src/metrics-http";
+import { RegistrarMetrics } from "./metrics";
 
 export interface RegistrarDeps {
   orchestrator: Orchestrator;
@@ -22,6 +24,9 @@ export interface RegistrarDeps {
 /** The registrar: HTTP pages and APIs in front of a persisted provisioning state machine. */
 export class Registrar {
   private server?: Server;
+  private metricsHttp?: MetricsHttpServer;
+  /** The metrics listener's bound port, when REGISTRAR_METRICS_PORT is set. */
+  metricsPort?: number;
 
   private constructor(
     readonly config: RegistrarConfig,
@@ -29,6 +34,7 @@ export class Registrar {
     readonly provisioner: Provisioner,
     readonly service: RegistrarService,
     private readonly deps: RegistrarDeps,
+    readonly metrics?: RegistrarMetrics,
   ) {}
 
   static async create(
@@ -37,9 +43,12 @@ export class Registrar {
   ): Promise<Registrar> {
     const config = resolveConfig(input);
     const store = new RegistrarStore(join(config.dataDir, "registrar.sqlite"));
+    const metrics = config.metricsPort !== undefined ? new RegistrarMetrics(store) : undefined;
+    const orchestrator = metrics?.orchestrator(deps.orchestrator) ?? deps.orchestrator;
+    const mailer = deps.mailer ?? new LogMailer();
     const provisioner = new Provisioner({
       store,
-      orchestrator: deps.orchestrator,
+      orchestrator,
       records: deps.records,
       healthProbe: deps.healthProbe,
       rootResolver: deps.rootResolver,
@@ -50,15 +59,17 @@ export class Registrar {
       haltAfterState: config.haltAfterState,
       maxAttempts: config.provisionMaxAttempts,
     });
-    const service = new RegistrarService({
+    metrics?.watch(provisioner);
+    const plain = new RegistrarService({
       store,
       provisioner,
-      mailer: deps.mailer ?? new LogMailer(),
+      mailer: metrics?.mailer(mailer) ?? mailer,
       activationWaitMs: config.activationWaitMs,
       maxAtSignsPerEmail: config.maxAtSignsPerEmail,
       reservationTtlMs: config.reservationTtlMs,
     });
-    return new Registrar(config, store, provisioner, service, deps);
+    const service = metrics?.service(plain) ?? plain;
+    return new Registrar(config, store, provisioner, service, deps, metrics);
   }
 
   /** Listens, then resumes unfinished provisioning and restarts active atServers. */
@@ -80,6 +91,15 @@ export class Registrar {
     });
     this.server = server;
     log.info({ url: this.url }, "registrar listening");
+    if (this.metrics && this.config.metricsPort !== undefined) {
+      const metrics = this.metrics;
+      this.metricsHttp = new MetricsHttpServer(() => metrics.render());
+      this.metricsPort = await this.metricsHttp.listen(
+        this.config.metricsPort,
+        this.config.metricsHost,
+      );
+      log.info({ host: this.config.metricsHost, port: this.metricsPort }, "metrics listening");
+    }
     // A registrar that has never registered anyone vouches for an empty directory, so a new
     // deployment answers `null` rather than closing lookups. With any atSign on record the
     // mark is left to the writes: a primary that came back empty must stay unmarked.
@@ -108,6 +128,8 @@ export class Registrar {
       server.closeAllConnections();
       await closed;
     }
+    await this.metricsHttp?.close();
+    this.metrics?.close();
     await this.provisioner.stop();
     if (opts.stopAtServers !== false) await this.deps.orchestrator.close();
     await this.deps.records.close?.();

@@ -13,6 +13,8 @@ interface Pending {
 export class WriteBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
+  /** Set by the metrics: one transaction of `writes` writes took `seconds`. */
+  onCommit?: (seconds: number, writes: number) => void;
 
   constructor(private readonly store: KeyStore) {}
 
@@ -30,6 +32,7 @@ export class WriteBatcher {
     this.scheduled = false;
     const ops = this.pending.splice(0);
     const results: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
+    const started = this.onCommit ? performance.now() : 0;
     try {
       this.store.batch(() => {
         for (const op of ops) {
@@ -44,6 +47,7 @@ export class WriteBatcher {
       for (const op of ops) op.reject(err);
       return;
     }
+    this.onCommit?.((performance.now() - started) / 1000, ops.length);
     ops.forEach((op, i) => {
       const r = results[i]!;
       if (r.ok) op.resolve(r.value);

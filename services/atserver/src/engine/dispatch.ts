@@ -63,11 +63,31 @@ export class Dispatcher {
     raw: string,
     inBatch: boolean,
   ): Promise<{ outcome: Outcome } | { error: AtError }> {
+    const metrics = this.ctx.metrics;
+    if (!metrics) return this.executeOne(session, raw, inBatch);
+    const started = performance.now();
+    const failures = session.authFailures;
+    const seen: { verb?: string } = {};
+    const r = await this.executeOne(session, raw, inBatch, seen);
+    const verb = seen.verb ?? "invalid";
+    metrics.verb(verb, "error" in r ? r.error.code : "ok", (performance.now() - started) / 1000);
+    if (session.authFailures > failures) metrics.authFailure(verb);
+    return r;
+  }
+
+  private async executeOne(
+    session: Session,
+    raw: string,
+    inBatch: boolean,
+    seen: { verb?: string } = {},
+  ): Promise<{ outcome: Outcome } | { error: AtError }> {
     try {
       const line = normalizeCommand(raw);
       const spec = identifyVerb(line);
       if (!spec) throw new InvalidSyntaxError("invalid command");
       const handler = this.handlers[spec.verb];
+      // Only known verb names become metric labels.
+      seen.verb = handler ? spec.verb : "unknown";
       if (!handler) throw new InvalidSyntaxError(`${spec.verb} is not supported`);
       // As the reference: a verb that needs authentication refuses before reading its syntax,
       // except those with their own refusal text (notify), which read it first.

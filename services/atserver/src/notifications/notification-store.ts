@@ -131,6 +131,11 @@ export class NotificationStore {
     return this.waiting.values();
   }
 
+  get pendingCount(): number {
+    void this.index;
+    return this.waiting.size;
+  }
+
   /** Durable on return. */
   save(n: NotificationRecord): void {
     this.store.batch(() => this.write(n));

@@ -93,6 +93,8 @@ export class NotificationQueue {
   private wake?: { at: number; timer: NodeJS.Timeout };
   private scheduled = false;
   private stopped = false;
+  /** Set by the metrics: a notification was delivered this long after it was created. */
+  onDelivered?: (ms: number) => void;
 
   constructor(
     private readonly store: NotificationStore,
@@ -235,6 +237,7 @@ export class NotificationQueue {
         n.status = "delivered";
         n.retryCount += 1;
         delete n.lastError;
+        this.onDelivered?.(this.opts.now() - n.createdAt);
       } else this.failed(n, r.reply, this.opts.now() + this.opts.jobMs);
     }
     this.store.saveAll(batch);

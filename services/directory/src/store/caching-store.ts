@@ -92,6 +92,7 @@ export class CachingStore implements DirectoryStore {
       }
       if (entry.expires + this.maxStaleMs > now && this.invalidationsLive()) {
         this.revalidated();
+        this.staleAge(now - entry.expires);
         if (!entry.refreshing) this.queueRefresh(atsign, entry);
         return entry.value;
       }
@@ -184,6 +185,7 @@ export class CachingStore implements DirectoryStore {
       this.opts.metrics?.storeErrors.inc({ source: this.opts.name });
       if (previous && previous.value !== null) {
         this.count("stale");
+        this.staleAge(this.now() - previous.expires);
         return previous.value;
       }
       throw err instanceof StoreUnavailableError
@@ -235,6 +237,10 @@ export class CachingStore implements DirectoryStore {
     this.refreshQueue = [];
     await this.inner?.close();
     this.entries.clear();
+  }
+
+  private staleAge(ms: number): void {
+    this.opts.metrics?.staleAge.observe(Math.max(0, ms) / 1000, { cache: this.opts.name });
   }
 
   private count(result: string): void {

@@ -20,7 +20,7 @@ import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 import { StoreUnavailableError } from "../errors";
 import type { Logger } from "../logger";
-import type { DirectoryMetrics } from "../metrics";
+import type { DirectoryMetrics, StoreState } from "../metrics";
 import type { DirectoryStore } from "./types";
 import { GetBatcher } from "./get-batcher";
 import { judge, parseInfo, type Fitness } from "./replica-health";
@@ -89,6 +89,7 @@ export class RedisDirectoryStore implements DirectoryStore {
   /** Trust in the node behind the reads connection; "unfit" until checked after connecting. */
   private fitness: Fitness = "unfit";
   private fitnessReason = "not checked yet";
+  private syncing = false;
   /** Bumped on every (re)connection, so a check of an older connection is ignored. */
   private connection = 0;
   private healthTimer?: NodeJS.Timeout;
@@ -203,6 +204,14 @@ export class RedisDirectoryStore implements DirectoryStore {
     return this.client.status === "ready" && this.fitness !== "unfit";
   }
 
+  /** The reads node's state for the metrics (from the connection and the trust verdict). */
+  get state(): StoreState {
+    if (this.client.status !== "ready") return "unavailable";
+    if (this.fitness === "ok") return "healthy";
+    if (this.fitness === "degraded") return "degraded";
+    return this.syncing ? "syncing" : "unavailable";
+  }
+
   /** Invalidations are arriving: the cache may answer from stale entries while it refreshes. */
   invalidationsLive(): boolean {
     return this.subscribed && this.client.status === "ready" && this.fitness === "ok";
@@ -255,14 +264,15 @@ export class RedisDirectoryStore implements DirectoryStore {
     }
     if (connection !== this.connection || this.closing) return;
     const verdict = judge(parseInfo(info), sentinel === 1, this.opts.maxReplicaSilenceMs ?? 25_000);
-    this.setFitness(verdict.fitness, verdict.reason);
+    this.setFitness(verdict.fitness, verdict.reason, verdict.syncing);
     if (leave && verdict.fitness === "unfit") {
       this.opts.log.warn({ reason: verdict.reason }, "redis node unfit; reconnecting");
       this.client.disconnect(true);
     }
   }
 
-  private setFitness(fitness: Fitness, reason: string): void {
+  private setFitness(fitness: Fitness, reason: string, syncing = false): void {
+    this.syncing = syncing;
     const was = this.fitness;
     this.fitness = fitness;
     this.fitnessReason = reason;

@@ -16,6 +16,8 @@ export type Fitness = "ok" | "degraded" | "unfit";
 export interface Verdict {
   fitness: Fitness;
   reason: string;
+  /** Unfit because it is (re)loading its copy from the primary: the metrics' "syncing". */
+  syncing?: boolean;
 }
 
 /** Parses the `field:value` lines of an INFO reply. */
@@ -35,10 +37,13 @@ export function judge(
   maxSilenceMs: number,
 ): Verdict {
   if (info.get("master_sync_in_progress") === "1") {
-    return { fitness: "unfit", reason: "replica full sync in progress" };
+    return { fitness: "unfit", reason: "replica full sync in progress", syncing: true };
   }
   if (!sentinelPresent) {
-    return { fitness: "unfit", reason: "sentinel key missing (empty or unpopulated dataset)" };
+    const reason = "sentinel key missing (empty or unpopulated dataset)";
+    // A replica without its primary yet (restarted empty, handshake under way).
+    const waiting = info.get("role") === "slave" && info.get("master_link_status") !== "up";
+    return { fitness: "unfit", reason, syncing: waiting };
   }
   const role = info.get("role");
   if (role === "master") return { fitness: "ok", reason: "primary" };

@@ -60,7 +60,7 @@ export function sendError(res: ServerResponse, err: unknown, api: boolean): void
   const known = err instanceof RegistrarError;
   const status = known ? err.status : 500;
   const message = known ? err.message : "internal error";
-  if (!known) log.error({ err }, "unhandled error");
+  if (!known) log.error({ err, reqId: res.getHeader("x-request-id") }, "unhandled error");
   if (res.headersSent) {
     res.destroy();
     return;

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { BadRequestError, MethodNotAllowedError, NotFoundError } from "../errors";
 import { httpLogger as log } from "../logger";
@@ -10,6 +11,15 @@ import { ApiRateLimiter } from "./rate-limit";
 import { sendError } from "./respond";
 
 const ROUTES: Route[] = [...apiRoutes, ...pageRoutes, ...adminRoutes];
+/** Liveness probes: logged at debug only, so they do not drown the access log. */
+const PROBES = new Set(["/healthz", "/readyz"]);
+
+/** The caller's X-Request-Id when it is a plain token (a proxy's), else a fresh one. */
+export function requestId(header: string | string[] | undefined): string {
+  return typeof header === "string" && /^[A-Za-z0-9._:-]{1,64}$/.test(header)
+    ? header
+    : randomUUID();
+}
 
 export function createHttpServer(service: RegistrarService, settings: HttpSettings): Server {
   const limiter = new ApiRateLimiter(settings.apiLimits);
@@ -30,6 +40,8 @@ async function handle(
 ): Promise<void> {
   const started = Date.now();
   const rawPath = (req.url ?? "/").split("?")[0]!;
+  const reqId = requestId(req.headers["x-request-id"]);
+  res.setHeader("x-request-id", reqId);
   const api = rawPath.startsWith("/api/");
   try {
     let url: URL;
@@ -58,8 +70,14 @@ async function handle(
   } catch (err) {
     sendError(res, err, api);
   } finally {
-    log.debug(
-      { method: req.method, path: rawPath, status: res.statusCode, ms: Date.now() - started },
+    log[PROBES.has(rawPath) ? "debug" : "info"](
+      {
+        reqId,
+        method: req.method,
+        path: rawPath.slice(0, 200),
+        status: res.statusCode,
+        ms: Date.now() - started,
+      },
       "request",
     );
   }

@@ -95,6 +95,7 @@ export class Provisioner {
 
   /** Starts (or joins) the worker for `atsign`; resolves when it has nothing left to do. */
   drive(atsign: string): Promise<void> {
+    this.events.emit("drive", atsign);
     const existing = this.running.get(atsign);
     if (existing) {
       this.again.add(atsign);
