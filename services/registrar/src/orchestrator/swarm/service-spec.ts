@@ -154,7 +154,14 @@ export function atServerServiceSpec(i: AtServerSpecInput): Record<string, unknow
     RollbackConfig: { Parallelism: 1, Order: "stop-first" },
     EndpointSpec: {
       Mode: "vip",
-      Ports: [{ Protocol: "tcp", TargetPort: port, PublishedPort: port, PublishMode: "ingress" }],
+      Ports: [
+        {
+          Protocol: "tcp",
+          TargetPort: port,
+          PublishedPort: port,
+          PublishMode: swarm.publishMode ?? "ingress",
+        },
+      ],
     },
   };
   // The hash lets a later ensure tell "already as wanted" from "needs an update" without
