@@ -165,7 +165,7 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
     });
   });
 
-  it("secrets: the CRAM secret is a Docker secret mounted 0400 for uid 1024, never in the environment", async () => {
+  it("secrets and hardening: the CRAM secret mounted 0400 for uid 1024, not in the environment; read-only root; 50 MiB", async () => {
     expect(await secretNames("atplatform.atsign=alice")).to.have.length(1);
     const id = await container("alice");
     const probe =
@@ -179,6 +179,13 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
       id,
     ]);
     expect(info!.Config.Env.join("\n")).to.not.include(CRAM);
+    // The service's container: uid 1024 and a read-only root (only the storage mount writes).
+    const write =
+      "console.log(process.getuid());" +
+      "try{require('fs').writeFileSync('/app/x','x');console.log('writable')}" +
+      "catch(e){console.log(e.code)}";
+    const out = (await d.docker(["exec", id, "node", "-e", write])).stdout.trim().split("\n");
+    expect(out).to.deep.equal(["1024", "EROFS"]);
     expect(info!.HostConfig.Memory).to.equal(50 * 1024 * 1024);
   });
 

@@ -8,6 +8,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -47,7 +48,9 @@ export class TestDockerd {
 
   static async start(node: NetnsNode, hostname: string): Promise<TestDockerd> {
     requireDockerPrerequisites();
-    const dir = mkdtempSync(join(tmpdir(), "atp-dockerd-"));
+    await removeOrphanDirs();
+    // The pid in the name lets a later run clean up after a test process that was killed.
+    const dir = mkdtempSync(join(tmpdir(), `atp-dockerd-${process.pid}-`));
     const tlsDir = join(dir, "tls");
     mkdirSync(tlsDir);
     const ca = await testCa();
@@ -198,6 +201,61 @@ export class TestDockerd {
     } catch {
       // gone
     }
+  }
+}
+
+/**
+ * Directories of dockerds whose test process died: their dockerd went with its namespace
+ * (netns.ts kills what runs there), so unmount what is left and remove them.
+ */
+async function removeOrphanDirs(): Promise<void> {
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^atp-dockerd-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    const dir = join(tmpdir(), name);
+    if (pidAlive(readPid(join(dir, "docker.pid")))) continue;
+    // Containers with a network namespace of their own outlive their dockerd's namespace.
+    for (const id of readdirOr(join(dir, "data", "containers")))
+      for (const pid of readdirOr(`/sys/fs/cgroup/pids/docker/${id}`).length > 0
+        ? readFileSync(`/sys/fs/cgroup/pids/docker/${id}/cgroup.procs`, "utf8").split("\n")
+        : [])
+        if (pid) pidAliveKill(Number(pid));
+    await unmountBelow(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readPid(file: string): number {
+  try {
+    return Number(readFileSync(file, "utf8").trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function readdirOr(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function pidAliveKill(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // gone
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
