@@ -169,6 +169,14 @@ export class TestDockerd {
     throw new Error(`dockerd not ready after 90 s: ${last}\n${this.logTail()}`);
   }
 
+  /** SIGKILL, as a crashed node: no swarm leave, its containerd left to the namespace's end. */
+  async kill(): Promise<void> {
+    if (this.exited()) return;
+    const exited = new Promise<void>((r) => this.proc.once("exit", () => r()));
+    this.signal("SIGKILL");
+    await exited;
+  }
+
   /**
    * Removes every container, stops dockerd (SIGKILL after 60 s), unmounts what it left
    * under its directory and removes the directory. The namespace is the network's to remove.
