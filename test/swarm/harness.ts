@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { AtClient, issueServerCertificate } from "@atplatform/protocol";
 import { sleep } from "../support/docker/exec";
-import { baseImage, serviceImage } from "../support/docker/images";
+import { baseImage, jobImage, serviceImage } from "../support/docker/images";
 import { TestSwarm } from "../support/docker/swarm";
 import { testCa } from "../support/test-ca";
 
@@ -15,6 +15,8 @@ export const IMAGE_UID = 1024;
 
 export interface Images {
   base: string;
+  /** sh and the storage jobs' tools only. */
+  jobs: string;
   atserver: string;
   directory: string;
   registrar: string;
@@ -25,6 +27,7 @@ export async function loadImages(swarm: TestSwarm): Promise<Images> {
   const out: Partial<Images> = {};
   for (const d of swarm.nodes) {
     out.base = await baseImage(d);
+    out.jobs = await jobImage(d);
     for (const svc of ["atserver", "directory", "registrar"] as const)
       out[svc] = await serviceImage(d, svc, out.base);
   }

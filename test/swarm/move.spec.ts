@@ -71,7 +71,7 @@ describe("swarm tier on a real Docker Engine: a move between two swarms", functi
       swarms,
       rootAddress: `${blue.address}:6400`,
       apiVersion: "v1.41",
-      jobImage: images.base,
+      jobImage: images.jobs,
       callTimeoutMs: 30_000,
       jobTimeoutMs: 180_000,
       stopTimeoutMs: 120_000,

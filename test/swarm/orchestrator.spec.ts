@@ -84,7 +84,7 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
       ],
       rootAddress: `${d.address}:6400`,
       apiVersion: "v1.41",
-      jobImage: images.base,
+      jobImage: images.jobs,
       callTimeoutMs: 30_000,
       jobTimeoutMs: 180_000,
       stopTimeoutMs: 120_000,
@@ -286,7 +286,7 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
     await engine.call({
       method: "POST",
       path: "/services/create",
-      body: storageJobSpec("mkdir", "carol", cfg.swarms[0]!, images.base, [
+      body: storageJobSpec("mkdir", "carol", cfg.swarms[0]!, images.jobs, [
         storageRelPath("carol"),
       ]),
     });

@@ -72,9 +72,13 @@ export function which(cmd: string): string | undefined {
  * docker client, containerd, runc) and iproute2/util-linux for network namespaces.
  * Throws naming every missing piece.
  */
-export function requireDockerPrerequisites(): void {
+export function requireDockerPrerequisites(
+  host: { uid?: number; which?: (cmd: string) => string | undefined; docker?: string } = {},
+): void {
+  const uid = host.uid ?? process.getuid?.();
+  const find = host.which ?? which;
   const missing: string[] = [];
-  if (process.getuid?.() !== 0) missing.push("root (dockerd and network namespaces need it)");
+  if (uid !== 0) missing.push("root (dockerd and network namespaces need it)");
   for (const [cmd, pkg] of [
     ["dockerd", "docker.io"],
     ["containerd", "containerd (a docker.io dependency)"],
@@ -85,8 +89,8 @@ export function requireDockerPrerequisites(): void {
     ["unshare", "util-linux"],
     ["tar", "tar"],
   ] as const)
-    if (!which(cmd)) missing.push(`${cmd} (package ${pkg})`);
-  if (!dockerCli()) missing.push("docker (package docker.io)");
+    if (!find(cmd)) missing.push(`${cmd} (package ${pkg})`);
+  if (!("docker" in host ? host.docker : dockerCli())) missing.push("docker (package docker.io)");
   if (!existsSync("/sys/fs/cgroup")) missing.push("/sys/fs/cgroup (cgroups)");
   if (missing.length > 0)
     throw new MissingPrerequisiteError(

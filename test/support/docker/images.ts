@@ -38,10 +38,11 @@ const PASSWD = "root:x:0:0:root:/root:/bin/sh\natserver:x:1024:1024::/nonexisten
 const GROUP = "root:x:0:\natserver:x:1024:\n";
 
 /** The host paths of the base image: node, the tools, and what they link (symlinks kept). */
-async function basePaths(): Promise<string[]> {
-  const bins = [which("node") ?? process.execPath, ...TOOLS.map((t) => which(t))];
-  const missing = TOOLS.filter((_, i) => !bins[i + 1]);
+async function basePaths(withNode: boolean): Promise<string[]> {
+  const tools = TOOLS.map((t) => which(t));
+  const missing = TOOLS.filter((_, i) => !tools[i]);
   if (missing.length > 0) throw new Error(`base image: missing tools ${missing.join(", ")}`);
+  const bins = withNode ? [which("node") ?? process.execPath, ...tools] : tools;
   const paths = new Set<string>();
   for (const bin of bins as string[]) {
     addWithLinks(bin, paths);
@@ -129,16 +130,28 @@ async function hasImage(d: TestDockerd, tag: string): Promise<boolean> {
 }
 
 /** The base image (Node + sh + the storage jobs' tools, uid 1024 named atserver): its tag. */
-export async function baseImage(d: TestDockerd): Promise<string> {
-  const paths = await basePaths();
-  const h = createHash("sha256").update(`base ${RECIPE}\n${PASSWD}${GROUP}`);
+export function baseImage(d: TestDockerd): Promise<string> {
+  return importImage(d, "base", true);
+}
+
+/**
+ * The storage jobs' image: sh and its tools without Node (a few MB: vfs copies an image for
+ * every container, and each provision and delete runs a job).
+ */
+export function jobImage(d: TestDockerd): Promise<string> {
+  return importImage(d, "jobs", false);
+}
+
+async function importImage(d: TestDockerd, name: string, withNode: boolean): Promise<string> {
+  const paths = await basePaths(withNode);
+  const h = createHash("sha256").update(`${name} ${RECIPE}\n${PASSWD}${GROUP}`);
   hashFiles(
     h,
     "/",
     paths.map((p) => p.slice(1)),
     false,
   );
-  const tag = `atplatform-test/base:${h.digest("hex").slice(0, 16)}`;
+  const tag = `atplatform-test/${name}:${h.digest("hex").slice(0, 16)}`;
   if (await fromCache(d, tag)) return tag;
   const dir = mkdtempSync(join(tmpdir(), "atp-base-"));
   try {
