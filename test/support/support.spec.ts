@@ -4,6 +4,7 @@ import { X509Certificate } from "node:crypto";
 import { freePort } from "./ports";
 import { testTls } from "./test-ca";
 import { TestRedis } from "./redis-server";
+import { MissingPrerequisiteError, requireDockerPrerequisites } from "./docker/exec";
 
 describe("test support", () => {
   it("freePort returns a bindable port", async () => {
@@ -54,5 +55,25 @@ describe("test support", () => {
       await replica.stop();
       await primary.stop().catch(() => undefined);
     }
+  });
+});
+
+describe("test support: the real Docker Engine's prerequisites", () => {
+  it("a missing prerequisite fails naming it and its package, never skips", () => {
+    const none = { uid: 1000, which: () => undefined, docker: undefined };
+    expect(() => requireDockerPrerequisites(none)).to.throw(
+      MissingPrerequisiteError,
+      /root .*dockerd \(package docker\.io\).*ip \(package iproute2\).*docker \(package docker\.io\)/,
+    );
+    const onlyDockerdMissing = {
+      uid: 0,
+      which: (cmd: string) => (cmd === "dockerd" ? undefined : `/usr/bin/${cmd}`),
+      docker: "/usr/bin/docker",
+    };
+    expect(() => requireDockerPrerequisites(onlyDockerdMissing)).to.throw(
+      /need: dockerd \(package docker\.io\); \.ci\/run installs docker\.io$/,
+    );
+    const all = { uid: 0, which: (cmd: string) => `/usr/bin/${cmd}`, docker: "/usr/bin/docker" };
+    expect(() => requireDockerPrerequisites(all)).to.not.throw();
   });
 });

@@ -38,9 +38,14 @@ describe("registrar swarm orchestrator configuration", () => {
         rootAddress: "root.atplatform.example:64",
         memoryLimitMb: 64,
         callTimeoutMs: 5000,
-        swarms: { blue: swarm(), green: swarm({ ports: "31000-31099", publicHost: "green.x" }) },
+        swarms: {
+          blue: swarm(),
+          green: swarm({ ports: "31000-31099", publicHost: "green.x", publishMode: "host" }),
+        },
       }),
     );
+    // The routing mesh unless a swarm says otherwise.
+    expect(cfg.swarms.map((s) => s.publishMode)).to.deep.equal([undefined, "host"]);
     expect(cfg.rootAddress).to.equal("root.atplatform.example:64");
     expect(cfg.memoryLimitMb).to.equal(64);
     expect(cfg.callTimeoutMs).to.equal(5000);
@@ -64,6 +69,7 @@ describe("registrar swarm orchestrator configuration", () => {
     bad({ swarms: { blue: swarm({ storageRoot: "srv" }) } }, /blue: storageRoot/);
     bad({ swarms: { blue: swarm({ caFile: join(dir, "x.txt") }) } }, /ENOENT|no such file/);
     bad({ swarms: { Blue: swarm() } }, /swarm name Blue/);
+    bad({ swarms: { blue: swarm({ publishMode: "dnsrr" }) } }, /blue: publishMode/);
     bad({ memoryLimitMb: 2, swarms: { blue: swarm() } }, /memoryLimitMb/);
     bad({ callTimeoutMs: "10", swarms: { blue: swarm() } }, /callTimeoutMs must be a number/);
     expect(() => parseSwarmOrchestratorConfig("{")).to.throw(SwarmConfigError, /not JSON/);

@@ -126,6 +126,8 @@ export function atServerServiceSpec(i: AtServerSpecInput): Record<string, unknow
         Labels: { [LABEL_ATSIGN]: atsign },
         Env: env,
         User: `${ATSERVER_UID}:${ATSERVER_UID}`,
+        // The atServer writes only to its storage mount; nothing else in the container may change.
+        ReadOnly: true,
         // The atServer closes its stores on SIGTERM; give it time before SIGKILL.
         StopSignal: "SIGTERM",
         StopGracePeriod: 30_000_000_000,
@@ -154,7 +156,14 @@ export function atServerServiceSpec(i: AtServerSpecInput): Record<string, unknow
     RollbackConfig: { Parallelism: 1, Order: "stop-first" },
     EndpointSpec: {
       Mode: "vip",
-      Ports: [{ Protocol: "tcp", TargetPort: port, PublishedPort: port, PublishMode: "ingress" }],
+      Ports: [
+        {
+          Protocol: "tcp",
+          TargetPort: port,
+          PublishedPort: port,
+          PublishMode: swarm.publishMode ?? "ingress",
+        },
+      ],
     },
   };
   // The hash lets a later ensure tell "already as wanted" from "needs an update" without

@@ -19,6 +19,12 @@ export interface SwarmConfig {
   atServerCa?: string;
   /** Placement constraints for atServers and storage jobs. Default ["node.role==worker"]. */
   constraints?: string[];
+  /**
+   * How atServer ports are published: "ingress" (the routing mesh, the default: the load
+   * balancer may forward to any node) or "host" (only on the node running the task; for
+   * swarms without IPVS, such as the real-engine tests' namespaces).
+   */
+  publishMode?: "ingress" | "host";
 }
 
 export interface SwarmOrchestratorConfig {
@@ -59,7 +65,7 @@ export class SwarmConfigError extends Error {
  * Reads the JSON swarms file (REGISTRAR_SWARMS_FILE):
  * `{ "rootAddress": "root.example:64", "swarms": { "<name>": { "engine": "10.0.0.5:2376",
  *    "caFile", "certFile", "keyFile", "publicHost", "ports": "30000-30999", "image",
- *    "storageRoot", "constraints"?, "atServerCaFile"? } }, "memoryLimitMb"?, "callTimeoutMs"?, "jobTimeoutMs"?,
+ *    "storageRoot", "constraints"?, "publishMode"?, "atServerCaFile"? } }, "memoryLimitMb"?, "callTimeoutMs"?, "jobTimeoutMs"?,
  *    "stopTimeoutMs"?, "pollMs"?, "jobImage"?, "apiVersion"? }`. Certificate files are read
  * here, once; `rootAddress` defaults to `defaults.rootAddress` (the registrar's root).
  */
@@ -101,6 +107,9 @@ export function parseSwarmOrchestratorConfig(
       image: str(s.image, `swarm ${name}: image`),
       storageRoot: str(s.storageRoot, `swarm ${name}: storageRoot`),
       ...(s.constraints !== undefined ? { constraints: strList(s.constraints, name) } : {}),
+      ...(s.publishMode !== undefined
+        ? { publishMode: str(s.publishMode, `swarm ${name}: publishMode`) as "ingress" | "host" }
+        : {}),
       ...(s.atServerCaFile !== undefined
         ? {
             atServerCa: readPem(
@@ -153,6 +162,8 @@ export function validateSwarmOrchestratorConfig(cfg: SwarmOrchestratorConfig): v
       throw new SwarmConfigError(`swarm ${s.name}: bad engine port`);
     if (!(s.minPort >= 1024 && s.minPort <= s.maxPort && s.maxPort <= 65535))
       throw new SwarmConfigError(`swarm ${s.name}: bad port range ${s.minPort}-${s.maxPort}`);
+    if (s.publishMode !== undefined && s.publishMode !== "ingress" && s.publishMode !== "host")
+      throw new SwarmConfigError(`swarm ${s.name}: publishMode must be "ingress" or "host"`);
     if (!s.storageRoot.startsWith("/") || s.storageRoot.includes(".."))
       throw new SwarmConfigError(`swarm ${s.name}: storageRoot must be an absolute path`);
     for (const pem of [s.engine.ca, s.engine.cert, s.engine.key])

@@ -372,6 +372,27 @@ export class SwarmOrchestrator implements Orchestrator {
     atsign: string,
     args: string[],
   ): Promise<{ code: number; args: string[] }> {
+    // Another registrar that adopted our mkdir job removes it once it ended, however it
+    // ended: mkdir is idempotent, so run it again to learn the outcome.
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.runJobOnce(client, kind, atsign, args);
+      if (res !== "removed") return res;
+      if (attempt >= 3)
+        throw new StorageJobError(
+          "removed by others 3 times",
+          client.swarm.name,
+          `storage job ${kind}`,
+        );
+      log.info({ atsign, job: kind }, "storage job removed by another registrar; running it again");
+    }
+  }
+
+  private async runJobOnce(
+    client: EngineClient,
+    kind: "mkdir" | "archive",
+    atsign: string,
+    args: string[],
+  ): Promise<{ code: number; args: string[] } | "removed"> {
     const image = this.cfg.jobImage ?? "busybox:1.36";
     const spec = storageJobSpec(kind, atsign, client.swarm, image, args);
     let id: string;
@@ -404,6 +425,7 @@ export class SwarmOrchestrator implements Orchestrator {
           // An adopted mkdir removed by its owner once done: the directory is there.
           if (adopted && kind === "mkdir" && err instanceof EngineNotFoundError)
             return { code: 0, args };
+          if (kind === "mkdir" && err instanceof EngineNotFoundError) return "removed";
           throw err;
         }
         if (tasks.some((t) => t.Status?.State === "complete")) return { code: 0, args };
