@@ -246,6 +246,8 @@ describe("swarm tier on a real Docker Engine: the images", function () {
       "-e",
       "REGISTRAR_API_KEY=registrar-test-api-key-0001",
       "-e",
+      "REGISTRAR_ADMIN_KEY=registrar-test-admin-key-0001",
+      "-e",
       `REGISTRAR_ROOT=${d.address}:6400`,
       "-e",
       "REGISTRAR_DIRECTORY_FILE=/data/directory-records",
