@@ -1,4 +1,4 @@
-// The atServer's Prometheus endpoint: loaded (dynamic import) only when --metrics-port is
+// The atServer's Prometheus endpoint: loaded (a lazy require in server.ts) only when --metrics-port is
 // set. Counters are fed by the engine's hooks; gauges are read at scrape time from the
 // connection pool, the notification store, the storage directory and the cgroup.
 import { readdirSync, readFileSync, statSync } from "node:fs";
