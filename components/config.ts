@@ -54,6 +54,21 @@ export interface SwarmConfig {
   /** Worker count bounds for the autoscaler (whole region). */
   minWorkers: number;
   maxWorkers: number;
+  /**
+   * `tcp://<host>:<port>` where `pulumi up` reaches manager 0's Docker API (an IAP tunnel's
+   * local end): set for the second step of `up`, which declares the swarm's own objects.
+   */
+  engineHost: string | undefined;
+}
+
+/** What every swarm VM boots: an exact image and pinned package sources (no floating family). */
+export interface SwarmNodeImageConfig {
+  /** `projects/<project>/global/images/<name>`: one image, never a family. */
+  image: string;
+  /** snapshot.debian.org timestamp the boot installs packages from (`20261201T000000Z`). */
+  aptSnapshot: string;
+  /** Exact Ops Agent version the workers install (memory metrics for the autoscaler). */
+  opsAgentVersion: string;
 }
 
 /** Swarm wildcard certificates: signed by the stack's private CA, or issued by ACME (DNS-01) on the swarm. */
@@ -85,6 +100,8 @@ export interface RegistrarServiceConfig {
   cpu: string;
   memory: string;
   smtp: RegistrarSmtpConfig | undefined;
+  /** CIDRs that may reach /admin through the load balancer (Cloud Armor); none by default. */
+  adminCidrs: string[];
   /** Secret config; the stack generates a key when unset. */
   apiKey: pulumi.Output<string> | undefined;
   adminKey: pulumi.Output<string> | undefined;
@@ -112,6 +129,7 @@ export interface PlatformConfig {
   filestore: FilestoreConfig;
   swarms: SwarmConfig[];
   swarmTls: SwarmTlsConfig;
+  swarmNodeImage: SwarmNodeImageConfig;
   /** The atServer image the registrar runs on the swarms; undefined when built (`buildImages`). */
   atserverImage: string | undefined;
   /** Build the services' images from services/<svc>/Dockerfile and push them (tag below). */
@@ -144,6 +162,8 @@ const PLAIN_KEYS = [
   "atserverImage",
   "registrar",
   "registrarTls",
+  "registrarAdminCidrs",
+  "swarmNodeImage",
 ];
 const SECRET_KEYS = [
   "rootTlsCert",
@@ -316,12 +336,18 @@ export function parseConfig(
 
   // Swarm nodes pre-pull the atServer image by digest from Artifact Registry (the only
   // registry their metadata-server token opens), so a configured one must be exactly that.
-  const atserverImage = r.optionalString("atplatform:atserverImage", AR_PINNED_IMAGE_REF);
+  // In dev a tag will do: the stack pins it to its digest at `up` (image-pins.ts).
+  const atserverImage = r.optionalString(
+    "atplatform:atserverImage",
+    prod ? AR_PINNED_IMAGE_REF : AR_IMAGE_REF,
+  );
   if (swarms.length > 0 && !buildImages && atserverImage === undefined)
     throw new ConfigError(
       "atplatform:atserverImage",
       "is required for swarms (or set buildImages)",
     );
+
+  const swarmNodeImage = swarmNodeImageConfig(r);
 
   const registrar = registrarConfig(r, secrets, {
     prod,
@@ -373,6 +399,7 @@ export function parseConfig(
     filestore,
     swarms,
     swarmTls,
+    swarmNodeImage,
     atserverImage,
     buildImages,
     imageTag,
@@ -383,6 +410,8 @@ const IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?(@sha256:[a-f0
 /** prod runs only images pinned by digest (a tag can be moved under a running service). */
 const PINNED_IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 /** An Artifact Registry image pinned by digest: `<location>-docker.pkg.dev/<project>/<repo>/…`. */
+const AR_IMAGE_REF =
+  /^[a-z0-9-]+-docker\.pkg\.dev\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/[a-z0-9._-]+(\/[a-z0-9._-]+)+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/;
 const AR_PINNED_IMAGE_REF =
   /^[a-z0-9-]+-docker\.pkg\.dev\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/[a-z0-9._-]+(\/[a-z0-9._-]+)+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 const FILESTORE_TIERS = ["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"] as const;
@@ -421,10 +450,48 @@ function swarmConfig(o: ObjectReader): SwarmConfig {
     workerMachineType: o.string("workerMachineType", "e2-standard-2", /^[a-z0-9]+-[a-z0-9-]+$/),
     minWorkers: o.int("minWorkers", 1, { min: 1, max: 500 }),
     maxWorkers: o.int("maxWorkers", 3, { min: 1, max: 1000 }),
+    engineHost: o.has("engineHost")
+      ? o.string("engineHost", undefined, /^tcp:\/\/[a-z0-9.-]+:\d{1,5}$/)
+      : undefined,
   };
   if (s.maxWorkers < s.minWorkers)
     throw new ConfigError(`${o.key}.maxWorkers`, "is below minWorkers");
   return s;
+}
+
+/**
+ * Defaults: a Debian 12 image by exact name (debian-cloud publishes one per build; the
+ * family would move under a running swarm), packages from a fixed Debian snapshot.
+ */
+export const SWARM_NODE_IMAGE_DEFAULTS: SwarmNodeImageConfig = {
+  image: "projects/debian-cloud/global/images/debian-12-bookworm-v20261006",
+  aptSnapshot: "20261101T000000Z",
+  opsAgentVersion: "2.58.0",
+};
+
+function swarmNodeImageConfig(r: Reader): SwarmNodeImageConfig {
+  const o = r.object("atplatform:swarmNodeImage");
+  const d = SWARM_NODE_IMAGE_DEFAULTS;
+  const image = o.string(
+    "image",
+    d.image,
+    /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/global\/images\/\S+$/,
+  );
+  // https://cloud.google.com/compute/docs/images/image-families-best-practices: a family
+  // resolves to the newest image at each VM creation.
+  if (
+    /\/images\/family\//.test(image) ||
+    !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(image.split("/").pop()!)
+  )
+    throw new ConfigError(
+      "atplatform:swarmNodeImage.image",
+      `"${image}" must name one image (projects/<p>/global/images/<name>), not a family`,
+    );
+  return {
+    image,
+    aptSnapshot: o.string("aptSnapshot", d.aptSnapshot, /^\d{8}T\d{6}Z$/),
+    opsAgentVersion: o.string("opsAgentVersion", d.opsAgentVersion, /^\d+\.\d+\.\d+$/),
+  };
 }
 
 const DAYS = [
@@ -460,6 +527,15 @@ function cidr(v: string, key: string): string {
   if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32)
     throw new ConfigError(key, `"${v}" is not an IPv4 CIDR`);
   if (v === "0.0.0.0/0") throw new ConfigError(key, "must not open the control plane to the world");
+  return v;
+}
+
+function adminCidr(v: string, key: string): string {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(v);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32)
+    throw new ConfigError(key, `"${v}" is not an IPv4 CIDR`);
+  if (Number(m[5]) < 8)
+    throw new ConfigError(key, `"${v}" opens /admin to too much of the internet`);
   return v;
 }
 
@@ -518,6 +594,7 @@ function registrarConfig(
     cpu: o.string("cpu", "250m", /^\d+m?$/),
     memory: o.string("memory", "512Mi", /^\d+(Mi|Gi)$/),
     smtp,
+    adminCidrs: r.list("atplatform:registrarAdminCidrs", adminCidr, []),
     // The registrar refuses keys shorter than 16 characters.
     apiKey: secretText(secrets, "atplatform:registrarApiKey", 16),
     adminKey: secretText(secrets, "atplatform:registrarAdminKey", 16),
@@ -583,5 +660,14 @@ const OBJECT_FIELDS: Record<string, string[]> = {
     "smtpFrom",
   ],
   filestore: ["tier", "capacityGb", "backupKeepDays"],
-  swarms: ["name", "ports", "managerMachineType", "workerMachineType", "minWorkers", "maxWorkers"],
+  swarms: [
+    "name",
+    "ports",
+    "managerMachineType",
+    "workerMachineType",
+    "minWorkers",
+    "maxWorkers",
+    "engineHost",
+  ],
+  swarmNodeImage: ["image", "aptSnapshot", "opsAgentVersion"],
 };

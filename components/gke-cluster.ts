@@ -21,6 +21,10 @@ export interface GkeClusterArgs {
   authorizedNetworks: string[];
   deletionProtection: boolean;
   labels: Record<string, string>;
+  /** Cloud KMS key for application-layer Secrets encryption, and the grant GKE needs on it. */
+  secretsKey: { keyId: pulumi.Input<string>; grant: pulumi.Resource };
+  /** The project's Binary Authorization policy, enforced at admission. */
+  admissionPolicy: pulumi.Resource;
 }
 
 const NODE_ROLES = [
@@ -98,11 +102,18 @@ export class GkeCluster extends pulumi.ComponentResource {
         // Federation reach the API without IP allowlists.
         controlPlaneEndpointsConfig: { dnsEndpointConfig: { allowExternalTraffic: true } },
         datapathProvider: "ADVANCED_DATAPATH",
+        // Secrets in etcd are encrypted with our KMS key (envelope encryption).
+        databaseEncryption: { state: "ENCRYPTED", keyName: args.secretsKey.keyId },
+        binaryAuthorization: { evaluationMode: "PROJECT_SINGLETON_POLICY_ENFORCE" },
         maintenancePolicy: { dailyMaintenanceWindow: { startTime: "03:00" } },
         deletionProtection: args.deletionProtection,
         resourceLabels: args.labels,
       },
-      { parent: this, customTimeouts: SLOW },
+      {
+        parent: this,
+        customTimeouts: SLOW,
+        dependsOn: [args.secretsKey.grant, args.admissionPolicy],
+      },
     );
 
     this.nodePool = new gcp.container.NodePool(

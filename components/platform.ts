@@ -5,7 +5,9 @@ import { DirectoryFirewall } from "./directory-firewall";
 import { DIRECTORY_CONTAINER_PORT, DIRECTORY_PORT, DirectoryService } from "./directory-service";
 import { DirectoryStore } from "./directory-store";
 import { DnsZone } from "./dns-zone";
+import { AdmissionPolicy } from "./admission-policy";
 import { GkeCluster } from "./gke-cluster";
+import { ImagePins } from "./image-pins";
 import { ImageRegistry } from "./image-registry";
 import * as gcp from "@pulumi/gcp";
 import { ADDRESS_PLAN, GOOGLE_HEALTH_CHECK_RANGES, Network, NODE_TAGS } from "./network";
@@ -16,6 +18,7 @@ import { ProjectServices } from "./project-services";
 import { RegistrarAccess } from "./registrar-access";
 import { REGISTRAR_HTTP_PORT, RegistrarService } from "./registrar-service";
 import { RegistrarSwarms } from "./registrar-swarms";
+import { SECRETS_KEY_ROTATION_DAYS, SecretsKey } from "./secrets-key";
 import { ServiceImage } from "./service-image";
 import { SwarmCluster } from "./swarm-cluster";
 import { DOCKER_API_PORT } from "./swarm-network";
@@ -76,7 +79,34 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     after,
   );
 
+  // Configured images (overrides of the built ones), each pinned to its registry digest.
+  const given = pinConfiguredImages(cfg);
+  const registryName = "atplatform";
+  const secretsKey = new SecretsKey(
+    "k8s-secrets",
+    {
+      project: cfg.project,
+      region: cfg.region,
+      rotationDays: SECRETS_KEY_ROTATION_DAYS,
+      labels,
+      protect: cfg.deletionProtection,
+    },
+    after,
+  );
+  const admission = new AdmissionPolicy(
+    "admission",
+    {
+      project: cfg.project,
+      registryUrl: `${cfg.region}-docker.pkg.dev/${cfg.project}/${registryName}`,
+      extraImages: [cfg.directory.image, cfg.registrar.image].filter(
+        (i): i is string => i !== undefined,
+      ),
+    },
+    after,
+  );
   const gkeCommon = {
+    secretsKey: { keyId: secretsKey.keyId, grant: secretsKey.grant },
+    admissionPolicy: admission,
     project: cfg.project,
     region: cfg.region,
     zones: cfg.zones,
@@ -109,7 +139,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
   );
 
   const registry = new ImageRegistry(
-    "atplatform",
+    registryName,
     {
       region: cfg.region,
       readers: [
@@ -125,11 +155,6 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
 
   // Images: built and pushed by the stack (the default), except those given by reference.
   const images: PlatformOutputs["images"] = {};
-  const given = {
-    directory: cfg.directory.image,
-    atserver: cfg.atserverImage,
-    registrar: cfg.registrar.image,
-  };
   if (cfg.buildImages) {
     for (const service of ["directory", "atserver", "registrar"] as const) {
       if (given[service] !== undefined) continue;
@@ -146,7 +171,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       ).ref;
     }
   }
-  const directoryImage = cfg.directory.image ?? images.directory;
+  const directoryImage = given.directory ?? images.directory;
   if (!directoryImage)
     throw new Error("no directory image: set atplatform:directory.image or buildImages");
 
@@ -273,7 +298,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
           after,
         ).name
       : undefined;
-  const atServerImage = cfg.atserverImage ?? images.atserver;
+  const atServerImage = given.atserver ?? images.atserver;
   if (cfg.swarms.length > 0 && !atServerImage)
     throw new Error("no atServer image: set atplatform:atserverImage or buildImages");
   const swarms: PlatformOutputs["swarms"] = {};
@@ -292,6 +317,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
         domain: cfg.domain,
         zoneName: zone.zoneName,
         settings,
+        nodeImage: cfg.swarmNodeImage,
         nfs: { server: nfs.server, share: nfs.share },
         tls: cfg.swarmTls,
         wildcardCa: atServerCa,
@@ -383,7 +409,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       access: registrar,
       swarmsFile,
       swarmClusters,
-      image: cfg.registrar.image ?? images.registrar,
+      image: given.registrar ?? images.registrar,
       namesCa,
       trustedCaPems: [
         store.serverCa,
@@ -413,6 +439,25 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     registrar: registrarOut,
     images,
   };
+}
+
+/** The configured image references, pinned by digest (a tag is resolved in its registry). */
+function pinConfiguredImages(
+  cfg: PlatformConfig,
+): Partial<Record<"directory" | "atserver" | "registrar", pulumi.Output<string>>> {
+  const refs = {
+    directory: cfg.directory.image,
+    atserver: cfg.atserverImage,
+    registrar: cfg.registrar.image,
+  };
+  let pins: ImagePins | undefined;
+  const out: ReturnType<typeof pinConfiguredImages> = {};
+  for (const [service, ref] of Object.entries(refs) as [keyof typeof refs, string | undefined][]) {
+    if (ref === undefined) continue;
+    pins ??= new ImagePins("image-pins", { region: cfg.region });
+    out[service] = pins.pin(ref);
+  }
+  return out;
 }
 
 /** Secret names RegistrarAccess and RegistrarSwarms give (a test checks the pod's references). */

@@ -13,6 +13,9 @@ export const REQUIRED_APIS = [
   "artifactregistry.googleapis.com",
   "secretmanager.googleapis.com",
   "iam.googleapis.com",
+  // Secrets encryption (KMS key of the clusters) and admission control (Binary Authorization).
+  "cloudkms.googleapis.com",
+  "binaryauthorization.googleapis.com",
 ];
 
 export class ProjectServices extends pulumi.ComponentResource {

@@ -11,6 +11,7 @@ import * as random from "@pulumi/random";
 import type { RegistrarServiceConfig } from "./config";
 import { REGISTRAR_CONFIG_MOUNT, SWARM_SECRETS_MOUNT, SWARMS_FILE } from "./registrar-swarms";
 import { RESTRICTED_CONTAINER_SECURITY } from "./pod-security";
+import { RegistrarArmor } from "./registrar-armor";
 
 /** The registrar's plain-HTTP listener in the pod; TLS ends at the load balancer. */
 export const REGISTRAR_HTTP_PORT = 8080;
@@ -20,6 +21,8 @@ export const REGISTRAR_DATA_DIR = "/var/lib/registrar";
 const TRUST_DIR = "/etc/atplatform/trust";
 /** The activation API waits up to 30 s; the load balancer's default backend timeout is 30 s. */
 const BACKEND_TIMEOUT_SECONDS = 60;
+/** Cloud Armor's per-address budget at the edge (the registrar limits per route itself). */
+const PUBLIC_REQUESTS_PER_MINUTE = 300;
 
 export interface RegistrarServiceArgs {
   provider: k8s.Provider;
@@ -115,7 +118,12 @@ export class RegistrarService extends pulumi.ComponentResource {
         createHmac("sha256", key!).update(v.join("\0")).digest("hex").slice(0, 16),
       );
 
-    // The load balancer's health check and timeout (GKE BackendConfig).
+    const armor = new RegistrarArmor(
+      `${name}-armor`,
+      { adminCidrs: args.settings.adminCidrs, requestsPerMinute: PUBLIC_REQUESTS_PER_MINUTE },
+      { parent: this },
+    );
+    // The load balancer's health check, timeout and Cloud Armor policy (GKE BackendConfig).
     const backendConfig = new k8s.apiextensions.CustomResource(
       `${name}-backend`,
       {
@@ -124,6 +132,7 @@ export class RegistrarService extends pulumi.ComponentResource {
         metadata: { namespace, name: "registrar", labels: appLabels },
         spec: {
           timeoutSec: BACKEND_TIMEOUT_SECONDS,
+          securityPolicy: { name: armor.policy.name },
           healthCheck: {
             type: "HTTP",
             requestPath: REGISTRAR_HEALTH_PATH,

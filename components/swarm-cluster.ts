@@ -6,9 +6,10 @@
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { SwarmConfig, SwarmTlsConfig } from "./config";
+import type { SwarmConfig, SwarmNodeImageConfig, SwarmTlsConfig } from "./config";
 import type { PrivateCa } from "./private-ca";
 import { DOCKER_API_PORT, SwarmNetwork } from "./swarm-network";
+import { SwarmEngine } from "./swarm-engine";
 import { SwarmNodes } from "./swarm-nodes";
 import { renderSwarmScript, STORAGE_MOUNT, type SwarmScriptVars } from "./swarm-script";
 import { SwarmSecrets } from "./swarm-secrets";
@@ -23,6 +24,8 @@ export interface SwarmClusterArgs {
   domain: string;
   zoneName: pulumi.Input<string>;
   settings: SwarmConfig;
+  /** What the VMs boot and where their packages come from. */
+  nodeImage: SwarmNodeImageConfig;
   nfs: { server: pulumi.Input<string>; share: string };
   tls: SwarmTlsConfig;
   /** Signs the wildcard certificate in private-ca mode. */
@@ -182,6 +185,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
             tlsSecretPrefix: secrets.tlsSecretPrefix,
             tlsMode: args.tls.mode,
             imagesSecret: secrets.imagesSecretId,
+            aptSnapshot: args.nodeImage.aptSnapshot,
+            opsAgentVersion: args.nodeImage.opsAgentVersion,
             acmeEmail: args.tls.mode === "acme" ? args.tls.email : undefined,
             acmeServer: args.tls.mode === "acme" ? args.tls.directoryUrl : undefined,
             backup:
@@ -211,6 +216,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         managerScript: script("manager"),
         workerScript: script("worker"),
         labels,
+        sourceImage: args.nodeImage.image,
         // The first boot reads secrets, pulls images and installs packages through NAT: the
         // VMs start only once all of that is in place.
         bootstrap,
@@ -219,6 +225,19 @@ export class SwarmCluster extends pulumi.ComponentResource {
     );
     this.managers = nodes.managers;
     this.workers = nodes.workers;
+    // The second step of `up`: the swarm's own objects, through its Docker API.
+    if (s.engineHost)
+      new SwarmEngine(
+        name,
+        {
+          host: s.engineHost,
+          dockerCa: secrets.dockerCa,
+          wildcard: secrets.wildcard
+            ? { chainPem: secrets.wildcard.chainPem, keyPem: secrets.wildcard.keyPem }
+            : undefined,
+        },
+        { parent: this, dependsOn: [this.managers] },
+      );
 
     const net = new SwarmNetwork(
       name,

@@ -4,7 +4,7 @@
 // swarm's own ports between its VMs.
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { GOOGLE_HEALTH_CHECK_RANGES, NLB_HEALTH_CHECK_RANGES } from "./network";
+import { GOOGLE_HEALTH_CHECK_RANGES, IAP_RANGE, NLB_HEALTH_CHECK_RANGES } from "./network";
 
 export const DOCKER_API_PORT = 2376;
 export const SWARM_MANAGER_PORT = 2377;
@@ -164,8 +164,9 @@ export class SwarmNetwork extends pulumi.ComponentResource {
         { protocol: "udp", ports: [String(SWARM_GOSSIP_PORT), String(SWARM_OVERLAY_PORT)] },
       ],
     });
+    // The registrar, and operators through IAP (the second step of `up`; mTLS still applies).
     rule("docker-api", {
-      sourceRanges: args.registrarRanges,
+      sourceRanges: [...args.registrarRanges, IAP_RANGE],
       targetTags: [args.managerTag],
       allows: [{ protocol: "tcp", ports: [String(DOCKER_API_PORT)] }],
     });

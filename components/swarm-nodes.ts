@@ -5,7 +5,6 @@ import * as pulumi from "@pulumi/pulumi";
 import type { SwarmConfig } from "./config";
 import { DOCKER_API_PORT, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "./swarm-network";
 
-export const SWARM_IMAGE = "debian-cloud/debian-12";
 export const MANAGER_COUNT = 3;
 /** Where the startup script installs itself on every swarm VM. */
 export const SWARM_SELF = "/usr/local/sbin/atplatform-swarm";
@@ -25,6 +24,8 @@ export interface SwarmNodesArgs {
   managerScript: pulumi.Input<string>;
   workerScript: pulumi.Input<string>;
   labels: Record<string, string>;
+  /** The exact boot image (config `swarmNodeImage.image`; never a family). */
+  sourceImage: string;
   /** Whatever a VM's first boot needs (secret versions, IAM grants, Cloud NAT). */
   bootstrap: pulumi.Resource[];
 }
@@ -59,7 +60,7 @@ export class SwarmNodes extends pulumi.ComponentResource {
               boot: true,
               autoDelete: true,
               deviceName: "boot",
-              sourceImage: SWARM_IMAGE,
+              sourceImage: args.sourceImage,
               diskSizeGb: 30,
               diskType: "pd-balanced",
             },

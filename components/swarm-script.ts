@@ -29,6 +29,10 @@ export interface SwarmScriptVars {
   acmeServer?: string;
   /** Secret Manager id of the pinned image list every node pre-pulls. */
   imagesSecret: string;
+  /** snapshot.debian.org timestamp every package comes from (the boot installs nothing newer). */
+  aptSnapshot: string;
+  /** Exact Ops Agent version (workers). */
+  opsAgentVersion: string;
   /** Set on the one swarm whose manager 0 takes the daily Filestore backup. */
   backup?: { instance: string; location: string; keepDays: number };
 }
@@ -61,6 +65,8 @@ export function renderSwarmScript(v: SwarmScriptVars): string {
     ["ATP_ACME_EMAIL", v.acmeEmail ?? ""],
     ["ATP_ACME_SERVER", v.acmeServer ?? ""],
     ["ATP_IMAGES_SECRET", v.imagesSecret],
+    ["ATP_APT_SNAPSHOT", v.aptSnapshot],
+    ["ATP_OPS_AGENT_VERSION", v.opsAgentVersion],
     ["ATP_INGRESS_SUBNET", SWARM_OVERLAY.ingress],
     ["ATP_OVERLAY_POOL", SWARM_OVERLAY.pool],
     ["ATP_OVERLAY_POOL_MASK", String(SWARM_OVERLAY.poolMask)],

@@ -32,6 +32,10 @@ export class SwarmSecrets extends pulumi.ComponentResource {
   readonly dockerCaPem: pulumi.Output<string>;
   readonly clientCertPem: pulumi.Output<string>;
   readonly clientKeyPem: pulumi.Output<string>;
+  /** The Docker API's CA (the stack's second step issues its own client certificate). */
+  readonly dockerCa: PrivateCa;
+  /** The wildcard pair the stack issues (private-ca mode); undefined with ACME. */
+  readonly wildcard?: LeafCertificate;
   /** Secret Manager secrets the wildcard certificate lives in. */
   readonly tlsSecrets: gcp.secretmanager.Secret[];
   /** Secret Manager id of the pinned image list the nodes pre-pull. */
@@ -95,8 +99,9 @@ export class SwarmSecrets extends pulumi.ComponentResource {
       {
         ca,
         commonName: `docker.${args.swarmDomain}`,
-        dnsNames: [`docker.${args.swarmDomain}`],
-        ipAddresses: args.dockerIps,
+        // localhost: the operator's IAP tunnel to a manager (the second step of `up`).
+        dnsNames: [`docker.${args.swarmDomain}`, "localhost"],
+        ipAddresses: [...args.dockerIps, "127.0.0.1"],
         usage: "server",
       },
       parent,
@@ -124,6 +129,7 @@ export class SwarmSecrets extends pulumi.ComponentResource {
         "roles/secretmanager.secretAccessor",
       ]);
     }
+    this.dockerCa = ca;
     this.dockerCaPem = ca.certPem;
     this.clientCertPem = client.certPem;
     this.clientKeyPem = client.keyPem;
@@ -166,6 +172,7 @@ export class SwarmSecrets extends pulumi.ComponentResource {
         },
         parent,
       );
+      this.wildcard = wildcard;
       this.bootstrap.push(
         new gcp.secretmanager.SecretVersion(
           `${this.tlsSecretPrefix}-cert`,

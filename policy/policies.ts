@@ -168,6 +168,9 @@ function checkPod(pod: any, report: (message: string) => void): void {
     if (c.securityContext?.allowPrivilegeEscalation !== false)
       report(`${c.name}: privilege escalation allowed`);
     if (!c.resources?.requests) report(`${c.name}: resource requests missing`);
+    // Binary Authorization admits by repository; the digest is what makes a rollout exact.
+    if (typeof c.image === "string" && !/@sha256:[a-f0-9]{64}$/.test(c.image))
+      report(`${c.name}: image ${c.image} is not pinned by digest`);
   }
   for (const c of pod?.containers ?? [])
     if (!c.readinessProbe || !c.livenessProbe)

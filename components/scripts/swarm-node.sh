@@ -143,9 +143,25 @@ manager_index() {
 }
 
 # --- packages -------------------------------------------------------------------------
+# Every package comes from one Debian snapshot (ATP_APT_SNAPSHOT), so each boot of a template
+# installs the same versions; the image's own, moving sources are set aside.
+pin_package_sources() {
+  local dir="${ATP_ROOT}/etc/apt" url="https://snapshot.debian.org/archive" f
+  mkdir -p "${dir}/sources.list.d"
+  for f in "${dir}/sources.list" "${dir}"/sources.list.d/*; do
+    [[ -f "${f}" && "${f}" != */atplatform-snapshot.list ]] && mv -f "${f}" "${f}.floating"
+  done
+  printf 'deb [check-valid-until=no] %s/%s/%s %s main\n' \
+    "${url}" debian "${ATP_APT_SNAPSHOT}" bookworm \
+    "${url}" debian "${ATP_APT_SNAPSHOT}" bookworm-updates \
+    "${url}" debian-security "${ATP_APT_SNAPSHOT}" bookworm-security \
+    >"${dir}/sources.list.d/atplatform-snapshot.list"
+}
+
 install_packages() {
   if command -v docker >/dev/null && command -v mount.nfs >/dev/null; then return 0; fi
   export DEBIAN_FRONTEND=noninteractive
+  pin_package_sources
   retry apt-get update -qq || die "apt-get update failed"
   local pkgs=(docker.io nfs-common)
   if [[ "${ATP_ROLE}" == manager && "${ATP_TLS_MODE}" == acme ]]; then
@@ -155,7 +171,7 @@ install_packages() {
   # Memory metrics for the workers' autoscaler come from the Ops Agent.
   if [[ "${ATP_ROLE}" == worker ]] && ! systemctl is-active --quiet google-cloud-ops-agent; then
     if ! { curl -fsSL -o /tmp/add-ops-agent.sh https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh &&
-      bash /tmp/add-ops-agent.sh --also-install; }; then
+      bash /tmp/add-ops-agent.sh --also-install --version="${ATP_OPS_AGENT_VERSION}"; }; then
       log "ops agent install failed; memory autoscaling degraded"
     fi
   fi
@@ -378,6 +394,11 @@ tls_sync() {
   hash="$(printf '%s' "${cert}" | sha256sum | cut -c1-12)"
   local crt_name="atserver-tls-crt-${hash}" key_name="atserver-tls-key-${hash}"
   if ! docker secret inspect "${crt_name}" >/dev/null 2>&1; then
+    # private-ca: the stack declares the pair (second step of `up`, swarm-engine.ts).
+    if [[ "${ATP_TLS_MODE}" != acme ]]; then
+      log "certificate ${hash} not yet published by the stack"
+      return 0
+    fi
     printf '%s\n' "${cert}" | docker secret create --label atplatform.tls=wildcard "${crt_name}" - >/dev/null
     printf '%s\n' "${key}" | docker secret create --label atplatform.tls=wildcard "${key_name}" - >/dev/null
     log "published wildcard certificate ${hash}"

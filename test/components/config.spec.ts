@@ -184,9 +184,9 @@ describe("components: config", () => {
       "atplatform:atserverImage",
     ],
     [
-      "an atServer image by tag only (nodes pre-pull by digest)",
-      (r) => ({
-        ...r,
+      "a prod atServer image by tag only (prod pins digests in config)",
+      () => ({
+        ...stackConfig("prod"),
         "atplatform:atserverImage":
           "europe-west2-docker.pkg.dev/atplatform-dev/atplatform/atserver:1.0",
       }),

@@ -108,8 +108,9 @@ export function world(cfg: PlatformConfig): World {
     need([...mgrs, ...wkrs], mgrs, "tcp", [2377]);
     need([...mgrs, ...wkrs], [...mgrs, ...wkrs], "tcp", [7946]);
     need([...mgrs, ...wkrs], [...mgrs, ...wkrs], "udp", [7946, 4789]);
-    // The registrar drives the swarm through the Docker Engine API (mTLS).
-    need([regNode, pods[1]!], mgrs, "tcp", [2376]);
+    // The registrar drives the swarm through the Docker Engine API (mTLS), and so does
+    // `pulumi up`'s second step through an IAP tunnel.
+    need([regNode, pods[1]!, iap], mgrs, "tcp", [2376]);
   }
   // Operators: SSH to any VM through IAP.
   need([iap], vms, "tcp", [22]);

@@ -152,7 +152,101 @@ const repository: Rule = (i) =>
     ? []
     : [`repositoryId "${i.repositoryId}" is invalid`];
 
+// Cloud KMS: key ring and key ids are [a-zA-Z0-9_-]{1,63}; a rotation period is a duration in
+// seconds ("7776000s") of at least one day and at most 876,000 hours:
+// https://cloud.google.com/kms/docs/reference/rest/v1/projects.locations.keyRings.cryptoKeys
+// (rotationPeriod) and https://cloud.google.com/kms/docs/resource-hierarchy#key_rings.
+const KMS_ID = /^[a-zA-Z0-9_-]{1,63}$/;
+const keyRing: Rule = (i) =>
+  i.name === undefined || KMS_ID.test(i.name) ? [] : [`key ring name "${i.name}" is invalid`];
+const cryptoKey: Rule = (i) => {
+  const out =
+    i.name === undefined || KMS_ID.test(i.name) ? [] : [`key name "${i.name}" is invalid`];
+  if (i.rotationPeriod !== undefined) {
+    const m = /^(\d+)(\.\d{1,9})?s$/.exec(i.rotationPeriod);
+    const sec = m ? Number(m[1]) : NaN;
+    if (!(sec >= 86400 && sec <= 876000 * 3600))
+      out.push(`rotationPeriod "${i.rotationPeriod}" is not 1 day to 876000 hours in seconds`);
+  }
+  return out;
+};
+
+// GKE: application-layer secrets encryption needs a key when ENCRYPTED
+// (https://cloud.google.com/kubernetes-engine/docs/how-to/encrypting-secrets), and Binary
+// Authorization takes evaluationMode DISABLED or PROJECT_SINGLETON_POLICY_ENFORCE
+// (https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters#evaluationmode).
+const cluster: Rule = (i) => {
+  const out: string[] = [];
+  const enc = i.databaseEncryption;
+  if (enc?.state === "ENCRYPTED" && !enc.keyName)
+    out.push("databaseEncryption ENCRYPTED needs keyName");
+  const mode = i.binaryAuthorization?.evaluationMode;
+  if (mode !== undefined && !["DISABLED", "PROJECT_SINGLETON_POLICY_ENFORCE"].includes(mode))
+    out.push(`binaryAuthorization.evaluationMode ${mode} is not a GKE mode`);
+  if (mode !== undefined && i.binaryAuthorization?.enabled !== undefined)
+    out.push("binaryAuthorization: enabled and evaluationMode are exclusive");
+  return out;
+};
+
+// Binary Authorization policy: allowlist name patterns take a wildcard only at the end (`*`
+// within one path segment, `**` across segments); the default rule's modes are
+// ALWAYS_ALLOW/ALWAYS_DENY/REQUIRE_ATTESTATION, enforced or dry-run:
+// https://cloud.google.com/binary-authorization/docs/policy-yaml-reference
+const binauthzPolicy: Rule = (i) => {
+  const out: string[] = [];
+  for (const p of i.admissionWhitelistPatterns ?? []) {
+    const pattern = String(p.namePattern);
+    if (/\*/.test(pattern.replace(/\*{1,2}$/, "")))
+      out.push(`namePattern "${pattern}" has a wildcard before its end`);
+  }
+  const r = i.defaultAdmissionRule ?? {};
+  if (!["ALWAYS_ALLOW", "ALWAYS_DENY", "REQUIRE_ATTESTATION"].includes(r.evaluationMode))
+    out.push(`defaultAdmissionRule.evaluationMode ${r.evaluationMode} is invalid`);
+  if (!["ENFORCED_BLOCK_AND_AUDIT_LOG", "DRYRUN_AUDIT_LOG_ONLY"].includes(r.enforcementMode))
+    out.push(`defaultAdmissionRule.enforcementMode ${r.enforcementMode} is invalid`);
+  return out;
+};
+
+// Cloud Armor security policy: priorities unique; the default rule (priority 2147483647)
+// must be present; an expression has at most five subexpressions; a SRC_IPS_V1 match lists
+// at most ten ranges; throttle needs rateLimitOptions with conformAction "allow" and a deny
+// exceedAction: https://cloud.google.com/armor/docs/security-policy-overview,
+// https://cloud.google.com/armor/docs/rules-language-reference#expression_limits,
+// https://cloud.google.com/armor/docs/rate-limiting-overview
+const securityPolicy: Rule = (i) => {
+  const out: string[] = [];
+  const rules: any[] = i.rules ?? [];
+  const prios = rules.map((r) => r.priority);
+  if (new Set(prios).size !== prios.length) out.push("rule priorities are not unique");
+  if (!prios.includes(2147483647)) out.push("no default rule (priority 2147483647)");
+  for (const r of rules) {
+    const expr: string | undefined = r.match?.expr?.expression;
+    if (expr !== undefined && expr.split(/&&|\|\|/).length > 5)
+      out.push(`rule ${r.priority}: more than five subexpressions`);
+    if ((r.match?.config?.srcIpRanges ?? []).length > 10)
+      out.push(`rule ${r.priority}: more than ten source ranges`);
+    if (r.action === "throttle") {
+      const o = r.rateLimitOptions;
+      if (!o || o.conformAction !== "allow" || !/^deny\((403|404|429|502)\)$/.test(o.exceedAction))
+        out.push(`rule ${r.priority}: throttle needs conformAction allow and a deny exceedAction`);
+    }
+  }
+  return out;
+};
+
+// Instance templates: a boot disk's sourceImage naming a family resolves to the family's newest
+// image whenever a VM is created (https://cloud.google.com/compute/docs/images/image-families-best-practices);
+// "project/family" shorthand is the same. Swarm nodes must name one image.
+export function floatingImage(sourceImage: string): boolean {
+  return /\/family\//.test(sourceImage) || /^[a-z0-9-]+\/[a-z0-9-]+$/.test(sourceImage);
+}
+
 const RULES: Record<string, Rule> = {
+  "gcp:kms/keyRing:KeyRing": keyRing,
+  "gcp:kms/cryptoKey:CryptoKey": cryptoKey,
+  "gcp:container/cluster:Cluster": cluster,
+  "gcp:binaryauthorization/policy:Policy": binauthzPolicy,
+  "gcp:compute/securityPolicy:SecurityPolicy": securityPolicy,
   "gcp:filestore/instance:Instance": filestore,
   "gcp:redis/instance:Instance": redis,
   "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": regionMig,

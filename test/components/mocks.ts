@@ -1,6 +1,7 @@
 // Pulumi mocks for the component tests: every registered resource is recorded (type, name,
 // inputs, provider), computed outputs the program reads are returned per type, and any
 // provider function call is refused so a new invoke cannot slip in unmocked.
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { autoName, resourceRules, type ApiViolation } from "./gcp-rules";
 
@@ -177,6 +178,8 @@ export class Recorder {
   readonly dependencies = new Map<string, string[]>();
   /** `type::name` of every resource registered with `protect`. */
   readonly protectedResources = new Set<string>();
+  /** `type::name` of every resource registered with `retainOnDelete`. */
+  readonly retainedResources = new Set<string>();
   /** The parent (`type::name`) of each resource registered with one. */
   readonly parents = new Map<string, string>();
   /** Values the Google Cloud API would reject (test/components/gcp-rules.ts). */
@@ -207,6 +210,16 @@ export class Recorder {
       if (a.token === "gcp:organizations/getClientConfig:getClientConfig") {
         this.calls.push(a.token);
         return { project: "test-proj", region: "europe-west2", accessToken: "mock-access-token" };
+      }
+      if (a.token === "gcp:organizations/getProject:getProject") {
+        this.calls.push(a.token);
+        return { projectId: a.inputs.projectId, number: "123456789012" };
+      }
+      // A tag looked up in its registry: a digest derived from the reference.
+      if (a.token === "docker:index/getRegistryImage:getRegistryImage") {
+        this.calls.push(a.token);
+        const digest = createHash("sha256").update(String(a.inputs.name)).digest("hex");
+        return { name: a.inputs.name, sha256Digest: `sha256:${digest}` };
       }
       this.refusedCalls.push(a.token);
       throw new Error(`unmocked provider call ${a.token}`);
@@ -280,6 +293,8 @@ export async function useMocks(opts: MockOptions = {}): Promise<Recorder> {
     const deps = (req.getDependenciesList() as string[]).map((urn) => urn.split("::").pop()!);
     recorder.dependencies.set(`${req.getType()}::${req.getName()}`, deps);
     if (req.getProtect()) recorder.protectedResources.add(`${req.getType()}::${req.getName()}`);
+    if (req.getRetainondelete?.())
+      recorder.retainedResources.add(`${req.getType()}::${req.getName()}`);
     const parent = req.getParent() as string;
     if (parent) {
       const parts = parent.split("::");

@@ -82,6 +82,14 @@ describe("components: policy pack (offline)", () => {
         ),
       ],
       [
+        "k8s-workload-hardening",
+        mutate(
+          "kubernetes:apps/v1:Deployment",
+          undefined,
+          (i) => (i.spec.template.spec.containers[0].image = "example.org/directory:latest"),
+        ),
+      ],
+      [
         "k8s-lb-preserves-client-ip",
         mutate(
           "kubernetes:core/v1:Service",

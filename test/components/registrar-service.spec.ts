@@ -408,6 +408,7 @@ describe("components: registrar service config and variants", () => {
           storageGb: 10,
           cpu: "100m",
           memory: "256Mi",
+          adminCidrs: [],
           smtp: {
             host: "smtp.example.org",
             port: 465,

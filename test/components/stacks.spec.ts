@@ -108,6 +108,9 @@ describe("components: what a mistaken destroy must not take", () => {
       "gcp:compute/address:Address::atdirectory-ip",
       "gcp:compute/globalAddress:GlobalAddress::registrar-ip",
       "gcp:artifactregistry/repository:Repository::atplatform",
+      // The key that encrypts the clusters' Secrets (KMS keeps it anyway; state must too).
+      "gcp:kms/keyRing:KeyRing::k8s-secrets",
+      "gcp:kms/cryptoKey:CryptoKey::k8s-secrets",
       ...prod.cfg.swarms.flatMap((s) => [
         `gcp:compute/address:Address::${s.name}-lb-ip`,
         `gcp:dns/managedZone:ManagedZone::${s.name}-zone`,

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { renderSwarmScript, type SwarmScriptVars } from "../../components/swarm-script";
+import { publishedPem, wildcardSecretNames } from "../../components/swarm-engine";
 import { SANDBOX_REGISTRY_TOKEN, SwarmSandbox } from "./swarm-sandbox";
 import { buildStack } from "./stack";
 
@@ -27,9 +28,17 @@ function vars(role: "manager" | "worker", extra: Partial<SwarmScriptVars> = {}):
     tlsSecretPrefix: "swarm1-tls",
     tlsMode: "private-ca",
     imagesSecret: "swarm1-images",
+    aptSnapshot: "20261101T000000Z",
+    opsAgentVersion: "2.58.0",
     ...extra,
   };
 }
+
+const ACME: Partial<SwarmScriptVars> = {
+  tlsMode: "acme",
+  acmeEmail: "ops@example.org",
+  acmeServer: "https://acme.example.org/directory",
+};
 
 const FSTAB_LINE =
   "10.60.8.2:/atservers /srv/atplatform nfs vers=3,hard,noatime,timeo=600,retrans=3,_netdev,nofail 0 0";
@@ -261,7 +270,7 @@ describe("components: swarm startup script", () => {
     expect(b.calls("docker swarm")).to.deep.equal([]);
   });
 
-  it("maintain on manager 0 publishes the wildcard certificate as Docker secrets and moves services onto it", async () => {
+  it("ACME: maintain on manager 0 publishes the wildcard certificate as Docker secrets and moves services onto it", async () => {
     const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
     b.write("swarm_state", "active\n");
     b.secret("swarm1-tls-cert", "WILDCARD CERT v2");
@@ -273,7 +282,7 @@ describe("components: swarm startup script", () => {
       "svc/atserver-alice",
       "cram-alice atserver-tls-crt-000000000001 atserver-tls-key-000000000001 \n",
     );
-    const script = renderSwarmScript(vars("manager"));
+    const script = renderSwarmScript(vars("manager", ACME));
     const r = await b.run(script, "maintain");
     expect(r.code, r.stderr).to.equal(0);
     // The new pair exists; the old pair, no longer referenced, was removed.
@@ -298,6 +307,36 @@ describe("components: swarm startup script", () => {
     other.write("swarm_state", "active\n");
     expect((await other.run(script, "maintain")).code).to.equal(0);
     expect(other.calls("docker secret")).to.deep.equal([]);
+  });
+
+  it("private CA: maintain publishes no pair itself; once the stack's pair exists it moves services onto it", async () => {
+    const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
+    b.write("swarm_state", "active\n");
+    const chain = "-----BEGIN CERTIFICATE-----\nleaf\n-----END CERTIFICATE-----\n";
+    b.secret("swarm1-tls-cert", chain);
+    b.secret("swarm1-tls-key", "WILDCARD KEY");
+    b.write("dsecrets/atserver-tls-crt-000000000001", "old");
+    b.write("dsecrets/atserver-tls-key-000000000001", "old");
+    b.write("services", "atserver-alice\n");
+    b.write(
+      "svc/atserver-alice",
+      "cram-alice atserver-tls-crt-000000000001 atserver-tls-key-000000000001 \n",
+    );
+    const script = renderSwarmScript(vars("manager"));
+    let r = await b.run(script, "maintain");
+    expect(r.code, r.stderr).to.equal(0);
+    expect(b.calls("docker secret create")).to.deep.equal([]);
+    expect(b.calls("docker service update")).to.deep.equal([]);
+    expect(r.stderr).to.contain("not yet published by the stack");
+    // The second step of `up` declares the pair under the names this job derives.
+    const names = wildcardSecretNames(chain);
+    b.write(`dsecrets/${names.crt}`, publishedPem(chain));
+    b.write(`dsecrets/${names.key}`, "WILDCARD KEY\n");
+    r = await b.run(script, "maintain");
+    expect(r.code, r.stderr).to.equal(0);
+    expect(b.calls("docker secret create")).to.deep.equal([]);
+    expect(b.calls("docker service update")).to.have.length(1);
+    expect(b.calls("docker service update")[0]).to.contain(`source=${names.crt},`);
   });
 
   it("maintain takes today's Filestore backup once and expires backups past the retention", async () => {

@@ -1,6 +1,6 @@
 // One test per invariant of the atServer tier (issue 7), over the dev and prod stacks.
 import { expect } from "chai";
-import { ADDRESS_PLAN } from "../../components/network";
+import { ADDRESS_PLAN, IAP_RANGE } from "../../components/network";
 import { secretAt, type Recorded } from "./mocks";
 import { buildStack, type BuiltStack } from "./stack";
 
@@ -166,9 +166,11 @@ for (const env of ["dev", "prod"]) {
         s.cfg.swarms.map((sw) => `${sw.name}-docker-api`).sort(),
       );
       for (const f of open) {
+        // The registrar, and the operator's IAP tunnel for the second step of `up`.
         expect(f.inputs.sourceRanges).to.deep.equal([
           ADDRESS_PLAN.registrar.nodes,
           ADDRESS_PLAN.registrar.pods,
+          IAP_RANGE,
         ]);
         expect(f.inputs.targetTags[0]).to.match(/^atp-swarm-.+-manager$/);
         expect(f.inputs).to.not.have.property("sourceTags");
