@@ -18,6 +18,7 @@ export const nfsServer = platform.nfsServer;
 export const swarms = platform.swarms;
 export const atServerCaPem = platform.atServerCaPem;
 export const images = platform.images;
+export const previewRole = platform.previewRole;
 export const registrarUrl = platform.registrar?.url;
 export const registrarIp = platform.registrar?.ip;
 export const registrarApiKey = platform.registrar?.apiKey;

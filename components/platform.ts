@@ -14,6 +14,7 @@ import { ADDRESS_PLAN, GOOGLE_HEALTH_CHECK_RANGES, Network, NODE_TAGS } from "./
 import { NamespacePolicies, PRIVATE_RANGES } from "./network-policies";
 import { NfsShare } from "./nfs-share";
 import { LeafCertificate, PrivateCa } from "./private-ca";
+import { PreviewRole } from "./preview-role";
 import { ProjectServices } from "./project-services";
 import { RegistrarAccess } from "./registrar-access";
 import { REGISTRAR_HTTP_PORT, RegistrarService } from "./registrar-service";
@@ -60,6 +61,8 @@ export interface PlatformOutputs {
   images: Partial<Record<"directory" | "atserver" | "registrar", pulumi.Output<string>>>;
   /** The private CA of the swarms' wildcard certificates (private-ca mode); undefined otherwise. */
   atServerCaPem: pulumi.Output<string> | undefined;
+  /** The custom role the CI preview identity gets instead of container.developer. */
+  previewRole: pulumi.Output<string>;
 }
 
 export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
@@ -438,6 +441,7 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     atServerCaPem: atServerCa?.certPem,
     registrar: registrarOut,
     images,
+    previewRole: new PreviewRole("ci-preview", { project: cfg.project }, after).name,
   };
 }
 

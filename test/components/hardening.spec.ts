@@ -10,6 +10,7 @@ import { createPlatform } from "../../components/platform";
 import { REQUIRED_APIS } from "../../components/project-services";
 import { RegistrarArmor } from "../../components/registrar-armor";
 import { ImagePins } from "../../components/image-pins";
+import { CUSTOM_RESOURCE_PERMISSIONS, KIND_PERMISSIONS } from "../../components/preview-role";
 import { publishedPem, wildcardSecretNames } from "../../components/swarm-engine";
 import { renderSwarmScript } from "../../components/swarm-script";
 import { armorAction } from "./armor-model";
@@ -125,6 +126,42 @@ for (const env of ["dev", "prod"]) {
         expect(from(p), p).to.equal("throttle");
       const limit = rules.find((r: any) => r.action === "throttle").rateLimitOptions;
       expect(limit).to.deep.include({ enforceOnKey: "IP", exceedAction: "deny(429)" });
+    });
+
+    it("10: the CI preview role covers a dry-run apply of every Kubernetes kind the stack declares, and reads no Secret", async () => {
+      const { rec, out } = await buildStack(env);
+      const role = rec.one("gcp:projects/iAMCustomRole:IAMCustomRole", "ci-preview").inputs;
+      expect(await valueOf(out.previewRole)).to.match(
+        /^projects\/.+\/roles\/atplatformPreview_[a-f0-9]+$/,
+      );
+      const perms = new Set<string>(role.permissions);
+      const kinds = new Set(
+        rec.resources
+          .filter((r) => r.type.startsWith("kubernetes:") && r.custom)
+          .map((r) => r.type),
+      );
+      expect(kinds.size).to.be.greaterThan(5);
+      for (const type of kinds) {
+        const [, group, kind] = /^kubernetes:([^:]*):(\w+)$/.exec(type)!;
+        const custom =
+          group!.includes(".") &&
+          !group!.startsWith("networking.k8s.io") &&
+          !group!.startsWith("storage.k8s.io");
+        const resource = custom ? CUSTOM_RESOURCE_PERMISSIONS : KIND_PERMISSIONS[kind!];
+        expect(resource, `${type} has no IAM mapping`).to.not.equal(undefined);
+        for (const verb of ["create", "update"])
+          expect(perms.has(`container.${resource}.${verb}`), `${type} ${verb}`).to.equal(true);
+      }
+      for (const p of perms) {
+        expect(p, p).to.not.match(/\.delete$|^container\.pods\.|createToken|impersonate/);
+        expect(p, p).to.not.match(/^container\.secrets\.(get|list|watch)$/);
+      }
+      expect(perms.has("container.clusters.connect")).to.equal(true);
+      // The stack binds it to nobody: the operator grants it to the CI identity.
+      const bound = rec
+        .all("gcp:projects/iAMMember:IAMMember")
+        .filter((m) => String(m.inputs.role).includes("atplatformPreview"));
+      expect(bound).to.deep.equal([]);
     });
 
     it("swarm VMs boot one named image (no family) and install packages from a fixed Debian snapshot", async () => {

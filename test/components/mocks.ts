@@ -140,6 +140,8 @@ function computedByType(
         digest: "sha256:" + "ab".repeat(32),
         ref: `${inputs.tags[0]}@sha256:${"ab".repeat(32)}`,
       };
+    case "random:index/randomId:RandomId":
+      return { hex: "a1b2c3" };
     case "random:index/randomPassword:RandomPassword":
       return { result: `mock-${name}-`.padEnd(inputs.length ?? 16, "x") };
     case "tls:index/privateKey:PrivateKey":
