@@ -14,7 +14,7 @@ import { CUSTOM_RESOURCE_PERMISSIONS, KIND_PERMISSIONS } from "../../components/
 import { publishedPem, wildcardSecretNames } from "../../components/swarm-engine";
 import { renderSwarmScript } from "../../components/swarm-script";
 import { armorAction } from "./armor-model";
-import { autoName, floatingImage, workloadImages } from "./gcp-rules";
+import { autoName, floatingImage, resourceRules, workloadImages } from "./gcp-rules";
 import { secretAt, settle, useMocks, valueOf, type Recorder } from "./mocks";
 import { buildStack, exclusive, stackConfig, stackSecrets } from "./stack";
 import { SwarmSandbox } from "./swarm-sandbox";
@@ -371,5 +371,60 @@ describe("components: hardening details", () => {
     const { rec } = await buildStack("dev");
     expect(rec.all("docker:index/secret:Secret")).to.deep.equal([]);
     expect(rec.all("pulumi:providers:docker")).to.deep.equal([]);
+  });
+});
+
+describe("components: GCP API rules for the hardening resources (the checks themselves)", () => {
+  const violations = (type: string, inputs: Record<string, unknown>) =>
+    resourceRules(type, "x", inputs).map((v) => v.message);
+
+  it("KMS: a rotation period under a day or not in seconds is rejected; ids are checked", () => {
+    const key = (rotationPeriod: string) =>
+      violations("gcp:kms/cryptoKey:CryptoKey", { rotationPeriod });
+    expect(key("3600s")).to.have.length(1);
+    expect(key("90d")).to.have.length(1);
+    expect(key("7776000s")).to.deep.equal([]);
+    expect(violations("gcp:kms/keyRing:KeyRing", { name: "bad name" })).to.have.length(1);
+  });
+
+  it("GKE: ENCRYPTED without a key, or an unknown Binary Authorization mode, is rejected", () => {
+    const c = (i: Record<string, unknown>) => violations(CLUSTER, i);
+    expect(c({ databaseEncryption: { state: "ENCRYPTED" } })).to.have.length(1);
+    expect(c({ binaryAuthorization: { evaluationMode: "ENFORCE" } })).to.have.length(1);
+    expect(
+      c({ binaryAuthorization: { enabled: true, evaluationMode: "DISABLED" } }),
+    ).to.have.length(1);
+    expect(
+      c({
+        databaseEncryption: { state: "ENCRYPTED", keyName: "k" },
+        binaryAuthorization: { evaluationMode: "PROJECT_SINGLETON_POLICY_ENFORCE" },
+      }),
+    ).to.deep.equal([]);
+  });
+
+  it("Binary Authorization: a wildcard before the end of a pattern and unknown modes are rejected", () => {
+    const p = (namePattern: string, evaluationMode = "ALWAYS_DENY") =>
+      violations("gcp:binaryauthorization/policy:Policy", {
+        admissionWhitelistPatterns: [{ namePattern }],
+        defaultAdmissionRule: { evaluationMode, enforcementMode: "ENFORCED_BLOCK_AND_AUDIT_LOG" },
+      });
+    expect(p("europe-west2-docker.pkg.dev/*/atplatform/*")).to.have.length(1);
+    expect(p("europe-west2-docker.pkg.dev/p/atplatform/*", "DENY")).to.have.length(1);
+    expect(p("europe-west2-docker.pkg.dev/p/atplatform/**")).to.deep.equal([]);
+  });
+
+  it("Cloud Armor: duplicate priorities, no default rule, six subexpressions and a bare throttle are rejected", () => {
+    const everyone = { versionedExpr: "SRC_IPS_V1", config: { srcIpRanges: ["*"] } };
+    const def = { priority: 2147483647, action: "allow", match: everyone };
+    const pol = (rules: unknown[]) =>
+      violations("gcp:compute/securityPolicy:SecurityPolicy", { rules });
+    expect(pol([{ priority: 1, action: "allow", match: everyone }])).to.have.length(1);
+    expect(pol([def, { ...def }])).to.have.length(1);
+    const six = Array(6).fill("inIpRange(origin.ip, '10.0.0.0/8')").join(" && ");
+    expect(
+      pol([def, { priority: 5, action: "deny(403)", match: { expr: { expression: six } } }]),
+    ).to.have.length(1);
+    expect(pol([def, { priority: 5, action: "throttle", match: everyone }])).to.have.length(1);
+    expect(pol([def])).to.deep.equal([]);
   });
 });
