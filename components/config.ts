@@ -92,6 +92,16 @@ export interface RegistrarServiceConfig {
   tls: RootTlsConfig;
 }
 
+/** Where alerts go (issue 15): at least one channel; auth tokens are Pulumi secrets. */
+export interface AlertingConfig {
+  /** E-mail addresses, one notification channel each. */
+  emails: string[];
+  /** PagerDuty Events API v1 integration key (secret config `alertPagerDutyKey`). */
+  pagerDutyServiceKey: pulumi.Output<string> | undefined;
+  /** Certificates alert this many days before they expire. */
+  certificateWarningDays: number;
+}
+
 export interface PlatformConfig {
   project: string;
   region: string;
@@ -117,6 +127,7 @@ export interface PlatformConfig {
   /** Build the services' images from services/<svc>/Dockerfile and push them (tag below). */
   buildImages: boolean;
   imageTag: string;
+  alerting: AlertingConfig;
 }
 
 /** Secret values, keyed by full name. */
@@ -144,6 +155,7 @@ const PLAIN_KEYS = [
   "atserverImage",
   "registrar",
   "registrarTls",
+  "alerting",
 ];
 const SECRET_KEYS = [
   "rootTlsCert",
@@ -153,6 +165,7 @@ const SECRET_KEYS = [
   "registrarApiKey",
   "registrarAdminKey",
   "registrarSmtpPassword",
+  "alertPagerDutyKey",
 ];
 
 export function loadConfig(): PlatformConfig {
@@ -356,6 +369,8 @@ export function parseConfig(
         }
       : { mode: "private-ca" };
 
+  const alerting = alertingConfig(r, secrets);
+
   return Object.freeze({
     project,
     region,
@@ -376,7 +391,34 @@ export function parseConfig(
     atserverImage,
     buildImages,
     imageTag,
+    alerting,
   });
+}
+
+const EMAIL = /^[^@\s'"<>]+@[^@\s'"<>]+\.[a-z]{2,}$/;
+
+function alertingConfig(r: Reader, secrets: RawSecrets): AlertingConfig {
+  const o = r.object("atplatform:alerting");
+  const emails = o.has("emails")
+    ? o.strings("emails", (v, key) => {
+        if (!EMAIL.test(v)) throw new ConfigError(key, `"${v}" is not an e-mail address`);
+        return v;
+      })
+    : [];
+  if (new Set(emails).size !== emails.length)
+    throw new ConfigError("atplatform:alerting.emails", "lists an address twice");
+  const pagerDutyServiceKey = secretText(secrets, "atplatform:alertPagerDutyKey", 20);
+  // An alert that notifies nobody is an alert nobody sees.
+  if (emails.length === 0 && pagerDutyServiceKey === undefined)
+    throw new ConfigError(
+      "atplatform:alerting.emails",
+      "is required: alerts need at least one e-mail address or the secret alertPagerDutyKey",
+    );
+  return {
+    emails,
+    pagerDutyServiceKey,
+    certificateWarningDays: o.int("certificateWarningDays", 21, { min: 7, max: 60 }),
+  };
 }
 
 const IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/;
@@ -584,4 +626,5 @@ const OBJECT_FIELDS: Record<string, string[]> = {
   ],
   filestore: ["tier", "capacityGb", "backupKeepDays"],
   swarms: ["name", "ports", "managerMachineType", "workerMachineType", "minWorkers", "maxWorkers"],
+  alerting: ["emails", "certificateWarningDays"],
 };

@@ -98,6 +98,11 @@ export class GkeCluster extends pulumi.ComponentResource {
         // Federation reach the API without IP allowlists.
         controlPlaneEndpointsConfig: { dnsEndpointConfig: { allowExternalTraffic: true } },
         datapathProvider: "ADVANCED_DATAPATH",
+        // Managed Service for Prometheus: collectors on every node, driven by PodMonitoring.
+        monitoringConfig: {
+          enableComponents: ["SYSTEM_COMPONENTS"],
+          managedPrometheus: { enabled: true },
+        },
         maintenancePolicy: { dailyMaintenanceWindow: { startTime: "03:00" } },
         deletionProtection: args.deletionProtection,
         resourceLabels: args.labels,

@@ -13,6 +13,7 @@ export const REQUIRED_APIS = [
   "artifactregistry.googleapis.com",
   "secretmanager.googleapis.com",
   "iam.googleapis.com",
+  "monitoring.googleapis.com",
 ];
 
 export class ProjectServices extends pulumi.ComponentResource {
