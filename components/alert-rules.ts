@@ -130,7 +130,7 @@ export function alertRules(ctx: AlertContext): AlertRule[] {
       meaning:
         "More than 1% of the registrar's probes of atSigns it knows are active get `null` from the public root: those atSigns are unreachable.",
       firstAction:
-        "Look one of them up in the primary (`redis-cli GET`) and through a replica; if the primary lacks it, run the registrar's directory resync.",
+        "Compare the primary's entry for one of them (`redis-cli GET <atsign>`) with a replica's: a replica behind points at Memorystore replication, a missing primary entry at the registrar's directory step (its log).",
     },
     {
       id: "directory-replicas-down",
@@ -206,7 +206,7 @@ export function alertRules(ctx: AlertContext): AlertRule[] {
       meaning:
         "An atSign has been in the same non-terminal provisioning state for more than 30 minutes.",
       firstAction:
-        "Find it with the admin API (atSigns in that state), read its steps in the registrar log, then retry or fail it from the admin page.",
+        "Find it with `GET /api/admin/atsigns` (state, history), read its failing step in the registrar log and fix the swarm or directory it waits for.",
     },
     ...CERTIFICATES.map(({ cert, what, renew }): AlertRule => ({
       id: `certificate-expiry-${cert.replace("_", "-")}`,

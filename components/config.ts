@@ -443,7 +443,8 @@ const FILESTORE_CAPACITY: Record<FilestoreTier, { min: number; max: number; step
   ENTERPRISE: [{ min: 1024, max: 10240, step: 256 }],
 };
 /** Ports the swarm itself uses on every node; an atServer range must not include them. */
-export const SWARM_RESERVED_PORTS = [2375, 2376, 2377, 4789, 7946, 9100];
+/** (9464: the node metrics agent's host port, read on the VM by the Ops Agent.) */
+export const SWARM_RESERVED_PORTS = [2375, 2376, 2377, 4789, 7946, 9100, 9464];
 
 function swarmConfig(o: ObjectReader): SwarmConfig {
   const name = o.string("name", undefined, /^[a-z][a-z0-9]{2,11}$/);

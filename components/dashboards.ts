@@ -50,10 +50,7 @@ export function dashboardCharts(filestoreInstance: string): Record<Tier, Chart[]
         title: "Registrar probes of active atSigns by result",
         promql: `sum by (result) (rate(registrar_directory_probe_total{${r}}[15m]))`,
       },
-      {
-        title: "Days until certificates expire",
-        promql: `min by (cert, target) (atplatform_certificate_expiry_timestamp_seconds - time()) / 86400`,
-      },
+      expiry("root"),
     ],
     registrar: [
       { title: "Registrar answering", promql: `sum(up{${r}})` },
@@ -86,6 +83,7 @@ export function dashboardCharts(filestoreInstance: string): Record<Tier, Chart[]
         title: "E-mails per hour by result",
         promql: `sum by (result) (rate(registrar_emails_total{${r}}[1h])) * 3600`,
       },
+      expiry("registrar"),
     ],
     swarm: [
       {
@@ -121,7 +119,16 @@ export function dashboardCharts(filestoreInstance: string): Record<Tier, Chart[]
         filter: `metric.type="file.googleapis.com/nfs/server/used_bytes_percent" resource.type="filestore_instance" resource.label.instance_name="${filestoreInstance}"`,
         aligner: "ALIGN_MEAN",
       },
+      expiry("swarm_wildcard|docker_api"),
     ],
+  };
+}
+
+/** Days left on the certificates whose `cert` label matches. */
+function expiry(certs: string): Chart {
+  return {
+    title: `Days until certificates expire (${certs.replace("|", ", ")})`,
+    promql: `(min by (cert, target) (atplatform_certificate_expiry_timestamp_seconds{cert=~"${certs}"}) - time()) / 86400`,
   };
 }
 

@@ -161,6 +161,27 @@ install_packages() {
   fi
 }
 
+# --- metrics --------------------------------------------------------------------------
+# The Ops Agent ships with the node image; its Prometheus receiver (the node metrics agent
+# on 127.0.0.1:9464) comes from instance metadata (components/ops-agent-config.ts). The agent
+# restarts only when the configuration changed.
+configure_ops_agent() {
+  local dir="${ATP_ROOT}/etc/google-cloud-ops-agent" want
+  if [[ ! -d "${dir}" ]]; then
+    log "no Ops Agent on this image; node metrics are not collected"
+    return 0
+  fi
+  if ! want="$(curl -fsS -H "Metadata-Flavor: Google" \
+    "http://metadata.google.internal/computeMetadata/v1/instance/attributes/atplatform-ops-agent-config")"; then
+    log "no Ops Agent configuration in the instance metadata"
+    return 0
+  fi
+  if [[ -f "${dir}/config.yaml" && "$(cat "${dir}/config.yaml")" == "${want}" ]]; then return 0; fi
+  printf '%s\n' "${want}" >"${dir}/config.yaml.new"
+  mv "${dir}/config.yaml.new" "${dir}/config.yaml"
+  systemctl restart google-cloud-ops-agent || log "Ops Agent restart failed"
+}
+
 # --- storage --------------------------------------------------------------------------
 fstab_line() {
   printf '%s:/%s %s nfs vers=3,hard,noatime,timeo=600,retrans=3,_netdev,nofail 0 0' \
@@ -492,6 +513,7 @@ install_timer() {
 
 boot() {
   install_packages
+  configure_ops_agent
   mount_storage
   configure_docker
   # A node joins only with the images it will be asked to run (a worker is never handed a
