@@ -11,6 +11,7 @@ import { ConfigError, parseConfig, type RawConfig } from "../../components/confi
 import { OPS_AGENT_CONFIG_KEY } from "../../components/ops-agent-config";
 import { createPlatform } from "../../components/platform";
 import { dashboardProblems } from "./gcp-monitoring-rules";
+import { resourceRules } from "./gcp-rules";
 import { secretAt, settle, useMocks, type Recorded } from "./mocks";
 import { buildStack, exclusive, ROOT, stackConfig, stackSecrets } from "./stack";
 
@@ -531,5 +532,117 @@ describe("components: observability (config and docs)", () => {
       ).to.equal(true);
       expect(cells[2], id).to.equal(p.inputs.severity.toLowerCase());
     }
+  });
+});
+
+describe("components: Cloud Monitoring API rules (the checks themselves)", () => {
+  const violations = (type: string, inputs: Record<string, unknown>) =>
+    resourceRules(type, "x", inputs).map((v) => v.message);
+  const promqlPolicy = (c: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    conditions: [{ displayName: "c", conditionPrometheusQueryLanguage: { query: "up > 0", ...c } }],
+    ...extra,
+  });
+
+  it("alert policies: PromQL alone in its policy, 30 s evaluation steps, minute durations, GT/LT only", () => {
+    expect(
+      violations(POLICY, promqlPolicy({ duration: "300s", evaluationInterval: "60s" })),
+    ).to.deep.equal([]);
+    expect(violations(POLICY, promqlPolicy({ evaluationInterval: "45s" }))).to.have.length(1);
+    expect(violations(POLICY, promqlPolicy({ duration: "5m" }))).to.have.length(1);
+    expect(violations(POLICY, promqlPolicy({ alertRule: "root-down" }))).to.have.length(1);
+    const two = promqlPolicy({});
+    (two.conditions as unknown[]).push({
+      displayName: "d",
+      conditionPrometheusQueryLanguage: { query: "up" },
+    });
+    expect(violations(POLICY, { ...two, combiner: "OR" })).to.include(
+      "a PromQL condition must be the policy's only one",
+    );
+    const threshold = (t: Record<string, unknown>) => ({
+      conditions: [
+        {
+          displayName: "t",
+          conditionThreshold: {
+            filter: 'metric.type="x"',
+            comparison: "COMPARISON_GT",
+            duration: "120s",
+            ...t,
+          },
+        },
+      ],
+    });
+    expect(violations(POLICY, threshold({}))).to.deep.equal([]);
+    expect(violations(POLICY, threshold({ duration: "90s" }))).to.have.length(1);
+    expect(violations(POLICY, threshold({ comparison: "COMPARISON_GE" }))).to.have.length(1);
+    expect(
+      violations(
+        POLICY,
+        threshold({ aggregations: [{ alignmentPeriod: "30s", crossSeriesReducer: "REDUCE_SUM" }] }),
+      ),
+    ).to.have.length(2);
+    expect(
+      violations(POLICY, promqlPolicy({}, { alertStrategy: { autoClose: "600s" } })),
+    ).to.have.length(1);
+    expect(violations(POLICY, promqlPolicy({}, { userLabels: { Tier: "x" } }))).to.have.length(1);
+  });
+
+  it("uptime checks, channels and PodMonitorings", () => {
+    const check = (c: Record<string, unknown>) =>
+      violations("gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig", {
+        timeout: "10s",
+        period: "60s",
+        tcpCheck: { port: 64 },
+        monitoredResource: {
+          type: "uptime_url",
+          labels: { host: "root.x.example", project_id: "p" },
+        },
+        ...c,
+      });
+    expect(check({})).to.deep.equal([]);
+    expect(check({ period: "120s" })).to.have.length(1);
+    expect(check({ timeout: "90s" })).to.have.length(1);
+    expect(check({ httpCheck: { path: "/" } })).to.have.length(1);
+    expect(
+      violations(CHANNEL, {
+        type: "pagerduty",
+        labels: { service_key: "k" },
+        sensitiveLabels: { serviceKey: "k" },
+      }),
+    ).to.have.length(1);
+    expect(violations(CHANNEL, { type: "email", labels: {} })).to.have.length(1);
+    const pm = (ep: Record<string, unknown>) =>
+      violations(PODMON, {
+        spec: { selector: { matchLabels: { a: "b" } }, endpoints: [{ port: "m", ...ep }] },
+      });
+    expect(pm({ interval: "30s", timeout: "10s" })).to.deep.equal([]);
+    expect(pm({ interval: "30s", timeout: "1m" })).to.have.length(1);
+    expect(pm({ interval: "30 seconds" })).to.have.length(1);
+  });
+
+  it("dashboards: one layout, tiles inside the 48-column mosaic and apart, one query kind per data set", () => {
+    const tile = (
+      x: number,
+      y: number,
+      q: Record<string, unknown> = { prometheusQuery: "up" },
+    ) => ({
+      xPos: x,
+      yPos: y,
+      width: 24,
+      height: 16,
+      widget: { title: "t", xyChart: { dataSets: [{ timeSeriesQuery: q }] } },
+    });
+    const board = (tiles: unknown[]) =>
+      JSON.stringify({ displayName: "d", mosaicLayout: { columns: 48, tiles } });
+    expect(dashboardProblems(board([tile(0, 0), tile(24, 0)]))).to.deep.equal([]);
+    expect(dashboardProblems(board([tile(0, 0), tile(12, 8)]))).to.deep.equal([
+      "tiles 0 and 1 overlap",
+    ]);
+    expect(dashboardProblems(board([tile(36, 0)]))).to.have.length(1);
+    expect(
+      dashboardProblems(
+        board([tile(0, 0, { prometheusQuery: "up", timeSeriesFilter: { filter: "x" } })]),
+      ),
+    ).to.have.length(1);
+    expect(dashboardProblems("{")).to.deep.equal(["dashboardJson is not JSON"]);
   });
 });
