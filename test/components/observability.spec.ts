@@ -494,6 +494,14 @@ describe("components: observability (config and docs)", () => {
     expect(configError({ ...dev, "atplatform:alerting": '{"email":["a@b.example"]}' })).to.equal(
       "atplatform:alerting.email",
     );
+    // The node agent's host port is never inside an atServer range (it would be published).
+    const swarm0 = JSON.parse(dev["atplatform:swarms"]!)[0];
+    expect(
+      configError({
+        ...dev,
+        "atplatform:swarms": JSON.stringify([{ ...swarm0, ports: "9400-9499" }]),
+      }),
+    ).to.equal("atplatform:swarms[0].ports");
     // A PagerDuty key alone is enough.
     const cfg = parseConfig(
       { ...dev, "atplatform:alerting": undefined },
