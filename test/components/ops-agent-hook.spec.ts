@@ -16,7 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { opsAgentConfig } from "../../components/ops-agent-config";
-import { SWARM_SCRIPT_PATH } from "../../components/swarm-script";
+import { renderSwarmScript, SWARM_SCRIPT_PATH } from "../../components/swarm-script";
+import { SwarmSandbox } from "./swarm-sandbox";
 
 interface Run {
   code: number;
@@ -109,5 +110,42 @@ describe("components: swarm VM Ops Agent hook", () => {
     expect(noKey.stderr).to.contain("no Ops Agent configuration");
     expect(existsSync(join(agentDir(), "config.yaml"))).to.equal(false);
     expect(restarts(noKey)).to.have.length(0);
+  });
+
+  it("15: a worker's boot runs the hook (the VM's metadata becomes the agent's config) and still joins", async () => {
+    const b = new SwarmSandbox("swarm1-wkr-x1y2", "10.12.0.77");
+    try {
+      b.secret("swarm1-worker-token", "SWMTKN-1-workertoken0123456789-abcdef0123");
+      b.write("reachable", "10.12.0.10:2377\n");
+      mkdirSync(join(b.root, "etc", "google-cloud-ops-agent"), { recursive: true });
+      const r = await b.run(
+        renderSwarmScript({
+          swarm: "swarm1",
+          role: "worker",
+          project: "test-proj",
+          region: "europe-west2",
+          swarmDomain: "swarm1.dev.atplatform.example",
+          managerIps: ["10.12.0.10", "10.12.0.11", "10.12.0.12"],
+          nfsServer: "10.60.8.2",
+          nfsShare: "atservers",
+          dockerSecretPrefix: "swarm1-docker",
+          tlsSecretPrefix: "swarm1-tls",
+          tlsMode: "private-ca",
+          imagesSecret: "swarm1-images",
+        }),
+      );
+      expect(r.code, r.stderr).to.equal(0);
+      expect(
+        b
+          .calls("curl")
+          .filter((c) => c.endsWith("/instance/attributes/atplatform-ops-agent-config")),
+      ).to.have.length(1);
+      // The sandbox's metadata server answers every other path with the VM's address.
+      expect(b.file("etc/google-cloud-ops-agent/config.yaml")).to.equal("10.12.0.77\n");
+      expect(b.calls("systemctl restart google-cloud-ops-agent")).to.have.length(1);
+      expect(b.calls("docker swarm join")).to.have.length(1);
+    } finally {
+      b.cleanup();
+    }
   });
 });
