@@ -146,6 +146,17 @@ export class ObjectReader {
     return n;
   }
 
+  /** A list of strings, each checked by `item` (which gets the element's full key). */
+  strings<T>(field: string, item: (v: string, key: string) => T): T[] {
+    const v = this.get(field);
+    const full = `${this.key}.${field}`;
+    if (!Array.isArray(v)) throw new ConfigError(full, "must be a list");
+    return v.map((x, i) => {
+      if (typeof x !== "string") throw new ConfigError(`${full}[${i}]`, "must be a string");
+      return item(x, `${full}[${i}]`);
+    });
+  }
+
   oneOf<T extends string>(field: string, allowed: readonly T[], def: T): T {
     const v = this.get(field) ?? def;
     if (!allowed.includes(v as T))

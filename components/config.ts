@@ -109,6 +109,16 @@ export interface RegistrarServiceConfig {
   tls: RootTlsConfig;
 }
 
+/** Where alerts go (issue 15): at least one channel; auth tokens are Pulumi secrets. */
+export interface AlertingConfig {
+  /** E-mail addresses, one notification channel each. */
+  emails: string[];
+  /** PagerDuty Events API v1 integration key (secret config `alertPagerDutyKey`). */
+  pagerDutyServiceKey: pulumi.Output<string> | undefined;
+  /** Certificates alert this many days before they expire. */
+  certificateWarningDays: number;
+}
+
 export interface PlatformConfig {
   project: string;
   region: string;
@@ -135,6 +145,7 @@ export interface PlatformConfig {
   /** Build the services' images from services/<svc>/Dockerfile and push them (tag below). */
   buildImages: boolean;
   imageTag: string;
+  alerting: AlertingConfig;
 }
 
 /** Secret values, keyed by full name. */
@@ -164,6 +175,7 @@ const PLAIN_KEYS = [
   "registrarTls",
   "registrarAdminCidrs",
   "swarmNodeImage",
+  "alerting",
 ];
 const SECRET_KEYS = [
   "rootTlsCert",
@@ -173,6 +185,7 @@ const SECRET_KEYS = [
   "registrarApiKey",
   "registrarAdminKey",
   "registrarSmtpPassword",
+  "alertPagerDutyKey",
 ];
 
 export function loadConfig(): PlatformConfig {
@@ -382,6 +395,8 @@ export function parseConfig(
         }
       : { mode: "private-ca" };
 
+  const alerting = alertingConfig(r, secrets);
+
   return Object.freeze({
     project,
     region,
@@ -403,7 +418,34 @@ export function parseConfig(
     atserverImage,
     buildImages,
     imageTag,
+    alerting,
   });
+}
+
+const EMAIL = /^[^@\s'"<>]+@[^@\s'"<>]+\.[a-z]{2,}$/;
+
+function alertingConfig(r: Reader, secrets: RawSecrets): AlertingConfig {
+  const o = r.object("atplatform:alerting");
+  const emails = o.has("emails")
+    ? o.strings("emails", (v, key) => {
+        if (!EMAIL.test(v)) throw new ConfigError(key, `"${v}" is not an e-mail address`);
+        return v;
+      })
+    : [];
+  if (new Set(emails).size !== emails.length)
+    throw new ConfigError("atplatform:alerting.emails", "lists an address twice");
+  const pagerDutyServiceKey = secretText(secrets, "atplatform:alertPagerDutyKey", 20);
+  // An alert that notifies nobody is an alert nobody sees.
+  if (emails.length === 0 && pagerDutyServiceKey === undefined)
+    throw new ConfigError(
+      "atplatform:alerting.emails",
+      "is required: alerts need at least one e-mail address or the secret alertPagerDutyKey",
+    );
+  return {
+    emails,
+    pagerDutyServiceKey,
+    certificateWarningDays: o.int("certificateWarningDays", 21, { min: 7, max: 60 }),
+  };
 }
 
 const IMAGE_REF = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/;
@@ -430,7 +472,8 @@ const FILESTORE_CAPACITY: Record<FilestoreTier, { min: number; max: number; step
   ENTERPRISE: [{ min: 1024, max: 10240, step: 256 }],
 };
 /** Ports the swarm itself uses on every node; an atServer range must not include them. */
-export const SWARM_RESERVED_PORTS = [2375, 2376, 2377, 4789, 7946, 9100];
+/** (9464: the node metrics agent's host port, read on the VM by the Ops Agent.) */
+export const SWARM_RESERVED_PORTS = [2375, 2376, 2377, 4789, 7946, 9100, 9464];
 
 function swarmConfig(o: ObjectReader): SwarmConfig {
   const name = o.string("name", undefined, /^[a-z][a-z0-9]{2,11}$/);
@@ -670,4 +713,5 @@ const OBJECT_FIELDS: Record<string, string[]> = {
     "engineHost",
   ],
   swarmNodeImage: ["image", "aptSnapshot", "opsAgentVersion"],
+  alerting: ["emails", "certificateWarningDays"],
 };

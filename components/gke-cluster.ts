@@ -105,6 +105,11 @@ export class GkeCluster extends pulumi.ComponentResource {
         // Secrets in etcd are encrypted with our KMS key (envelope encryption).
         databaseEncryption: { state: "ENCRYPTED", keyName: args.secretsKey.keyId },
         binaryAuthorization: { evaluationMode: "PROJECT_SINGLETON_POLICY_ENFORCE" },
+        // Managed Service for Prometheus: collectors on every node, driven by PodMonitoring.
+        monitoringConfig: {
+          enableComponents: ["SYSTEM_COMPONENTS"],
+          managedPrometheus: { enabled: true },
+        },
         maintenancePolicy: { dailyMaintenanceWindow: { startTime: "03:00" } },
         deletionProtection: args.deletionProtection,
         resourceLabels: args.labels,

@@ -1,8 +1,16 @@
 // The whole stack as one function of typed config, so tests can build it for any config.
 import * as pulumi from "@pulumi/pulumi";
+import { AlertPolicies } from "./alert-policies";
+import { alertRules, DIRECTORY_JOB, REGISTRAR_JOB } from "./alert-rules";
 import type { PlatformConfig } from "./config";
+import { Dashboards } from "./dashboards";
 import { DirectoryFirewall } from "./directory-firewall";
-import { DIRECTORY_CONTAINER_PORT, DIRECTORY_PORT, DirectoryService } from "./directory-service";
+import {
+  DIRECTORY_CONTAINER_PORT,
+  DIRECTORY_HTTP_PORT,
+  DIRECTORY_PORT,
+  DirectoryService,
+} from "./directory-service";
 import { DirectoryStore } from "./directory-store";
 import { DnsZone } from "./dns-zone";
 import { AdmissionPolicy } from "./admission-policy";
@@ -11,13 +19,15 @@ import { ImagePins } from "./image-pins";
 import { ImageRegistry } from "./image-registry";
 import * as gcp from "@pulumi/gcp";
 import { ADDRESS_PLAN, GOOGLE_HEALTH_CHECK_RANGES, Network, NODE_TAGS } from "./network";
+import { MetricsScrape } from "./metrics-scrape";
 import { NamespacePolicies, PRIVATE_RANGES } from "./network-policies";
 import { NfsShare } from "./nfs-share";
+import { NotificationChannels } from "./notification-channels";
 import { LeafCertificate, PrivateCa } from "./private-ca";
 import { PreviewRole } from "./preview-role";
 import { ProjectServices } from "./project-services";
 import { RegistrarAccess } from "./registrar-access";
-import { REGISTRAR_HTTP_PORT, RegistrarService } from "./registrar-service";
+import { REGISTRAR_HTTP_PORT, REGISTRAR_METRICS_PORT, RegistrarService } from "./registrar-service";
 import { RegistrarSwarms } from "./registrar-swarms";
 import { SECRETS_KEY_ROTATION_DAYS, SecretsKey } from "./secrets-key";
 import { ServiceImage } from "./service-image";
@@ -260,6 +270,15 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
     ],
   });
 
+  new MetricsScrape("atdirectory", {
+    provider: directoryCluster.provider,
+    namespace: directory.namespace,
+    podLabels: { "app.kubernetes.io/name": "atdirectory" },
+    portName: "http",
+    port: DIRECTORY_HTTP_PORT,
+    job: DIRECTORY_JOB,
+  });
+
   const registrar = new RegistrarAccess("registrar", {
     provider: registrarCluster.provider,
     redisPrimary: store.primary,
@@ -408,6 +427,14 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
           : []),
       ],
     });
+    new MetricsScrape("registrar", {
+      provider: registrar.provider,
+      namespace: registrar.namespace,
+      podLabels: { "app.kubernetes.io/name": "registrar" },
+      portName: "metrics",
+      port: REGISTRAR_METRICS_PORT,
+      job: REGISTRAR_JOB,
+    });
     registrarOut = deployRegistrar(cfg, {
       access: registrar,
       swarmsFile,
@@ -424,6 +451,32 @@ export function createPlatform(cfg: PlatformConfig): PlatformOutputs {
       labels,
     });
   }
+
+  // Issue 15: alerts to the configured channels, and one dashboard per tier.
+  const channels = new NotificationChannels(
+    "alerts",
+    { settings: cfg.alerting, env: cfg.env, labels },
+    after,
+  );
+  new AlertPolicies(
+    "alerts",
+    {
+      env: cfg.env,
+      rules: alertRules({
+        swarms: cfg.swarms.map((s) => s.name),
+        directoryMinReplicas: cfg.directory.minReplicas,
+        certificateWarningDays: cfg.alerting.certificateWarningDays,
+      }),
+      channels: channels.names,
+      rootHost: rootName,
+      rootPort: DIRECTORY_PORT,
+      project: cfg.project,
+      filestoreInstance: nfs.instance.name,
+      labels,
+    },
+    after,
+  );
+  new Dashboards("dashboards", { env: cfg.env, filestoreInstance: nfs.instance.name }, after);
 
   return {
     rootAddress: `${rootName}:${DIRECTORY_PORT}`,

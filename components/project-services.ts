@@ -16,6 +16,7 @@ export const REQUIRED_APIS = [
   // Secrets encryption (KMS key of the clusters) and admission control (Binary Authorization).
   "cloudkms.googleapis.com",
   "binaryauthorization.googleapis.com",
+  "monitoring.googleapis.com",
 ];
 
 export class ProjectServices extends pulumi.ComponentResource {

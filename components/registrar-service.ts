@@ -15,6 +15,8 @@ import { RegistrarArmor } from "./registrar-armor";
 
 /** The registrar's plain-HTTP listener in the pod; TLS ends at the load balancer. */
 export const REGISTRAR_HTTP_PORT = 8080;
+/** Its Prometheus listener: on the pod address, open only to the managed collectors. */
+export const REGISTRAR_METRICS_PORT = 9464;
 /** Unauthenticated; answers once the database answers (constant cost, no listing). */
 export const REGISTRAR_HEALTH_PATH = "/healthz";
 export const REGISTRAR_DATA_DIR = "/var/lib/registrar";
@@ -220,7 +222,10 @@ export class RegistrarService extends pulumi.ComponentResource {
                 {
                   name: "registrar",
                   image: args.image,
-                  ports: [{ name: "http", containerPort: REGISTRAR_HTTP_PORT, protocol: "TCP" }],
+                  ports: [
+                    { name: "http", containerPort: REGISTRAR_HTTP_PORT, protocol: "TCP" },
+                    { name: "metrics", containerPort: REGISTRAR_METRICS_PORT, protocol: "TCP" },
+                  ],
                   env,
                   resources: {
                     requests: { cpu: s.cpu, memory: s.memory },
@@ -379,6 +384,9 @@ function registrarEnv(
   return [
     { name: "REGISTRAR_BIND", value: "0.0.0.0" },
     { name: "REGISTRAR_PORT", value: String(REGISTRAR_HTTP_PORT) },
+    // Loopback by default; the collectors scrape the pod address (NetworkPolicy-gated).
+    { name: "REGISTRAR_METRICS_PORT", value: String(REGISTRAR_METRICS_PORT) },
+    { name: "REGISTRAR_METRICS_HOST", value: "0.0.0.0" },
     { name: "REGISTRAR_DATA_DIR", value: REGISTRAR_DATA_DIR },
     { name: "REGISTRAR_SECURE_COOKIES", value: "true" },
     { name: "REGISTRAR_ROOT", value: args.rootAddress },

@@ -3,6 +3,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { SwarmConfig } from "./config";
+import { OPS_AGENT_CONFIG_KEY, opsAgentConfig } from "./ops-agent-config";
 import { DOCKER_API_PORT, SWARM_GOSSIP_PORT, SWARM_MANAGER_PORT } from "./swarm-network";
 
 export const MANAGER_COUNT = 3;
@@ -77,6 +78,7 @@ export class SwarmNodes extends pulumi.ComponentResource {
             ...(role === "worker"
               ? { "shutdown-script": `#!/bin/bash\n${SWARM_SELF} leave\n` }
               : {}),
+            [OPS_AGENT_CONFIG_KEY]: opsAgentConfig({ swarm: s.name, role }),
             "enable-oslogin": "TRUE",
             "block-project-ssh-keys": "TRUE",
           },

@@ -168,13 +168,35 @@ install_packages() {
     pkgs+=(certbot python3-certbot-dns-google)
   fi
   retry apt-get install -y -qq --no-install-recommends "${pkgs[@]}" || die "apt-get install failed"
-  # Memory metrics for the workers' autoscaler come from the Ops Agent.
-  if [[ "${ATP_ROLE}" == worker ]] && ! systemctl is-active --quiet google-cloud-ops-agent; then
+  # The Ops Agent (pinned version) on every node: the workers' autoscaler reads its memory
+  # metrics, and it forwards the node metrics agent's series (managers report swarm health).
+  if ! systemctl is-active --quiet google-cloud-ops-agent; then
     if ! { curl -fsSL -o /tmp/add-ops-agent.sh https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh &&
       bash /tmp/add-ops-agent.sh --also-install --version="${ATP_OPS_AGENT_VERSION}"; }; then
-      log "ops agent install failed; memory autoscaling degraded"
+      log "ops agent install failed; node metrics and memory autoscaling degraded"
     fi
   fi
+}
+
+# --- metrics --------------------------------------------------------------------------
+# The Ops Agent ships with the node image; its Prometheus receiver (the node metrics agent
+# on 127.0.0.1:9464) comes from instance metadata (components/ops-agent-config.ts). The agent
+# restarts only when the configuration changed.
+configure_ops_agent() {
+  local dir="${ATP_ROOT}/etc/google-cloud-ops-agent" want
+  if [[ ! -d "${dir}" ]]; then
+    log "no Ops Agent on this image; node metrics are not collected"
+    return 0
+  fi
+  if ! want="$(curl -fsS -H "Metadata-Flavor: Google" \
+    "http://metadata.google.internal/computeMetadata/v1/instance/attributes/atplatform-ops-agent-config")"; then
+    log "no Ops Agent configuration in the instance metadata"
+    return 0
+  fi
+  if [[ -f "${dir}/config.yaml" && "$(cat "${dir}/config.yaml")" == "${want}" ]]; then return 0; fi
+  printf '%s\n' "${want}" >"${dir}/config.yaml.new"
+  mv "${dir}/config.yaml.new" "${dir}/config.yaml"
+  systemctl restart google-cloud-ops-agent || log "Ops Agent restart failed"
 }
 
 # --- storage --------------------------------------------------------------------------
@@ -513,6 +535,7 @@ install_timer() {
 
 boot() {
   install_packages
+  configure_ops_agent
   mount_storage
   configure_docker
   # A node joins only with the images it will be asked to run (a worker is never handed a

@@ -77,7 +77,8 @@ export function world(cfg: PlatformConfig): World {
   };
   const probes: [Proto, number][] = [
     ...[
-      22, 53, 64, 80, 443, 2049, 2375, 2376, 2377, 6378, 7946, 8080, 9100, 10250, 10256, 31000,
+      22, 53, 64, 80, 443, 2049, 2375, 2376, 2377, 6378, 7946, 8080, 9100, 9464, 10250, 10256,
+      31000,
     ].map((p) => ["tcp", p] as [Proto, number]),
     ...[53, 4789, 7946].map((p) => ["udp", p] as [Proto, number]),
   ];
@@ -346,6 +347,45 @@ for (const env of ["dev", "prod"]) {
         internal: true,
       };
       expect(ingressAllowed(rec.resources, src, dst, "tcp", 8080)).to.equal(false);
+    });
+
+    it("15: only Managed Prometheus's collectors reach the metrics ports, and only those", async () => {
+      const { rec } = await buildStack(env);
+      const collector: Peer = {
+        namespace: "gke-gmp-system",
+        labels: { "app.kubernetes.io/name": "collector" },
+      };
+      const targets: [{ namespace: string; labels: Record<string, string> }, number, number][] = [
+        [
+          { namespace: "atdirectory", labels: { "app.kubernetes.io/name": "atdirectory" } },
+          8080,
+          6378,
+        ],
+        [{ namespace: "registrar", labels: { "app.kubernetes.io/name": "registrar" } }, 9464, 8080],
+      ];
+      const impostors: Peer[] = [
+        { namespace: "gke-gmp-system", labels: { "app.kubernetes.io/name": "rule-evaluator" } },
+        { namespace: "default", labels: { "app.kubernetes.io/name": "collector" } },
+        { ip: "198.51.100.7" },
+        { ip: host(ADDRESS_PLAN.directory.pods, 9) },
+      ];
+      for (const [pod, metrics, other] of targets) {
+        expect(
+          podAllowed(rec.resources, pod, "Ingress", collector, "tcp", metrics),
+          pod.namespace,
+        ).to.equal(true);
+        expect(
+          podAllowed(rec.resources, pod, "Ingress", collector, "tcp", other),
+          pod.namespace,
+        ).to.equal(false);
+        for (const who of impostors)
+          expect(
+            podAllowed(rec.resources, pod, "Ingress", who, "tcp", metrics),
+            `${JSON.stringify(who)} -> ${pod.namespace}:${metrics}`,
+          ).to.equal(false);
+        // The scrape answer needs no egress rule (replies of an admitted connection).
+        expect(podAllowed(rec.resources, pod, "Egress", collector, "tcp", 443)).to.equal(false);
+      }
     });
 
     it("14: registrar pods reach the Redis primary, each swarm's Docker API, the root and (prod) SMTP; nothing else", async () => {

@@ -2,7 +2,9 @@
 // with the resources the program registers, encoded where the mocks create them: values
 // the API rejects are reported per resource (`resourceRules`, called by the mocks for every
 // registration), and behaviour that spans resources is simulated (`migInstances`). Each
-// rule cites the page or provider source it comes from.
+// rule cites the page or provider source it comes from. Cloud Monitoring's rules are in
+// gcp-monitoring-rules.ts.
+import { MONITORING_RULES } from "./gcp-monitoring-rules";
 
 /** Pulumi's autonaming, deterministic here: the resource name plus a 7-hex suffix. */
 export function autoName(name: string): string {
@@ -257,6 +259,7 @@ const RULES: Record<string, Rule> = {
   "gcp:secretmanager/secret:Secret": secret,
   "gcp:projects/iAMCustomRole:IAMCustomRole": customRole,
   "gcp:artifactregistry/repository:Repository": repository,
+  ...MONITORING_RULES,
 };
 
 /** The API's objections to one registered resource (empty when it would be accepted). */

@@ -135,6 +135,10 @@ function computedByType(
       return { name, networks: [{ ...(inputs.networks?.[0] ?? {}), ipAddresses: ["10.60.8.2"] }] };
     case "gcp:secretmanager/secret:Secret":
       return { name: `projects/test-proj/secrets/${inputs.secretId}`, secretId: inputs.secretId };
+    case "gcp:monitoring/notificationChannel:NotificationChannel":
+      return { name: `projects/${project}/notificationChannels/${name}` };
+    case "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig":
+      return { uptimeCheckId: `${name}-check` };
     case "docker-build:index:Image":
       return {
         digest: "sha256:" + "ab".repeat(32),

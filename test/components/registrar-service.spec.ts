@@ -13,6 +13,7 @@ import {
   REGISTRAR_DATA_DIR,
   REGISTRAR_HEALTH_PATH,
   REGISTRAR_HTTP_PORT,
+  REGISTRAR_METRICS_PORT,
   RegistrarService,
 } from "../../components/registrar-service";
 import { SWARM_SECRETS_MOUNT, SWARMS_FILE } from "../../components/registrar-swarms";
@@ -164,6 +165,7 @@ for (const envName of ["dev", "prod"]) {
       const c = container(rec);
       expect(c.ports).to.deep.equal([
         { name: "http", containerPort: REGISTRAR_HTTP_PORT, protocol: "TCP" },
+        { name: "metrics", containerPort: REGISTRAR_METRICS_PORT, protocol: "TCP" },
       ]);
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"])
         expect(c[probe].httpGet, probe).to.deep.equal({
@@ -186,6 +188,9 @@ for (const envName of ["dev", "prod"]) {
         port: REGISTRAR_HTTP_PORT,
         dataDir: REGISTRAR_DATA_DIR,
         secureCookies: true,
+        // Scraped by Managed Prometheus on the pod address (issue 15).
+        metricsPort: REGISTRAR_METRICS_PORT,
+        metricsHost: "0.0.0.0",
       });
       expect(parsed.directoryRedis).to.deep.equal({
         url: "rediss://10.60.0.3:6378", // the primary, never the read endpoint
