@@ -27,13 +27,14 @@ export interface Images {
 export async function loadImages(swarm: TestSwarm): Promise<Images> {
   const [first, ...others] = swarm.nodes;
   const base = await baseImage(first!);
-  const out: Images = {
-    base,
-    jobs: await jobImage(first!),
-    atserver: await serviceImage(first!, "atserver", base),
-    directory: await serviceImage(first!, "directory", base),
-    registrar: await serviceImage(first!, "registrar", base),
-  };
+  // In parallel: most of a service image's time is its context (npm ls, tar, hashing).
+  const [jobs, atserver, directory, registrar] = await Promise.all([
+    jobImage(first!),
+    serviceImage(first!, "atserver", base),
+    serviceImage(first!, "directory", base),
+    serviceImage(first!, "registrar", base),
+  ]);
+  const out: Images = { base, jobs, atserver, directory, registrar };
   // Built once: the other nodes load the archives the first build left in the cache.
   for (const d of others) await copyImages(d, Object.values(out));
   return out;
