@@ -68,17 +68,7 @@ describe("swarm tier on a real Docker Engine: the registrar end to end", functio
     redis = await TestRedis.start({ password: REDIS_PASSWORD });
     writer = new RedisRecordWriter({ url: redis.url, password: REDIS_PASSWORD });
     rootPort = await freePort();
-    directory = await DirectoryServer.create({
-      host: hostAddress,
-      port: rootPort,
-      httpPort: -1,
-      cert: join(tls.dir, "cert.pem"),
-      key: join(tls.dir, "key.pem"),
-      redis: `redis://127.0.0.1:${redis.port}`,
-      redisPassword: REDIS_PASSWORD,
-      logLevel: "silent",
-    });
-    await directory.start();
+    directory = await startDirectory(rootPort);
 
     const cfg: SwarmOrchestratorConfig = {
       swarms: [
@@ -137,6 +127,22 @@ describe("swarm tier on a real Docker Engine: the registrar end to end", functio
     };
   });
 
+  /** An atDirectory on the host's end of the bridge, reading the Redis the registrar writes. */
+  async function startDirectory(port: number): Promise<DirectoryServer> {
+    const server = await DirectoryServer.create({
+      host: hostAddress,
+      port,
+      httpPort: -1,
+      cert: join(tls.dir, "cert.pem"),
+      key: join(tls.dir, "key.pem"),
+      redis: `redis://127.0.0.1:${redis.port}`,
+      redisPassword: REDIS_PASSWORD,
+      logLevel: "silent",
+    });
+    await server.start();
+    return server;
+  }
+
   after(async () => {
     for (const a of ["alice", "bob"]) await orch?.remove(a).catch(() => undefined);
     await registrar?.stop();
@@ -156,25 +162,32 @@ describe("swarm tier on a real Docker Engine: the registrar end to end", functio
     await register(ctx, { positional: ["@alice"], flags: {} });
     await register(ctx, { positional: ["@bob"], flags: {} });
     expect(printed.filter((l) => l.startsWith("onboarded"))).to.have.length(2);
-    for (const atSign of ["alice", "bob"]) {
-      const st = await orch.inspect(atSign);
-      if (st.state !== "running") throw new Error(`${atSign}: ${JSON.stringify(st)}`);
-      const addr = await lookupAtServer(`@${atSign}`, {
-        host: hostAddress,
-        port: rootPort,
-        ca: tls.ca,
-      });
-      expect(addr).to.deep.equal({ host: d.address, port: st.placement.port });
-      expect(st.placement.port).to.be.within(PORTS.min, PORTS.max);
-      // Served by a task of the atSign's swarm service, from the built image.
-      const ps = await d.docker([
-        "ps",
-        "--filter",
-        `label=com.docker.swarm.service.name=${serviceName(atSign)}`,
-        "--format",
-        "{{.Image}}",
-      ]);
-      expect(ps.stdout.trim().split("@")[0]).to.match(/^atplatform-test\/atserver:/);
+    // A directory started now answers from Redis alone (no copy cached from the writes).
+    const fresh = await startDirectory(0);
+    try {
+      for (const atSign of ["alice", "bob"]) {
+        const st = await orch.inspect(atSign);
+        if (st.state !== "running") throw new Error(`${atSign}: ${JSON.stringify(st)}`);
+        for (const port of [rootPort, fresh.port!]) {
+          const addr = await lookupAtServer(`@${atSign}`, { host: hostAddress, port, ca: tls.ca });
+          expect(addr, `${atSign} via ${port}`).to.deep.equal({
+            host: d.address,
+            port: st.placement.port,
+          });
+        }
+        expect(st.placement.port).to.be.within(PORTS.min, PORTS.max);
+        // Served by a task of the atSign's swarm service, from the built image.
+        const ps = await d.docker([
+          "ps",
+          "--filter",
+          `label=com.docker.swarm.service.name=${serviceName(atSign)}`,
+          "--format",
+          "{{.Image}}",
+        ]);
+        expect(ps.stdout.trim().split("@")[0]).to.match(/^atplatform-test\/atserver:/);
+      }
+    } finally {
+      await fresh.stop();
     }
   });
 
