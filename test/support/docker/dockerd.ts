@@ -223,8 +223,11 @@ export class TestDockerd {
  * starts in a fraction of vfs's time), vfs elsewhere (overlayfs itself, as inside a CI
  * container); ATP_DOCKER_STORAGE_DRIVER overrides.
  */
-export async function storageDriver(dir: string): Promise<string> {
-  const forced = process.env.ATP_DOCKER_STORAGE_DRIVER;
+export async function storageDriver(
+  dir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const forced = env.ATP_DOCKER_STORAGE_DRIVER;
   if (forced) {
     if (!/^(overlay2|vfs)$/.test(forced))
       throw new Error(`ATP_DOCKER_STORAGE_DRIVER must be overlay2 or vfs, got ${forced}`);
