@@ -5,6 +5,7 @@ import { freePort } from "./ports";
 import { testTls } from "./test-ca";
 import { TestRedis } from "./redis-server";
 import { MissingPrerequisiteError, requireDockerPrerequisites } from "./docker/exec";
+import { storageDriver } from "./docker/dockerd";
 
 describe("test support", () => {
   it("freePort returns a bindable port", async () => {
@@ -75,5 +76,16 @@ describe("test support: the real Docker Engine's prerequisites", () => {
     );
     const all = { uid: 0, which: (cmd: string) => `/usr/bin/${cmd}`, docker: "/usr/bin/docker" };
     expect(() => requireDockerPrerequisites(all)).to.not.throw();
+  });
+
+  it("the storage driver: overlay2 on ext4/xfs, vfs elsewhere, a bad override named", async () => {
+    expect(await storageDriver("/proc", {})).to.equal("vfs");
+    expect(await storageDriver("/proc", { ATP_DOCKER_STORAGE_DRIVER: "overlay2" })).to.equal(
+      "overlay2",
+    );
+    const bad = await storageDriver("/tmp", { ATP_DOCKER_STORAGE_DRIVER: "zfs" }).catch(
+      (e: Error) => e.message,
+    );
+    expect(bad).to.equal("ATP_DOCKER_STORAGE_DRIVER must be overlay2 or vfs, got zfs");
   });
 });

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { AtClient, issueServerCertificate } from "@atplatform/protocol";
 import { sleep } from "../support/docker/exec";
-import { baseImage, jobImage, serviceImage } from "../support/docker/images";
+import type { TestDockerd } from "../support/docker/dockerd";
+import { baseImage, jobImage, loadBuiltImage, serviceImage } from "../support/docker/images";
 import { TestSwarm } from "../support/docker/swarm";
 import { testCa } from "../support/test-ca";
 
@@ -24,14 +25,24 @@ export interface Images {
 
 /** Builds (or loads from the cache) the base and the service images on every node. */
 export async function loadImages(swarm: TestSwarm): Promise<Images> {
-  const out: Partial<Images> = {};
-  for (const d of swarm.nodes) {
-    out.base = await baseImage(d);
-    out.jobs = await jobImage(d);
-    for (const svc of ["atserver", "directory", "registrar"] as const)
-      out[svc] = await serviceImage(d, svc, out.base);
-  }
-  return out as Images;
+  const [first, ...others] = swarm.nodes;
+  const base = await baseImage(first!);
+  // In parallel: most of a service image's time is its context (npm ls, tar, hashing).
+  const [jobs, atserver, directory, registrar] = await Promise.all([
+    jobImage(first!),
+    serviceImage(first!, "atserver", base),
+    serviceImage(first!, "directory", base),
+    serviceImage(first!, "registrar", base),
+  ]);
+  const out: Images = { base, jobs, atserver, directory, registrar };
+  // Built once: the other nodes load the archives the first build left in the cache.
+  for (const d of others) await copyImages(d, Object.values(out));
+  return out;
+}
+
+/** Loads images built earlier in this run onto `d` (only what its tests run). */
+export async function copyImages(d: TestDockerd, tags: string[]): Promise<void> {
+  for (const tag of tags) await loadBuiltImage(d, tag);
 }
 
 export function tempDir(prefix: string): string {

@@ -13,7 +13,7 @@ import {
 import { sleep } from "../support/docker/exec";
 import type { TestDockerd } from "../support/docker/dockerd";
 import { TestSwarm } from "../support/docker/swarm";
-import { loadImages, ownedDir, tempDir, tlsFiles, waitForAtServer, type Images } from "./harness";
+import { copyImages, ownedDir, tempDir, tlsFiles, waitForAtServer, type Images } from "./harness";
 import { sharedSwarm } from "./shared";
 
 const CRAM = "cram-secret-dave-".padEnd(64, "0");
@@ -32,7 +32,9 @@ describe("swarm tier on a real Docker Engine: a move between two swarms", functi
     const shared = await sharedSwarm();
     blue = shared.swarm.leader;
     green = await TestSwarm.start({ name: "green" });
-    images = await loadImages(green);
+    images = shared.images;
+    // Only what a move runs there: the atServer and the storage jobs.
+    await copyImages(green.leader, [images.atserver, images.jobs]);
     dir = tempDir("atp-move-");
     const storageRoot = ownedDir(dir, "atservers");
     const swarms: SwarmConfig[] = [];

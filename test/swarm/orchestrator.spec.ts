@@ -13,6 +13,7 @@ import {
   type SwarmOrchestratorConfig,
 } from "../../services/registrar/src/orchestrator/swarm";
 import {
+  archiveRelPath,
   serviceName,
   storageHostPath,
   storageJobSpec,
@@ -149,6 +150,14 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
   it("provision → running → the atServer answers CRAM, PKAM, put/get on its published port", async () => {
     await orch.ensure("alice", placement(30001), secretFile);
     await running("alice");
+    // Ensuring it again finds it by its labels and leaves it alone.
+    const version = async () =>
+      (
+        await d.json<{ Version: { Index: number } }[]>(["service", "inspect", serviceName("alice")])
+      )[0]!.Version.Index;
+    const v1 = await version();
+    await orch.ensure("alice", placement(30001), secretFile);
+    expect(await version()).to.equal(v1);
     const c = await connect(30001);
     await c.cram(CRAM);
     const pkam = generateRsaKeyPair();
@@ -179,6 +188,9 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
       id,
     ]);
     expect(info!.Config.Env.join("\n")).to.not.include(CRAM);
+    // Nor anywhere in the service as the engine keeps it (only the secret holds it).
+    const svc = (await d.docker(["service", "inspect", serviceName("alice")])).stdout;
+    expect(svc).to.not.include(CRAM).and.not.include(Buffer.from(CRAM).toString("base64"));
     // The service's container: uid 1024 and a read-only root (only the storage mount writes).
     const write =
       "console.log(process.getuid());" +
@@ -309,6 +321,23 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
     await c.close();
   });
 
+  it("a rotated CRAM secret on a running service: the new one mounted, the old one removed", async () => {
+    const before = await secretNames("atplatform.atsign=carol");
+    const rotated = join(dir, "carol-2.cram");
+    writeFileSync(rotated, "cram-secret-carol-2", { mode: 0o600 });
+    await orch.ensure("carol", placement(30003), rotated);
+    const after = await secretNames("atplatform.atsign=carol");
+    expect(after).to.have.length(1);
+    expect(after[0]).to.not.equal(before[0]);
+    const [svc] = await d.json<
+      { Spec: { TaskTemplate: { ContainerSpec: { Secrets: { SecretName: string }[] } } } }[]
+    >(["service", "inspect", serviceName("carol")]);
+    expect(svc!.Spec.TaskTemplate.ContainerSpec.Secrets.map((x) => x.SecretName)).to.include(
+      after[0],
+    );
+    await running("carol");
+  });
+
   it("reset: remove archives the data; ensure with a new CRAM secret starts empty and only the new secret works", async () => {
     const { archivedTo } = await orch.remove("bob");
     expect(archivedTo).to.be.a("string");
@@ -347,8 +376,24 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
     expect(readFileSync(join(archivedTo!, "atsign.txt"), "utf8").trim()).to.equal("alice");
     // The wildcard pair is the swarm's, not the atSign's: it stays.
     expect(await secretNames("atplatform.tls=wildcard")).to.have.length(2);
-    await orch.remove("carol");
+    // An interrupted remove (service gone, its archive job left running): adopted, and the
+    // archive it made is reported.
+    await d.docker(["service", "rm", serviceName("carol")]);
+    const rel = archiveRelPath("carol", new Date("2026-01-02T03:04:05Z"));
+    await new EngineClient(cfg.swarms[0]!, 30_000, "v1.41").call({
+      method: "POST",
+      path: "/services/create",
+      body: storageJobSpec("archive", "carol", cfg.swarms[0]!, images.jobs, [
+        storageRelPath("carol"),
+        rel,
+        "carol",
+      ]),
+    });
+    expect((await orch.remove("carol")).archivedTo).to.equal(join(storageRoot, rel));
+    expect(await secretNames("atplatform.atsign=carol")).to.deep.equal([]);
     await orch.remove("bob");
+    // Nothing stored: nothing archived.
+    expect(await orch.remove("nobody")).to.deep.equal({});
     const all = await d.docker(["service", "ls", "-q"]);
     expect(all.stdout.trim()).to.equal("");
   });

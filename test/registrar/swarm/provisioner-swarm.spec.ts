@@ -51,6 +51,7 @@ describe("registrar provisioning with the swarm orchestrator (recorded Engine AP
     return { engine, store, provisioner, written, errors };
   }
 
+  // Fixture kept: a real engine cannot be made to answer 500 to one DELETE on demand.
   it("delete: a 500 from DELETE /services leaves it retryable; the retry completes the delete", async () => {
     const { engine, store, provisioner, written, errors } = await setup("provision-delete");
     store.reserve("alice", { activationKey: "k" });
@@ -74,6 +75,8 @@ describe("registrar provisioning with the swarm orchestrator (recorded Engine AP
     expect(created).to.deep.equal(["storage-archive"]);
   });
 
+  // Fixture kept: a 500 and a create that reaches the engine but never answers cannot be staged
+  // on a real engine; the real registrar-to-swarm path is test/swarm/registrar-e2e.spec.ts.
   it("API 500, then a create that times out: the atSign stays retryable and ends with one service", async () => {
     const tls = await engineTls();
     engine = await ReplayEngine.start(tls.server, loadFixture("provision-retries").exchanges);

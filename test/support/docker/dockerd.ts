@@ -69,7 +69,7 @@ export class TestDockerd {
       'hostname "$0" && exec "$@"',
       hostname,
       which("dockerd")!,
-      "--storage-driver=vfs",
+      `--storage-driver=${await storageDriver(dir)}`,
       `--data-root=${join(dir, "data")}`,
       `--exec-root=${join(dir, "exec")}`,
       `--pidfile=${join(dir, "docker.pid")}`,
@@ -82,7 +82,13 @@ export class TestDockerd {
       "--log-level=warn",
     ];
     const log = openSync(join(dir, "dockerd.log"), "a");
-    const proc = spawn("nsenter", args, { stdio: ["ignore", log, log] });
+    const proc = spawn("nsenter", args, {
+      stdio: ["ignore", log, log],
+      // A swarm task otherwise tries to pull its image first, even when the node has it: with
+      // no registry reachable that waits ~20 s for DNS on every task start (and sends traffic
+      // off the test network). The images are loaded on every node.
+      env: { ...process.env, DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: "1" },
+    });
     closeSync(log);
     const d = new TestDockerd(
       node,
@@ -210,6 +216,25 @@ export class TestDockerd {
       // gone
     }
   }
+}
+
+/**
+ * overlay2 where the temp dir's filesystem can back it (ext4, xfs: no copying, a container
+ * starts in a fraction of vfs's time), vfs elsewhere (overlayfs itself, as inside a CI
+ * container); ATP_DOCKER_STORAGE_DRIVER overrides.
+ */
+export async function storageDriver(
+  dir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const forced = env.ATP_DOCKER_STORAGE_DRIVER;
+  if (forced) {
+    if (!/^(overlay2|vfs)$/.test(forced))
+      throw new Error(`ATP_DOCKER_STORAGE_DRIVER must be overlay2 or vfs, got ${forced}`);
+    return forced;
+  }
+  const fs = (await run("stat", ["-f", "-c", "%T", dir])).stdout.trim();
+  return /^(ext2\/ext3|xfs)$/.test(fs) ? "overlay2" : "vfs";
 }
 
 /**

@@ -111,6 +111,12 @@ async function fromCache(d: TestDockerd, tag: string): Promise<boolean> {
   return hasImage(d, tag);
 }
 
+/** Loads an image built earlier in this run (it is in the cache) onto another dockerd. */
+export async function loadBuiltImage(d: TestDockerd, tag: string): Promise<void> {
+  if (!(await fromCache(d, tag)))
+    throw new Error(`image ${tag} is not in ${CACHE}: build it first`);
+}
+
 async function toCache(d: TestDockerd, tag: string): Promise<void> {
   mkdirSync(CACHE, { recursive: true });
   const file = join(CACHE, `${tag.replace(/[/:]/g, "_")}.tar`);

@@ -135,6 +135,9 @@ export class SwarmOrchestrator implements Orchestrator {
     return this.locked(atsign, async () => {
       const found = await this.findEverywhere(atsign);
       for (const f of found) await this.removeService(f.client, f.svc, atsign);
+      // A remove interrupted after its service went left the CRAM secrets: they go now.
+      for (const client of this.clients.values())
+        if (!found.some((f) => f.client === client)) await removeCramSecrets(client, atsign);
       // Storage is on the share every swarm mounts; any swarm can archive it.
       const client = found[0]?.client ?? this.client(this.cfg.swarms[0]!.name);
       const rel = archiveRelPath(atsign, (this.cfg.now ?? (() => new Date()))());
