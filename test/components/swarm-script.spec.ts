@@ -279,9 +279,12 @@ describe("components: swarm startup script", () => {
     expect((await b.run(script)).code).to.equal(0);
     let mark = b.calls().length;
     expect((await b.run(script, "maintain")).code).to.equal(0);
-    expect(b.calls().slice(mark).filter((c) => c.startsWith("systemctl reload"))).to.deep.equal(
-      [],
-    );
+    expect(
+      b
+        .calls()
+        .slice(mark)
+        .filter((c) => c.startsWith("systemctl reload")),
+    ).to.deep.equal([]);
     b.secret("swarm1-docker-cert", "CERT PEM v2");
     b.secret("swarm1-docker-key", "KEY PEM v2");
     mark = b.calls().length;
