@@ -29,7 +29,7 @@ import {
   storageHostPath,
 } from "../../services/registrar/src/orchestrator/swarm/service-spec";
 import { ENGINE_PORT, TestDockerd } from "../support/docker/dockerd";
-import { sleep } from "../support/docker/exec";
+import { run, sleep } from "../support/docker/exec";
 import { baseImage, jobImage, serviceImage } from "../support/docker/images";
 import { TestSwarm } from "../support/docker/swarm";
 import { FakeMetadataServer } from "../support/gce/metadata-server";
@@ -62,7 +62,8 @@ describe("swarm tier on a real Docker Engine: swarm-node.sh forms three managers
   let caCert: string;
   let engineCert1: Pem;
   let engineCert1Expiry: number;
-  let images: { jobs: string; atserver: string };
+  let images: { jobs: string; atserver: string } | undefined;
+  let loadingImages: Promise<{ jobs: string; atserver: string }>;
   let clientFiles: { ca: string; cert: string; key: string };
   let orch: SwarmOrchestrator | undefined;
 
@@ -82,12 +83,12 @@ describe("swarm tier on a real Docker Engine: swarm-node.sh forms three managers
     metadata = await FakeMetadataServer.start(host);
     secrets = await FakeSecretManager.start(host, "test-proj", metadata.token);
     // What `pulumi up` stores: the Docker API CA and a server certificate for the managers'
-    // addresses, here valid for one minute only (rotated below).
+    // addresses, here valid for 20 seconds only (rotated below; about the time the boot takes).
     const ca = await testCa();
     caCert = ca.cert;
     engineCert1 = await issueServerCertificate(ca, {
       names: swarm.managers.map((m) => m.address),
-      validDays: validFor(60),
+      validDays: validFor(20),
     });
     engineCert1Expiry = new Date(new X509Certificate(engineCert1.cert).validTo).getTime();
     secrets.put("multi-docker-ca", ca.cert);
@@ -119,18 +120,38 @@ describe("swarm tier on a real Docker Engine: swarm-node.sh forms three managers
     };
     managers = swarm.managers.map((d) => new ScriptedNode(d, "manager", cloud));
     workers = swarm.workers.map((d) => new ScriptedNode(d, "worker", cloud));
-    // Every VM boots at once, as a new swarm's instance groups do; the workers' images are
-    // loaded meanwhile (no registry here; production pre-pulls by digest, `images`).
-    const loading = Promise.all(
-      swarm.workers.map(async (w) => {
-        const base = await baseImage(w);
-        return { jobs: await jobImage(w), atserver: await serviceImage(w, "atserver", base) };
-      }),
-    ).then((both) => both[0]!);
-    [images] = await Promise.all([loading, ...[...managers, ...workers].map((n) => n.run("boot"))]);
+    const loading = (async () => {
+      const [first, second] = swarm.workers as [TestDockerd, TestDockerd];
+      const base = await baseImage(first);
+      const out = {
+        jobs: await jobImage(first),
+        atserver: await serviceImage(first, "atserver", base),
+      };
+      // The same images onto the other worker, without building (or hashing) them again.
+      await run(
+        "sh",
+        [
+          "-c",
+          'docker -H "unix://$0" save "$2" "$3" | docker -H "unix://$1" load -q',
+          first.socket,
+          second.socket,
+          out.jobs,
+          out.atserver,
+        ],
+        { timeout: 600_000 },
+      );
+      return out;
+    })();
+    // Every VM boots at once, as a new swarm's instance groups do. The workers' images (no
+    // registry here; production pre-pulls by digest) load meanwhile and until the scale-in
+    // test needs them.
+    loadingImages = loading;
+    loading.catch(() => undefined);
+    await Promise.all([...managers, ...workers].map((n) => n.run("boot")));
   });
 
   after(async () => {
+    await loadingImages?.catch(() => undefined);
     await orch?.close();
     await swarm?.stop();
     for (const n of [...managers, ...workers]) await n.destroy();
@@ -210,7 +231,7 @@ describe("swarm tier on a real Docker Engine: swarm-node.sh forms three managers
       publicHost: swarm.workers[0]!.address,
       minPort: 30000,
       maxPort: 30099,
-      image: images.atserver,
+      image: images?.atserver ?? "not-loaded-yet",
       storageRoot: join(share, "atservers"),
       publishMode: "host",
     };
@@ -268,7 +289,7 @@ describe("swarm tier on a real Docker Engine: swarm-node.sh forms three managers
   });
 
   it("12.6: a re-issued Engine API certificate reaches every manager (maintain) and the registrar's client (mounted files) with no restart of dockerd, the endpoint or the registrar", async () => {
-    // The first certificate was valid for a minute: by now it has expired and fails.
+    // The first certificate was valid for 20 s: by now it has expired and fails.
     if (Date.now() < engineCert1Expiry + 1000) await sleep(engineCert1Expiry + 1000 - Date.now());
     const ca = await testCa();
     const client = await issueServerCertificate(ca, { names: ["registrar.test"] });
@@ -379,6 +400,7 @@ describe("swarm tier on a real Docker Engine: swarm-node.sh forms three managers
   });
 
   it("a worker being scaled in leaves first: its atServer is rescheduled to the other worker at once and the owner's data on the shared directory is still there; maintain forgets the node", async () => {
+    images = await loadingImages;
     // Manager 0's maintenance publishes the wildcard certificate the atServers use.
     await managers[0]!.run("maintain");
     const published = await leader().docker([
