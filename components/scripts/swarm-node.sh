@@ -4,9 +4,10 @@
 #
 #   boot      install Docker + NFS client, mount the atServer share, configure the Docker
 #             daemon (managers: TLS Engine API), form or join the swarm, install the timer
-#   maintain  manager 0 only: publish the swarm's wildcard certificate as Docker secrets and
-#             move services onto it, renew it by ACME (acme mode), prune departed workers,
-#             take the daily Filestore backup (backup owner only)
+#   maintain  every manager: reload the Engine API's TLS endpoint when Secret Manager holds a
+#             re-issued certificate. Manager 0 also: publish the swarm's wildcard certificate
+#             as Docker secrets and move services onto it, renew it by ACME (acme mode), prune
+#             departed workers, take the daily Filestore backup (backup owner only)
 #   images    every node, at boot (before joining) and every 2 minutes: pre-pull the pinned
 #             image digests listed in Secret Manager, with this VM's own identity
 #   leave     workers, from GCE's shutdown script (scale-in, template roll-out, repair):
@@ -20,12 +21,15 @@
 # @@ATP_VARS@@
 set -euo pipefail
 
-# Test hooks: a sandbox prefix for every file this script writes, and retry pacing.
+# Test hooks: a sandbox prefix for every file this script writes, the Docker socket, retry
+# pacing, and the seam file (below).
 ATP_ROOT="${ATP_ROOT:-}"
+ATP_DOCKER_SOCKET="${ATP_DOCKER_SOCKET:-/var/run/docker.sock}"
 ATP_RETRIES="${ATP_RETRIES:-90}"
 ATP_RETRY_DELAY="${ATP_RETRY_DELAY:-10}"
 
 readonly DOCKER_TLS_DIR="/etc/docker/tls"
+readonly ENGINE_TLS_UNIT="atplatform-engine-tls"
 readonly SELF="/usr/local/sbin/atplatform-swarm"
 
 log() { printf 'atplatform-swarm[%s]: %s\n' "${ATP_ROLE}" "$*" >&2; }
@@ -34,12 +38,37 @@ die() {
   exit 1
 }
 
+# --- the seam: every call that needs a GCE VM -----------------------------------------
+# On a VM these run as written. The real-engine tests (test/swarm/multi-node.spec.ts) point
+# ATP_SEAM at a file that redefines them for a node that is a dockerd in a network namespace:
+# gcloud and the metadata server go to small HTTP fakes, systemd, apt and the NFS mount act
+# on that node. Everything else in this script runs unchanged there.
+cloud_gcloud() { gcloud "$@"; }
+# cloud_metadata PATH: GET computeMetadata/v1/PATH from the GCE metadata server.
+cloud_metadata() {
+  curl -fsS -H "Metadata-Flavor: Google" "http://metadata.google.internal/computeMetadata/v1/$1"
+}
+cloud_install_ops_agent() {
+  curl -fsSL -o /tmp/add-ops-agent.sh https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh &&
+    bash /tmp/add-ops-agent.sh --also-install --version="${ATP_OPS_AGENT_VERSION}"
+}
+node_has() { command -v "$1" >/dev/null; }
+node_apt() { apt-get "$@"; }
+node_systemctl() { systemctl "$@"; }
+share_mounted() { mountpoint -q "$1"; }
+share_mount() { mount "$1"; }
+share_umount() { umount "$1"; }
+if [[ -n "${ATP_SEAM:-}" ]]; then
+  # shellcheck source=/dev/null
+  source "${ATP_SEAM}"
+fi
+
 # --- Secret Manager -------------------------------------------------------------------
 # secret_get NAME: prints the latest version; exit 3 when the secret has no version yet.
 secret_get() {
   local out err rc=0
   err="$(mktemp)"
-  out="$(gcloud secrets versions access latest --secret="$1" --project="${ATP_PROJECT}" 2>"${err}")" || rc=$?
+  out="$(cloud_gcloud secrets versions access latest --secret="$1" --project="${ATP_PROJECT}" 2>"${err}")" || rc=$?
   if [[ ${rc} -ne 0 ]]; then
     if grep -q "NOT_FOUND" "${err}"; then rc=3; fi
     rm -f "${err}"
@@ -51,7 +80,7 @@ secret_get() {
 
 # secret_put NAME VALUE: adds a version (the value goes through stdin, never argv).
 secret_put() {
-  printf '%s' "$2" | gcloud secrets versions add "$1" --project="${ATP_PROJECT}" --data-file=- >/dev/null
+  printf '%s' "$2" | cloud_gcloud secrets versions add "$1" --project="${ATP_PROJECT}" --data-file=- >/dev/null
 }
 
 # secret_to_file NAME PATH MODE: writes the latest version to PATH (atomically).
@@ -90,8 +119,7 @@ valid_image() { [[ "$1" =~ ^[a-z0-9-]+-docker\.pkg\.dev/[a-z0-9._/-]+@sha256:[a-
 
 # A short-lived OAuth token of this VM's service account (never written to disk).
 registry_token() {
-  curl -fsS -H "Metadata-Flavor: Google" \
-    "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token" |
+  cloud_metadata instance/service-accounts/default/token |
     sed -nE 's/.*"access_token" *: *"([^"]+)".*/\1/p'
 }
 
@@ -130,10 +158,7 @@ pull_images() {
 }
 
 # --- identity -------------------------------------------------------------------------
-my_ip() {
-  curl -fsS -H "Metadata-Flavor: Google" \
-    "http://metadata.google.internal/computeMetadata/v1/instance/network-interfaces/0/ip"
-}
+my_ip() { cloud_metadata instance/network-interfaces/0/ip; }
 
 # Managers are named <swarm>-mgr-<n> (pinned by per-instance configs); manager 0 bootstraps.
 manager_index() {
@@ -159,20 +184,23 @@ pin_package_sources() {
 }
 
 install_packages() {
-  if command -v docker >/dev/null && command -v mount.nfs >/dev/null; then return 0; fi
+  # Managers serve the Engine API through stunnel (see configure_engine_tls).
+  if node_has docker && node_has mount.nfs && { [[ "${ATP_ROLE}" == worker ]] || node_has stunnel4; }; then
+    return 0
+  fi
   export DEBIAN_FRONTEND=noninteractive
   pin_package_sources
-  retry apt-get update -qq || die "apt-get update failed"
+  retry node_apt update -qq || die "apt-get update failed"
   local pkgs=(docker.io nfs-common)
+  if [[ "${ATP_ROLE}" == manager ]]; then pkgs+=(stunnel4); fi
   if [[ "${ATP_ROLE}" == manager && "${ATP_TLS_MODE}" == acme ]]; then
     pkgs+=(certbot python3-certbot-dns-google)
   fi
-  retry apt-get install -y -qq --no-install-recommends "${pkgs[@]}" || die "apt-get install failed"
+  retry node_apt install -y -qq --no-install-recommends "${pkgs[@]}" || die "apt-get install failed"
   # The Ops Agent (pinned version) on every node: the workers' autoscaler reads its memory
   # metrics, and it forwards the node metrics agent's series (managers report swarm health).
-  if ! systemctl is-active --quiet google-cloud-ops-agent; then
-    if ! { curl -fsSL -o /tmp/add-ops-agent.sh https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh &&
-      bash /tmp/add-ops-agent.sh --also-install --version="${ATP_OPS_AGENT_VERSION}"; }; then
+  if ! node_systemctl is-active --quiet google-cloud-ops-agent; then
+    if ! cloud_install_ops_agent; then
       log "ops agent install failed; node metrics and memory autoscaling degraded"
     fi
   fi
@@ -188,15 +216,14 @@ configure_ops_agent() {
     log "no Ops Agent on this image; node metrics are not collected"
     return 0
   fi
-  if ! want="$(curl -fsS -H "Metadata-Flavor: Google" \
-    "http://metadata.google.internal/computeMetadata/v1/instance/attributes/atplatform-ops-agent-config")"; then
+  if ! want="$(cloud_metadata instance/attributes/atplatform-ops-agent-config)"; then
     log "no Ops Agent configuration in the instance metadata"
     return 0
   fi
   if [[ -f "${dir}/config.yaml" && "$(cat "${dir}/config.yaml")" == "${want}" ]]; then return 0; fi
   printf '%s\n' "${want}" >"${dir}/config.yaml.new"
   mv "${dir}/config.yaml.new" "${dir}/config.yaml"
-  systemctl restart google-cloud-ops-agent || log "Ops Agent restart failed"
+  node_systemctl restart google-cloud-ops-agent || log "Ops Agent restart failed"
 }
 
 # --- storage --------------------------------------------------------------------------
@@ -217,10 +244,10 @@ mount_storage() {
     printf '%s\n' "${line}" >>"${tmp}"
     cat "${tmp}" >"${fstab}"
     rm -f "${tmp}"
-    if mountpoint -q "${ATP_NFS_MOUNT}"; then umount "${ATP_NFS_MOUNT}" || true; fi
+    if share_mounted "${ATP_NFS_MOUNT}"; then share_umount "${ATP_NFS_MOUNT}" || true; fi
   fi
-  if ! mountpoint -q "${ATP_NFS_MOUNT}"; then
-    retry mount "${ATP_NFS_MOUNT}" || die "cannot mount ${ATP_NFS_SERVER}:/${ATP_NFS_SHARE}"
+  if ! share_mounted "${ATP_NFS_MOUNT}"; then
+    retry share_mount "${ATP_NFS_MOUNT}" || die "cannot mount ${ATP_NFS_SERVER}:/${ATP_NFS_SHARE}"
   fi
   # atServer storage is sharded below here by the orchestrator; uid 1024 is the atServer user.
   mkdir -p "${ATP_ROOT}${ATP_NFS_MOUNT}/atservers"
@@ -228,33 +255,16 @@ mount_storage() {
 }
 
 # --- Docker daemon --------------------------------------------------------------------
+# dockerd listens on its unix socket only. A manager's Engine API (the registrar's way in) is
+# served by stunnel on :2376 with mutual TLS against the swarm's Docker CA, forwarding to
+# that socket: dockerd loads --tlscert only when it starts, and restarting a manager's
+# dockerd to rotate a certificate would take a Raft member down each time. stunnel re-reads
+# its certificates on SIGHUP (systemctl reload) with no restart and without dropping open
+# connections; `maintain` does that whenever Secret Manager holds a re-issued certificate.
 configure_docker() {
   local etc="${ATP_ROOT}/etc/docker" unit="${ATP_ROOT}/etc/systemd/system/docker.service.d"
   mkdir -p "${etc}" "${unit}"
-  local daemon
-  if [[ "${ATP_ROLE}" == manager ]]; then
-    mkdir -p "${ATP_ROOT}${DOCKER_TLS_DIR}"
-    chmod 0700 "${ATP_ROOT}${DOCKER_TLS_DIR}"
-    retry secret_to_file "${ATP_DOCKER_SECRET_PREFIX}-ca" "${DOCKER_TLS_DIR}/ca.pem" 0644 || die "no Docker CA"
-    retry secret_to_file "${ATP_DOCKER_SECRET_PREFIX}-cert" "${DOCKER_TLS_DIR}/cert.pem" 0644 || die "no Docker cert"
-    retry secret_to_file "${ATP_DOCKER_SECRET_PREFIX}-key" "${DOCKER_TLS_DIR}/key.pem" 0600 || die "no Docker key"
-    daemon="$(
-      cat <<EOF
-{
-  "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"],
-  "tls": true,
-  "tlsverify": true,
-  "tlscacert": "${DOCKER_TLS_DIR}/ca.pem",
-  "tlscert": "${DOCKER_TLS_DIR}/cert.pem",
-  "tlskey": "${DOCKER_TLS_DIR}/key.pem",
-  "log-driver": "local",
-  "live-restore": false
-}
-EOF
-    )"
-  else
-    daemon='{ "hosts": ["unix:///var/run/docker.sock"], "log-driver": "local", "live-restore": false }'
-  fi
+  local daemon="{ \"hosts\": [\"unix://${ATP_DOCKER_SOCKET}\"], \"log-driver\": \"local\", \"live-restore\": false }"
   local changed=0
   if [[ "$(cat "${etc}/daemon.json" 2>/dev/null)" != "${daemon}" ]]; then
     printf '%s' "${daemon}" >"${etc}/daemon.json"
@@ -267,10 +277,68 @@ EOF
     changed=1
   fi
   if [[ ${changed} -eq 1 ]]; then
-    systemctl daemon-reload
-    systemctl restart docker
+    node_systemctl daemon-reload
+    node_systemctl restart docker
   fi
-  systemctl enable --now docker >/dev/null
+  node_systemctl enable --now docker >/dev/null
+  if [[ "${ATP_ROLE}" == manager ]]; then configure_engine_tls; fi
+}
+
+# fetch_engine_tls: the Engine API's CA, certificate chain and key from Secret Manager into
+# DOCKER_TLS_DIR; ENGINE_TLS_CHANGED=1 when any of them differs from what was there.
+ENGINE_TLS_CHANGED=0
+fetch_engine_tls() {
+  local dir="${ATP_ROOT}${DOCKER_TLS_DIR}" part mode before
+  ENGINE_TLS_CHANGED=0
+  mkdir -p "${dir}"
+  chmod 0700 "${dir}"
+  for part in ca cert key; do
+    mode=0644
+    [[ "${part}" == key ]] && mode=0600
+    before="$(sha256sum "${dir}/${part}.pem" 2>/dev/null)" || before=""
+    retry secret_to_file "${ATP_DOCKER_SECRET_PREFIX}-${part}" "${DOCKER_TLS_DIR}/${part}.pem" "${mode}" ||
+      return 1
+    [[ "$(sha256sum "${dir}/${part}.pem")" == "${before}" ]] || ENGINE_TLS_CHANGED=1
+  done
+}
+
+configure_engine_tls() {
+  local running=0
+  if node_systemctl is-active --quiet "${ENGINE_TLS_UNIT}"; then running=1; fi
+  fetch_engine_tls || die "no Docker Engine API certificate in Secret Manager"
+  local tls="${ATP_ROOT}${DOCKER_TLS_DIR}" sd="${ATP_ROOT}/etc/systemd/system"
+  mkdir -p "${ATP_ROOT}/etc/stunnel" "${sd}"
+  # requireCert + verifyChain: only clients with a certificate from the swarm's Docker CA.
+  cat >"${ATP_ROOT}/etc/stunnel/${ENGINE_TLS_UNIT}.conf" <<CONF
+foreground = yes
+[docker-engine]
+accept = 2376
+connect = ${ATP_DOCKER_SOCKET}
+cert = ${tls}/cert.pem
+key = ${tls}/key.pem
+CAfile = ${tls}/ca.pem
+requireCert = yes
+verifyChain = yes
+sslVersionMin = TLSv1.2
+CONF
+  # shellcheck disable=SC2016 # $MAINPID is systemd's, not ours
+  printf '[Unit]\nDescription=atplatform Docker Engine API (mutual TLS)\nAfter=docker.service\n[Service]\nExecStart=/usr/bin/stunnel4 %s\nExecReload=/bin/kill -HUP $MAINPID\nRestart=always\n[Install]\nWantedBy=multi-user.target\n' \
+    "/etc/stunnel/${ENGINE_TLS_UNIT}.conf" >"${sd}/${ENGINE_TLS_UNIT}.service"
+  node_systemctl daemon-reload
+  node_systemctl enable --now "${ENGINE_TLS_UNIT}" >/dev/null
+  # Run again on a live VM after a re-issue: the endpoint still has the old files loaded.
+  if [[ ${running} -eq 1 && ${ENGINE_TLS_CHANGED} -eq 1 ]]; then node_systemctl reload "${ENGINE_TLS_UNIT}"; fi
+}
+
+# Every manager, from the maintenance timer: pick up a re-issued Engine API certificate.
+refresh_engine_tls() {
+  if ! fetch_engine_tls; then
+    log "cannot read the Engine API certificate; keeping the current one"
+    return 0
+  fi
+  [[ ${ENGINE_TLS_CHANGED} -eq 1 ]] || return 0
+  node_systemctl reload "${ENGINE_TLS_UNIT}"
+  log "Engine API certificate reloaded"
 }
 
 # --- swarm membership -----------------------------------------------------------------
@@ -463,9 +531,9 @@ acme_renew() {
 
 publish_cert() {
   local dir="${RENEWED_LINEAGE:?certbot sets RENEWED_LINEAGE}"
-  gcloud secrets versions add "${ATP_TLS_SECRET_PREFIX}-cert" --project="${ATP_PROJECT}" \
+  cloud_gcloud secrets versions add "${ATP_TLS_SECRET_PREFIX}-cert" --project="${ATP_PROJECT}" \
     --data-file="${dir}/fullchain.pem" >/dev/null
-  gcloud secrets versions add "${ATP_TLS_SECRET_PREFIX}-key" --project="${ATP_PROJECT}" \
+  cloud_gcloud secrets versions add "${ATP_TLS_SECRET_PREFIX}-key" --project="${ATP_PROJECT}" \
     --data-file="${dir}/privkey.pem" >/dev/null
   log "renewed certificate stored in Secret Manager"
 }
@@ -484,8 +552,8 @@ backup_storage() {
   local today name cutoff b
   today="$(date -u +%Y%m%d)"
   name="atservers-${today}"
-  if ! gcloud filestore backups describe "${name}" --region="${ATP_REGION}" --project="${ATP_PROJECT}" >/dev/null 2>&1; then
-    gcloud filestore backups create "${name}" --region="${ATP_REGION}" --project="${ATP_PROJECT}" \
+  if ! cloud_gcloud filestore backups describe "${name}" --region="${ATP_REGION}" --project="${ATP_PROJECT}" >/dev/null 2>&1; then
+    cloud_gcloud filestore backups create "${name}" --region="${ATP_REGION}" --project="${ATP_PROJECT}" \
       --instance="${ATP_BACKUP_INSTANCE}" --instance-location="${ATP_BACKUP_LOCATION}" \
       --file-share="${ATP_NFS_SHARE}" --async >/dev/null
     log "backup ${name} started"
@@ -495,14 +563,16 @@ backup_storage() {
     b="${b##*/}"
     [[ "${b}" =~ ^atservers-([0-9]{8})$ ]] || continue
     if [[ "${BASH_REMATCH[1]}" < "${cutoff}" ]]; then
-      gcloud filestore backups delete "${b}" --region="${ATP_REGION}" --project="${ATP_PROJECT}" --quiet --async >/dev/null
+      cloud_gcloud filestore backups delete "${b}" --region="${ATP_REGION}" --project="${ATP_PROJECT}" --quiet --async >/dev/null
       log "backup ${b} expired"
     fi
-  done < <(gcloud filestore backups list --region="${ATP_REGION}" --project="${ATP_PROJECT}" --format='value(name)')
+  done < <(cloud_gcloud filestore backups list --region="${ATP_REGION}" --project="${ATP_PROJECT}" --format='value(name)')
 }
 
 maintain() {
-  [[ "${ATP_ROLE}" == manager && "$(manager_index)" == 0 ]] || return 0
+  [[ "${ATP_ROLE}" == manager ]] || return 0
+  refresh_engine_tls
+  [[ "$(manager_index)" == 0 ]] || return 0
   [[ "$(swarm_state)" == active ]] || {
     log "not in the swarm yet"
     return 0
@@ -522,15 +592,15 @@ install_timer() {
     "${SELF}" >"${sd}/atplatform-images.service"
   printf '[Unit]\nDescription=atplatform image pre-pull\n[Timer]\nOnBootSec=2min\nOnUnitActiveSec=2min\n[Install]\nWantedBy=timers.target\n' \
     >"${sd}/atplatform-images.timer"
-  systemctl daemon-reload
-  systemctl enable --now atplatform-images.timer >/dev/null
+  node_systemctl daemon-reload
+  node_systemctl enable --now atplatform-images.timer >/dev/null
   [[ "${ATP_ROLE}" == manager ]] || return 0
   printf '[Unit]\nDescription=atplatform swarm maintenance\n[Service]\nType=oneshot\nExecStart=%s maintain\n' \
     "${SELF}" >"${sd}/atplatform-swarm.service"
   printf '[Unit]\nDescription=atplatform swarm maintenance\n[Timer]\nOnBootSec=2min\nOnUnitActiveSec=15min\nRandomizedDelaySec=60\n[Install]\nWantedBy=timers.target\n' \
     >"${sd}/atplatform-swarm.timer"
-  systemctl daemon-reload
-  systemctl enable --now atplatform-swarm.timer >/dev/null
+  node_systemctl daemon-reload
+  node_systemctl enable --now atplatform-swarm.timer >/dev/null
 }
 
 boot() {

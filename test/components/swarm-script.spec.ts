@@ -140,13 +140,22 @@ describe("components: swarm startup script", () => {
       expect(b.calls("gcloud").join("\n")).to.not.contain(t);
       expect(b.filesContaining(t)).to.deep.equal([]);
     }
+    // dockerd on its socket only; the Engine API on 2376 is stunnel's (mutual TLS, reloadable).
     const daemon = JSON.parse(b.file("etc/docker/daemon.json"));
-    expect(daemon).to.deep.include({
-      tls: true,
-      tlsverify: true,
-      tlskey: "/etc/docker/tls/key.pem",
-    });
-    expect(daemon.hosts).to.include("tcp://0.0.0.0:2376");
+    expect(daemon.hosts).to.deep.equal(["unix:///var/run/docker.sock"]);
+    const tunnel = b.file("etc/stunnel/atplatform-engine-tls.conf");
+    for (const line of [
+      "accept = 2376",
+      "connect = /var/run/docker.sock",
+      "requireCert = yes",
+      "verifyChain = yes",
+      `key = ${b.root}/etc/docker/tls/key.pem`,
+    ])
+      expect(tunnel.split("\n")).to.include(line);
+    expect(b.file("etc/systemd/system/atplatform-engine-tls.service")).to.contain(
+      "ExecReload=/bin/kill -HUP $MAINPID",
+    );
+    expect(b.calls("systemctl enable --now atplatform-engine-tls")).to.have.length(1);
     expect(b.file("etc/docker/tls/key.pem")).to.equal("KEY PEM");
     expect(b.mode("etc/docker/tls/key.pem")).to.equal(0o600);
     expect(b.file("etc/systemd/system/docker.service.d/atplatform.conf")).to.contain(
@@ -268,6 +277,38 @@ describe("components: swarm startup script", () => {
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.contain("malformed");
     expect(b.calls("docker swarm")).to.deep.equal([]);
+  });
+
+  it("12.6: maintain on every manager reloads the Engine API endpoint once Secret Manager holds a re-issued certificate, and only then", async () => {
+    const b = box("swarm1-mgr-2", MANAGER_IPS[2]!);
+    b.write("swarm_state", "active\n");
+    b.write("reachable", `${MANAGER_IPS[0]}\n`);
+    b.secret("swarm1-manager-token", MGR_TOKEN);
+    const script = renderSwarmScript(vars("manager"));
+    expect((await b.run(script)).code).to.equal(0);
+    let mark = b.calls().length;
+    expect((await b.run(script, "maintain")).code).to.equal(0);
+    expect(
+      b
+        .calls()
+        .slice(mark)
+        .filter((c) => c.startsWith("systemctl reload")),
+    ).to.deep.equal([]);
+    b.secret("swarm1-docker-cert", "CERT PEM v2");
+    b.secret("swarm1-docker-key", "KEY PEM v2");
+    mark = b.calls().length;
+    const r = await b.run(script, "maintain");
+    expect(r.code, r.stderr).to.equal(0);
+    expect(b.file("etc/docker/tls/cert.pem")).to.equal("CERT PEM v2");
+    expect(b.file("etc/docker/tls/key.pem")).to.equal("KEY PEM v2");
+    expect(b.mode("etc/docker/tls/key.pem")).to.equal(0o600);
+    const after = b.calls().slice(mark);
+    expect(after.filter((c) => c.startsWith("systemctl"))).to.deep.equal([
+      "systemctl reload atplatform-engine-tls",
+    ]);
+    // Neither dockerd nor the swarm is touched (no restart, no leave, no manager-0 work).
+    expect(after.filter((c) => c.startsWith("docker"))).to.deep.equal([]);
+    expect(b.filesContaining("KEY PEM v2")).to.deep.equal([`${b.root}/etc/docker/tls/key.pem`]);
   });
 
   it("ACME: maintain on manager 0 publishes the wildcard certificate as Docker secrets and moves services onto it", async () => {

@@ -46,7 +46,15 @@ export class TestDockerd {
     return this.node.address;
   }
 
-  static async start(node: NetnsNode, hostname: string): Promise<TestDockerd> {
+  /**
+   * `engineTls: false` leaves the Engine API on the unix socket only (a node formed by
+   * swarm-node.sh, whose managers serve it through their own TLS endpoint).
+   */
+  static async start(
+    node: NetnsNode,
+    hostname: string,
+    opts: { engineTls?: boolean } = {},
+  ): Promise<TestDockerd> {
     requireDockerPrerequisites();
     await removeOrphanDirs();
     // The pid in the name lets a later run clean up after a test process that was killed.
@@ -74,11 +82,15 @@ export class TestDockerd {
       `--exec-root=${join(dir, "exec")}`,
       `--pidfile=${join(dir, "docker.pid")}`,
       `-H=unix://${join(dir, "docker.sock")}`,
-      `-H=tcp://${node.address}:${ENGINE_PORT}`,
-      "--tlsverify",
-      `--tlscacert=${join(tlsDir, "ca.pem")}`,
-      `--tlscert=${join(tlsDir, "cert.pem")}`,
-      `--tlskey=${join(tlsDir, "key.pem")}`,
+      ...(opts.engineTls === false
+        ? []
+        : [
+            `-H=tcp://${node.address}:${ENGINE_PORT}`,
+            "--tlsverify",
+            `--tlscacert=${join(tlsDir, "ca.pem")}`,
+            `--tlscert=${join(tlsDir, "cert.pem")}`,
+            `--tlskey=${join(tlsDir, "key.pem")}`,
+          ]),
       "--log-level=warn",
     ];
     const log = openSync(join(dir, "dockerd.log"), "a");
@@ -104,6 +116,24 @@ export class TestDockerd {
       throw err;
     }
     return d;
+  }
+
+  /** dockerd's pid (nsenter execs through to it): its namespaces are the node's. */
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** Runs a command on this node: its network and UTS (hostname) namespaces. */
+  inNode(
+    cmd: string,
+    args: string[],
+    opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  ): Promise<RunResult> {
+    return run(
+      "nsenter",
+      [`--net=/var/run/netns/${this.node.name}`, `--uts=/proc/${this.pid}/ns/uts`, cmd, ...args],
+      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000 },
+    );
   }
 
   /** Runs the docker client against this daemon. */

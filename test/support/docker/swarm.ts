@@ -18,12 +18,25 @@ export class TestSwarm {
     return [...this.managers, ...this.workers];
   }
 
+  /**
+   * `form: false` starts the dockerds (Engine API on their unix socket only) and leaves
+   * forming the swarm to the caller (test/swarm/multi-node.spec.ts runs swarm-node.sh).
+   */
   static async start(
-    opts: { managers?: number; workers?: number; name?: string } = {},
+    opts: {
+      managers?: number;
+      workers?: number;
+      name?: string;
+      form?: boolean;
+      hostnames?: (role: "manager" | "worker", i: number) => string;
+    } = {},
   ): Promise<TestSwarm> {
     const nManagers = opts.managers ?? 1;
     const nWorkers = opts.workers ?? 0;
     const prefix = opts.name ?? "swarm";
+    const form = opts.form ?? true;
+    const hostname =
+      opts.hostnames ?? ((role: "manager" | "worker", i: number) => `${prefix}-${role}-${i + 1}`);
     const network = await TestNetwork.create(nManagers + nWorkers);
     const swarm = new TestSwarm(network, [], []);
     try {
@@ -31,12 +44,14 @@ export class TestSwarm {
         network.nodes.map((node, i) =>
           TestDockerd.start(
             node,
-            i < nManagers ? `${prefix}-manager-${i + 1}` : `${prefix}-worker-${i - nManagers + 1}`,
+            i < nManagers ? hostname("manager", i) : hostname("worker", i - nManagers),
+            { engineTls: form },
           ),
         ),
       );
       swarm.managers.push(...started.slice(0, nManagers));
       swarm.workers.push(...started.slice(nManagers));
+      if (!form) return swarm;
       await swarm.leader.swarmInit();
       for (const m of swarm.managers.slice(1)) await m.swarmJoin(swarm.leader, "manager");
       for (const w of swarm.workers) await w.swarmJoin(swarm.leader, "worker");

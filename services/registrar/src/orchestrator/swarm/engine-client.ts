@@ -6,6 +6,7 @@ import {
   EngineTimeoutError,
   EngineUnreachableError,
 } from "./errors";
+import { EngineTlsSource, type EngineTlsPems } from "./engine-tls";
 import type { SwarmConfig } from "./swarm-config";
 
 export interface EngineRequest {
@@ -35,25 +36,33 @@ const UNREACHABLE = new Set([
  * has a deadline (aborted when it passes) and fails with one of the Engine* error classes.
  */
 export class EngineClient {
-  private readonly docker: Docker;
+  private docker: Docker;
+  private readonly tls: EngineTlsSource;
 
   constructor(
     readonly swarm: SwarmConfig,
     private readonly timeoutMs: number,
-    apiVersion: string,
+    private readonly apiVersion: string,
   ) {
-    this.docker = new Docker({
+    const { ca, cert, key, files } = swarm.engine;
+    this.tls = new EngineTlsSource({ ca, cert, key }, files);
+    this.docker = this.connectWith({ ca, cert, key });
+  }
+
+  private connectWith(pems: EngineTlsPems): Docker {
+    return new Docker({
       protocol: "https",
-      host: swarm.engine.host,
-      port: swarm.engine.port,
-      ca: swarm.engine.ca,
-      cert: swarm.engine.cert,
-      key: swarm.engine.key,
-      version: apiVersion,
+      host: this.swarm.engine.host,
+      port: this.swarm.engine.port,
+      ...pems,
+      version: this.apiVersion,
     });
   }
 
   async call<T>(req: EngineRequest): Promise<T> {
+    // Rotated certificate files: connections from here on use them (no restart).
+    const tls = this.tls.current();
+    if (tls.changed) this.docker = this.connectWith(tls.pems);
     const label = `${req.method} ${req.path}`;
     const ctl = new AbortController();
     let timedOut = false;

@@ -1,11 +1,20 @@
 import { readFileSync } from "node:fs";
 import type { SwarmPorts } from "../../store/registrar-store";
+import type { EngineTlsFiles } from "./engine-tls";
 
 /** One swarm as the orchestrator sees it. */
 export interface SwarmConfig {
   name: string;
   /** The managers' Docker Engine API (TLS with a client certificate); PEM texts. */
-  engine: { host: string; port: number; ca: string; cert: string; key: string };
+  engine: {
+    host: string;
+    port: number;
+    ca: string;
+    cert: string;
+    key: string;
+    /** The files the PEMs came from: re-read when they change (certificate rotation). */
+    files?: EngineTlsFiles;
+  };
   /** The swarm's public name (wildcard DNS to its load balancer), written to the directory. */
   publicHost: string;
   /** atServer port range published on the routing mesh, inclusive. */
@@ -67,7 +76,8 @@ export class SwarmConfigError extends Error {
  *    "caFile", "certFile", "keyFile", "publicHost", "ports": "30000-30999", "image",
  *    "storageRoot", "constraints"?, "publishMode"?, "atServerCaFile"? } }, "memoryLimitMb"?, "callTimeoutMs"?, "jobTimeoutMs"?,
  *    "stopTimeoutMs"?, "pollMs"?, "jobImage"?, "apiVersion"? }`. Certificate files are read
- * here, once; `rootAddress` defaults to `defaults.rootAddress` (the registrar's root).
+ * here and again by the engine client when they change (rotation: engine-tls.ts);
+ * `rootAddress` defaults to `defaults.rootAddress` (the registrar's root).
  */
 export function parseSwarmOrchestratorConfig(
   text: string,
@@ -88,18 +98,20 @@ export function parseSwarmOrchestratorConfig(
     if (!ep) throw new SwarmConfigError(`swarm ${name}: engine must be host:port`);
     const ports = /^(\d{1,5})-(\d{1,5})$/.exec(str(s.ports, `swarm ${name}: ports`));
     if (!ports) throw new SwarmConfigError(`swarm ${name}: ports must be first-last`);
+    const files = {
+      ca: str(s.caFile, `swarm ${name}: caFile`),
+      cert: str(s.certFile, `swarm ${name}: certFile`),
+      key: str(s.keyFile, `swarm ${name}: keyFile`),
+    };
     return {
       name,
       engine: {
         host: ep[1]!,
         port: Number(ep[2]),
-        ca: readPem(readFile, str(s.caFile, `swarm ${name}: caFile`), `swarm ${name}: caFile`),
-        cert: readPem(
-          readFile,
-          str(s.certFile, `swarm ${name}: certFile`),
-          `swarm ${name}: certFile`,
-        ),
-        key: readPem(readFile, str(s.keyFile, `swarm ${name}: keyFile`), `swarm ${name}: keyFile`),
+        ca: readPem(readFile, files.ca, `swarm ${name}: caFile`),
+        cert: readPem(readFile, files.cert, `swarm ${name}: certFile`),
+        key: readPem(readFile, files.key, `swarm ${name}: keyFile`),
+        files,
       },
       publicHost: str(s.publicHost, `swarm ${name}: publicHost`),
       minPort: Number(ports[1]),
