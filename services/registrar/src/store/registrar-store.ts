@@ -348,6 +348,49 @@ export class RegistrarStore {
     this.event(atsign, "memory_limit", mb === null ? "default" : `${mb} MB`);
   }
 
+  /**
+   * Up to `limit` active atSigns with a placement, picked at random (the prober's sample).
+   * SQLite's RANDOM() ordering reads the active rows once; fine at registrar scale.
+   */
+  sampleActive(limit: number): AtSignRecord[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM atsigns WHERE state = 'active' AND host IS NOT NULL AND port IS NOT NULL
+         ORDER BY RANDOM() LIMIT ?`,
+      )
+      .all(limit) as Row[];
+    return rows.map(toRecord);
+  }
+
+  /** One active atSign placed on `swarm` (any), for probing that swarm's atServer port. */
+  anyActiveOn(swarm: string): AtSignRecord | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM atsigns WHERE state = 'active' AND swarm = ? AND host IS NOT NULL
+         AND port IS NOT NULL LIMIT 1`,
+      )
+      .get(swarm) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  /**
+   * For each of `states`, when its longest-waiting atSign entered it (epoch ms): the latest
+   * event of that state's name, else `updated_at` (failed attempts bump `updated_at`, so it
+   * alone would hide an atSign retrying the same step for hours).
+   */
+  oldestEntryByState(states: readonly AtSignState[]): Record<string, number> {
+    if (states.length === 0) return {};
+    const rows = this.db
+      .prepare(
+        `SELECT a.state AS state, MIN(COALESCE(
+           (SELECT MAX(e.at) FROM events e WHERE e.atsign = a.atsign AND e.kind = a.state),
+           a.updated_at)) AS since
+         FROM atsigns a WHERE a.state IN (${states.map(() => "?").join(",")}) GROUP BY a.state`,
+      )
+      .all(...states) as { state: string; since: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.since]));
+  }
+
   placementCount(): number {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM placements").get() as { n: number }).n;
   }
