@@ -82,7 +82,7 @@ describe("registrar platform prober", function () {
       rejectUnauthorized: true,
     });
     engine.on("secureConnection", (s) => {
-      engineClients.push(s.authorized ? s.getPeerCertificate().subject?.CN : undefined);
+      engineClients.push(s.authorized ? String(s.getPeerCertificate().subject?.CN) : undefined);
       s.destroy();
     });
     const enginePort = await listen(engine);
@@ -263,6 +263,39 @@ describe("registrar platform prober bounds", function () {
       value(text, 'registrar_certificate_probe_errors_total{cert="root",target="127.0.0.1"}'),
     ).to.equal(1);
     expect(text).not.to.match(/atplatform_certificate_expiry_timestamp_seconds\{/);
+  });
+});
+
+describe("registrar prober lookups against a hostile root", function () {
+  this.timeout(15_000);
+  it("an endless answer without a newline is an error after 4 KiB, not a growing buffer", async () => {
+    const tls = await testTls();
+    let sent = 0;
+    const flood = createTlsServer({ cert: tls.cert, key: tls.key }, (s) => {
+      s.on("error", () => undefined);
+      s.write("@");
+      s.once("data", () => {
+        const chunk = "x".repeat(16 * 1024);
+        const pump = (): void => {
+          while (!s.destroyed && sent < 64 * 1024 * 1024 && s.write(chunk)) sent += chunk.length;
+          if (!s.destroyed) s.once("drain", pump);
+        };
+        pump();
+      });
+    });
+    const port = await listen(flood);
+    try {
+      const { lookup } = proberDeps({ root: `127.0.0.1:${port}`, ca: tls.ca, timeoutMs: 10_000 });
+      const started = Date.now();
+      const err = await lookup("alice").then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).to.match(/longer than 4096 bytes/);
+      expect(Date.now() - started).to.be.below(5000);
+    } finally {
+      flood.close();
+    }
   });
 });
 

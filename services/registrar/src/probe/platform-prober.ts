@@ -113,7 +113,9 @@ export class PlatformProber {
     return this.o.swarms.flatMap((swarm) => {
       const rec = this.o.store.anyActiveOn(swarm.name);
       if (!rec?.host || !rec.port) return [];
-      return [{ cert: "swarm_wildcard" as const, target: swarm.name, host: rec.host, port: rec.port }];
+      return [
+        { cert: "swarm_wildcard" as const, target: swarm.name, host: rec.host, port: rec.port },
+      ];
     });
   }
 }

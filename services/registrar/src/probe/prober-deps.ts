@@ -1,5 +1,6 @@
 // The prober's endpoints as the registrar process knows them: the root it writes for, its
 // own public URL, and each swarm's Engine API (with the orchestrator's client certificate).
+import type { SwarmConfig } from "../orchestrator/swarm/swarm-config";
 import { rootResolver } from "../provisioning/probes";
 import type { CertTarget } from "./cert-expiry";
 import type { ProberDeps } from "./platform-prober";
@@ -10,6 +11,19 @@ export interface EngineEndpoint {
   port: number;
   cert: string;
   key: string;
+}
+
+/** The Engine API endpoints of the swarm orchestrator's swarms, as it connects to them. */
+export function engineEndpoints(
+  swarms: readonly Pick<SwarmConfig, "name" | "engine">[],
+): EngineEndpoint[] {
+  return swarms.map((s) => ({
+    swarm: s.name,
+    host: s.engine.host,
+    port: s.engine.port,
+    cert: s.engine.cert,
+    key: s.engine.key,
+  }));
 }
 
 export function proberDeps(o: {
@@ -24,7 +38,9 @@ export function proberDeps(o: {
   const i = o.root.lastIndexOf(":");
   const rootHost = o.root.slice(0, i);
   const rootPort = Number(o.root.slice(i + 1));
-  const targets: CertTarget[] = [{ cert: "root", target: rootHost, host: rootHost, port: rootPort }];
+  const targets: CertTarget[] = [
+    { cert: "root", target: rootHost, host: rootHost, port: rootPort },
+  ];
   if (o.publicUrl) {
     const url = new URL(o.publicUrl);
     targets.push({

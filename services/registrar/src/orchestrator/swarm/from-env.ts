@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { EngineEndpoint } from "../../probe/prober-deps";
+import { engineEndpoints, type EngineEndpoint } from "../../probe/prober-deps";
 import type { SwarmPorts } from "../../store/registrar-store";
 import { parseSwarmOrchestratorConfig, swarmPorts, SwarmConfigError } from "./swarm-config";
 import { SwarmOrchestrator } from "./swarm-orchestrator";
@@ -24,12 +24,9 @@ export function swarmOrchestratorFromEnv(env: NodeJS.ProcessEnv = process.env): 
     throw new SwarmConfigError(`cannot read REGISTRAR_SWARMS_FILE: ${(err as Error).message}`);
   }
   const cfg = parseSwarmOrchestratorConfig(text, undefined, { rootAddress: env.REGISTRAR_ROOT });
-  const engines = cfg.swarms.map((s) => ({
-    swarm: s.name,
-    host: s.engine.host,
-    port: s.engine.port,
-    cert: s.engine.cert,
-    key: s.engine.key,
-  }));
-  return { orchestrator: new SwarmOrchestrator(cfg), swarms: swarmPorts(cfg), engines };
+  return {
+    orchestrator: new SwarmOrchestrator(cfg),
+    swarms: swarmPorts(cfg),
+    engines: engineEndpoints(cfg.swarms),
+  };
 }
