@@ -1,8 +1,9 @@
 // The registrar's Prometheus metrics: registrations and activations by result, atSigns per
 // state, time to active, orchestrator calls (latency, errors) and email sends; the platform
-// prober's findings (directory probes, certificate expiry) and the oldest pending atSigns. The service,
-// orchestrator and mailer are wrapped (no counter calls inside them); labels come from fixed
-// sets: method names, HTTP statuses of the registrar's errors, state names.
+// prober's findings (directory probes, certificate expiry) and the oldest pending atSigns.
+// The service, orchestrator and mailer are wrapped (no counter calls inside them); labels
+// come from fixed sets: method names, HTTP statuses of the registrar's errors, state names,
+// and for certificates the configured root host, public URL host and swarm names.
 import {
   Counter,
   Gauge,
