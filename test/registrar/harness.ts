@@ -8,9 +8,12 @@ import { DirectoryServer, FileRecordWriter, RedisRecordWriter } from "@atplatfor
 import {
   infoBriefProbe,
   LocalOrchestrator,
+  proberDeps,
   Registrar,
   rootResolver,
   type ApiLimits,
+  type EngineEndpoint,
+  type ProbeSettings,
   type Mail,
   type Mailer,
 } from "@atplatform/registrar";
@@ -97,6 +100,8 @@ export async function startHarness(
     apiLimits?: ApiLimits;
     /** The metrics listener (off unless given). */
     metricsPort?: number;
+    /** The platform prober (with the metrics listener), against this harness's root. */
+    probe?: ProbeSettings & { publicUrl?: string; engines?: EngineEndpoint[] };
   } = {},
 ): Promise<Harness> {
   const tls = await testTls();
@@ -136,6 +141,14 @@ export async function startHarness(
       ],
       activationWaitMs: opts.activationWaitMs ?? 20_000,
       metricsPort: opts.metricsPort,
+      probe: opts.probe
+        ? {
+            intervalMs: opts.probe.intervalMs,
+            sampleSize: opts.probe.sampleSize,
+            timeoutMs: opts.probe.timeoutMs,
+          }
+        : undefined,
+      publicUrl: opts.probe?.publicUrl,
       healthTimeoutMs: 15_000,
       apiLimits: opts.apiLimits ?? {
         perIpPerMinute: 0,
@@ -155,6 +168,15 @@ export async function startHarness(
       healthProbe: infoBriefProbe({ ca: tls.ca }),
       rootResolver: lookup,
       mailer,
+      prober: opts.probe
+        ? proberDeps({
+            root: `127.0.0.1:${rootPort}`,
+            ca: tls.ca,
+            publicUrl: opts.probe.publicUrl,
+            engines: opts.probe.engines,
+            timeoutMs: opts.probe.timeoutMs,
+          })
+        : undefined,
     },
   );
   try {

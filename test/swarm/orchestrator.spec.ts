@@ -7,6 +7,15 @@ import { expect } from "chai";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AtClient, generateRsaKeyPair } from "@atplatform/protocol";
+import { X509Certificate } from "node:crypto";
+import {
+  engineEndpoints,
+  proberDeps,
+  RegistrarStore,
+  type AtSignRecord,
+} from "@atplatform/registrar";
+import { RegistrarMetrics } from "../../services/registrar/src/metrics";
+import { PlatformProber } from "../../services/registrar/src/probe/platform-prober";
 import { EngineClient } from "../../services/registrar/src/orchestrator/swarm/engine-client";
 import {
   SwarmOrchestrator,
@@ -172,6 +181,45 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
       state: "running",
       placement: { ...placement(30001), memoryLimitMb: 50 },
     });
+  });
+
+  it("the platform prober reads the Engine API's certificate (mutual TLS, as the orchestrator connects) and the swarm's atServer certificate", async () => {
+    const store = new RegistrarStore(join(dir, "prober.sqlite"));
+    const blue = { name: "blue", host: d.address, minPort: 30000, maxPort: 30099 };
+    // alice as the registrar records her once active: on blue, port 30001.
+    store.reserve("alice", { email: "alice@example.com", reservationTtlMs: 60_000 });
+    let rec = store.allocate(store.request("alice", CRAM), blue, 30001) as AtSignRecord;
+    for (const to of ["atserver_started", "healthy", "directory_written", "active"] as const)
+      rec = store.transition(rec, to)!;
+    const metrics = new RegistrarMetrics(store);
+    const prober = new PlatformProber({
+      store,
+      swarms: [blue],
+      settings: { intervalMs: 3_600_000, sampleSize: 1, timeoutMs: 5000 },
+      // No root listens there: its lookups and certificate count as errors.
+      deps: proberDeps({
+        root: `${d.address}:6400`,
+        engines: engineEndpoints(cfg.swarms),
+        timeoutMs: 5000,
+      }),
+      sink: metrics,
+    });
+    await prober.runOnce();
+    await prober.stop();
+    const text = metrics.render();
+    metrics.close();
+    store.close();
+    const expiry = (cert: string) => {
+      const series = `atplatform_certificate_expiry_timestamp_seconds{cert="${cert}",target="blue"}`;
+      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+      return Number(line?.slice(series.length + 1));
+    };
+    const notAfter = (pem: string) =>
+      Math.floor(Date.parse(new X509Certificate(pem).validTo) / 1000);
+    const engineCert = readFileSync(join(d.dir, "tls", "cert.pem"), "utf8");
+    expect(expiry("docker_api")).to.equal(notAfter(engineCert));
+    expect(expiry("swarm_wildcard")).to.equal(notAfter(tls.cert));
+    expect(text).to.include('registrar_directory_probe_total{result="error"} 1');
   });
 
   it("secrets and hardening: the CRAM secret mounted 0400 for uid 1024, not in the environment; read-only root; 50 MiB", async () => {

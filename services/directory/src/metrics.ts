@@ -41,6 +41,8 @@ export class DirectoryMetrics {
     [0.1, 1, 5, 15, 30, 60, 120, 300, 900],
     [],
   );
+  /** notAfter (epoch seconds) of the certificate being served; set by the TLS listener. */
+  certificateNotAfter?: number;
   /** The Redis reads node's state; unset = no Redis store (file or memory records). */
   storeState?: () => StoreState;
   private readonly extra: Metric[] = [];
@@ -63,6 +65,14 @@ export class DirectoryMetrics {
         () => {
           const now = this.storeState?.();
           return now ? STORE_STATES.map((s) => [{ state: s }, s === now ? 1 : 0] as const) : [];
+        },
+      ),
+      new Gauge(
+        "atplatform_certificate_expiry_timestamp_seconds",
+        "notAfter of the certificate this directory serves (the earliest, with several pairs).",
+        () => {
+          const t = this.certificateNotAfter;
+          return t === undefined ? [] : [[{ cert: "root", target: "self" }, t] as const];
         },
       ),
       new Gauge(

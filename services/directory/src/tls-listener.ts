@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "./logger";
 import type { DirectoryMetrics } from "./metrics";
 import { ConfigError } from "./errors";
+import { earliestNotAfter } from "./cert-expiry";
 import { pemFiles, readPemList } from "./pem";
 
 export interface TlsListenerOptions {
@@ -27,6 +28,8 @@ export class TlsListener {
   private server?: Server;
   /** Every TCP connection, handshakes included, so stop() can end them all. */
   private readonly sockets = new Set<Socket>();
+  /** notAfter of the pair last read; published only once the server accepted the pair. */
+  private pendingNotAfter?: number;
 
   constructor(private readonly opts: TlsListenerOptions) {}
 
@@ -38,6 +41,7 @@ export class TlsListener {
       handshakeTimeout: opts.handshakeTimeoutMs,
     });
     this.server = server;
+    opts.metrics.certificateNotAfter = this.pendingNotAfter;
     server.maxConnections = opts.maxSockets;
     server.on("connection", (raw: Socket) => {
       this.sockets.add(raw);
@@ -72,6 +76,7 @@ export class TlsListener {
     const { opts } = this;
     try {
       this.server?.setSecureContext({ ...this.readPair(), minVersion: "TLSv1.2" });
+      opts.metrics.certificateNotAfter = this.pendingNotAfter;
       opts.metrics.reloads.inc({ kind: "certificate", result: "ok" });
       opts.log.info("certificate reloaded");
       return true;
@@ -94,6 +99,7 @@ export class TlsListener {
     if (cert.length !== key.length) {
       throw new ConfigError(`--cert lists ${cert.length} file(s) but --key lists ${key.length}`);
     }
+    this.pendingNotAfter = earliestNotAfter(cert);
     return cert.length === 1 ? { cert: cert[0]!, key: key[0]! } : { cert, key };
   }
 

@@ -15,6 +15,9 @@ export interface AtServerAddress {
   port: number;
 }
 
+/** An answer is `host:port` (or `null`); anything longer without a newline is not one. */
+const MAX_ANSWER_BYTES = 4096;
+
 /** `host:port` of the atSign's atServer, or undefined when the directory answers `null`. */
 export function lookupAtServer(
   atSign: string,
@@ -53,7 +56,11 @@ export function lookupAtServer(
         socket.write(`${name}\n`);
       }
       const nl = buf.indexOf("\n");
-      if (nl < 0) return;
+      if (nl < 0) {
+        if (buf.length > MAX_ANSWER_BYTES)
+          done(new ConnectFailedError(`atDirectory answer longer than ${MAX_ANSWER_BYTES} bytes`));
+        return;
+      }
       const answer = buf
         .slice(0, nl)
         .replace(/\r$/, "")

@@ -4,6 +4,7 @@ import type { SwarmPorts } from "./store/registrar-store";
 import type { AtSignState } from "./store/types";
 import type { SmtpConfig } from "./mail/mailer";
 import { DEFAULT_API_LIMITS, type ApiLimits } from "./http/rate-limit";
+import type { ProbeSettings } from "./probe/platform-prober";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -38,6 +39,13 @@ export interface RegistrarConfig {
   metricsPort?: number;
   /** Address of the metrics listener (default loopback; unauthenticated: keep it private). */
   metricsHost: string;
+  /**
+   * The platform prober (directory lookups of active atSigns, certificate expiry); it runs
+   * only with the metrics listener. `intervalMs` 0 = off.
+   */
+  probe: ProbeSettings;
+  /** The registrar's public https URL (its certificate's expiry is probed); optional. */
+  publicUrl?: string;
   /** Fault injection for tests: stop provisioning after this state. */
   haltAfterState?: AtSignState;
 }
@@ -54,7 +62,15 @@ export const DEFAULTS = {
   provisionMaxAttempts: 20,
   apiLimits: DEFAULT_API_LIMITS,
   metricsHost: "127.0.0.1",
+  probe: { intervalMs: 60_000, sampleSize: 20, timeoutMs: 5000 } as ProbeSettings,
 };
+
+/** The prober's bounds: a round must stay cheap for the root and for the registrar. */
+const PROBE_LIMITS = {
+  intervalMs: [1000, 86_400_000],
+  sampleSize: [1, 500],
+  timeoutMs: [100, 60_000],
+} as const;
 
 const STATES: AtSignState[] = [
   "requested",
@@ -106,9 +122,33 @@ export function resolveConfig(
     throw new ConfigError("the provisioning attempts must be a whole number >= 1");
   if (!Number.isInteger(cfg.reservationTtlMs) || cfg.reservationTtlMs < 1000)
     throw new ConfigError("the reservation lifetime must be at least 1000 ms");
+  validateProbe(cfg.probe);
+  if (cfg.publicUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(cfg.publicUrl);
+    } catch {
+      url = undefined;
+    }
+    if (url?.protocol !== "https:")
+      throw new ConfigError(`the public URL must be an https URL, got "${cfg.publicUrl}"`);
+  }
   if (cfg.haltAfterState && !STATES.includes(cfg.haltAfterState))
     throw new ConfigError(`unknown state ${cfg.haltAfterState}`);
   return cfg;
+}
+
+function validateProbe(probe: ProbeSettings): void {
+  for (const key of ["intervalMs", "sampleSize", "timeoutMs"] as const) {
+    const v = probe[key];
+    const [min, max] = PROBE_LIMITS[key];
+    const off = key === "intervalMs" && v === 0;
+    if (!Number.isInteger(v) || (!off && (v < min || v > max)))
+      throw new ConfigError(
+        `probe ${key} must be a whole number from ${min} to ${max}` +
+          (key === "intervalMs" ? " (or 0 = off)" : ""),
+      );
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -179,6 +219,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
     haltAfterState: (env.REGISTRAR_FAULT_HALT_AFTER as AtSignState) || undefined,
     reservationTtlMs: int(env, "REGISTRAR_RESERVATION_TTL_MS"),
     provisionMaxAttempts: int(env, "REGISTRAR_PROVISION_MAX_ATTEMPTS"),
+    probe: {
+      intervalMs: int(env, "REGISTRAR_PROBE_INTERVAL_MS") ?? DEFAULTS.probe.intervalMs,
+      sampleSize: int(env, "REGISTRAR_PROBE_SAMPLE") ?? DEFAULTS.probe.sampleSize,
+      timeoutMs: int(env, "REGISTRAR_PROBE_TIMEOUT_MS") ?? DEFAULTS.probe.timeoutMs,
+    },
+    publicUrl: env.REGISTRAR_PUBLIC_URL || undefined,
     apiLimits: {
       perIpPerMinute: int(env, "REGISTRAR_API_RATE_PER_IP") ?? DEFAULT_API_LIMITS.perIpPerMinute,
       perKeyPerMinute: int(env, "REGISTRAR_API_RATE_PER_KEY") ?? DEFAULT_API_LIMITS.perKeyPerMinute,

@@ -24,3 +24,6 @@ export {
 export { normalizeAtSign, shardedPath } from "./atsign";
 export { setRegistrarLogLevel } from "./logger";
 export { DEFAULT_API_LIMITS, type ApiLimits } from "./http/rate-limit";
+export { engineEndpoints, proberDeps, type EngineEndpoint } from "./probe/prober-deps";
+export type { ProberDeps, ProbeSettings } from "./probe/platform-prober";
+export type { CertTarget, CertKind } from "./probe/cert-expiry";

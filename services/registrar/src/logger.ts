@@ -16,6 +16,7 @@ export const provisionLogger = root.child({ subsystem: "provisioning" });
 export const orchestratorLogger = root.child({ subsystem: "orchestrator" });
 export const mailLogger = root.child({ subsystem: "mail" });
 export const registrarLogger = root.child({ subsystem: "registrar" });
+export const proberLogger = root.child({ subsystem: "prober" });
 
 /** Changes the level of every registrar logger (tests, embedding). */
 export function setRegistrarLogLevel(level: pino.LevelWithSilent): void {
@@ -26,6 +27,7 @@ export function setRegistrarLogLevel(level: pino.LevelWithSilent): void {
     orchestratorLogger,
     mailLogger,
     registrarLogger,
+    proberLogger,
   ])
     l.level = level;
 }

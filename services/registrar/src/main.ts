@@ -7,6 +7,7 @@ import { LogMailer, SmtpMailer } from "./mail/mailer";
 import { LocalOrchestrator } from "./orchestrator/local-orchestrator";
 import type { Orchestrator } from "./orchestrator/orchestrator";
 import { infoBriefProbe, rootResolver } from "./provisioning/probes";
+import { proberDeps, type EngineEndpoint } from "./probe/prober-deps";
 import { Registrar } from "./registrar";
 
 const HELP = `Usage: node services/registrar/bin/registrar.js
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<void> {
   const ca = env.caFile ? readFileSync(env.caFile, "utf8") : undefined;
   let orchestrator: Orchestrator;
   let swarms = env.registrar.swarms;
+  let engines: EngineEndpoint[] = [];
   if (env.orchestrator === "swarm") {
     // Swarms (public host, port range) come from REGISTRAR_SWARMS_FILE with the engines.
     // Loaded only here: the Docker client is not needed by the local orchestrator.
@@ -39,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
     const swarm = swarmOrchestratorFromEnv();
     orchestrator = swarm.orchestrator;
     swarms = swarm.swarms;
+    engines = swarm.engines;
   } else {
     if (!env.certFile || !env.keyFile)
       throw new Error("the local orchestrator needs REGISTRAR_CERT_FILE and REGISTRAR_KEY_FILE");
@@ -63,6 +66,13 @@ export async function main(argv: string[]): Promise<void> {
       healthProbe: infoBriefProbe({ ca }),
       rootResolver: rootResolver({ host: rootHost!, port: Number(rootPort), ca }),
       mailer: env.smtp ? new SmtpMailer(env.smtp) : new LogMailer(undefined, env.mailToLog),
+      prober: proberDeps({
+        root: env.root,
+        ca,
+        publicUrl: env.registrar.publicUrl,
+        engines,
+        timeoutMs: env.registrar.probe.timeoutMs,
+      }),
     },
   );
   await registrar.start();

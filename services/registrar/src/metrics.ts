@@ -1,19 +1,26 @@
 // The registrar's Prometheus metrics: registrations and activations by result, atSigns per
-// state, time to active, orchestrator calls (latency, errors) and email sends. The service,
-// orchestrator and mailer are wrapped (no counter calls inside them); labels come from fixed
-// sets: method names, HTTP statuses of the registrar's errors, state names.
+// state, time to active, orchestrator calls (latency, errors) and email sends; the platform
+// prober's findings (directory probes, certificate expiry) and the oldest pending atSigns.
+// The service, orchestrator and mailer are wrapped (no counter calls inside them); labels
+// come from fixed sets: method names, HTTP statuses of the registrar's errors, state names,
+// and for certificates the configured root host, public URL host and swarm names.
 import {
   Counter,
   Gauge,
   Histogram,
+  labelText,
   renderAll,
   SECONDS_BUCKETS,
+  type Labels,
   type Metric,
 } from "@atplatform/protocol/src/metrics";
 import { ProcessMetrics } from "@atplatform/protocol/src/process-metrics";
 import { RegistrarError } from "./errors";
 import type { Mailer } from "./mail/mailer";
 import type { Orchestrator } from "./orchestrator/orchestrator";
+import type { CertKind } from "./probe/cert-expiry";
+import { DIRECTORY_PROBE_RESULTS, type DirectoryProbeResult } from "./probe/directory-probe";
+import type { ProbeSink } from "./probe/platform-prober";
 import type { Provisioner } from "./provisioning/provisioner";
 import type { RegistrarService } from "./service";
 import type { RegistrarStore } from "./store/registrar-store";
@@ -74,7 +81,7 @@ function resultOf(v: unknown): string {
   return kind === "retry" || kind === "confirm" ? kind : "ok";
 }
 
-export class RegistrarMetrics {
+export class RegistrarMetrics implements ProbeSink {
   readonly registrations = new Counter(
     "registrar_registrations_total",
     "Registrations (reservations) by flow (api_key, email) and result (ok or HTTP status).",
@@ -99,6 +106,17 @@ export class RegistrarMetrics {
     "Failed orchestrator calls by operation.",
   );
   readonly emails = new Counter("registrar_emails_total", "Email sends by result (ok, error).");
+  readonly directoryProbes = new Counter(
+    "registrar_directory_probe_total",
+    "Lookups of active atSigns through the public root, by result " +
+      "(ok, wrong_null, wrong_address, error).",
+  );
+  readonly certificateErrors = new Counter(
+    "registrar_certificate_probe_errors_total",
+    "Certificates the prober could not read (no handshake within the timeout, refused), by cert and target.",
+  );
+  /** notAfter (epoch seconds) by label text; the last value stays when a read fails. */
+  private readonly notAfter = new Map<string, readonly [Labels, number]>();
   private readonly process = new ProcessMetrics();
   private readonly all: Metric[];
   /** Provisioning start times of atSigns on their way to active (this process only). */
@@ -106,6 +124,7 @@ export class RegistrarMetrics {
 
   constructor(private readonly store: RegistrarStore) {
     for (const result of ["ok", "error"]) this.emails.inc({ result }, 0);
+    for (const result of DIRECTORY_PROBE_RESULTS) this.directoryProbes.inc({ result }, 0);
     this.all = [
       this.registrations,
       this.activations,
@@ -117,6 +136,25 @@ export class RegistrarMetrics {
       this.orchestratorCalls,
       this.orchestratorErrors,
       this.emails,
+      this.directoryProbes,
+      new Gauge(
+        "atplatform_certificate_expiry_timestamp_seconds",
+        "notAfter of the certificates the registrar meets as a client, by cert and target.",
+        () => [...this.notAfter.values()],
+      ),
+      this.certificateErrors,
+      new Gauge(
+        "registrar_provisioning_oldest_seconds",
+        "Time the longest-waiting atSign has been in each pending state (0 when none).",
+        () => {
+          const since = store.oldestEntryByState(PENDING_STATES);
+          const now = Date.now();
+          return PENDING_STATES.map((state) => {
+            const t = since[state];
+            return [{ state }, t === undefined ? 0 : Math.max(0, (now - t) / 1000)] as const;
+          });
+        },
+      ),
       ...this.process.metrics,
     ];
   }
@@ -184,6 +222,19 @@ export class RegistrarMetrics {
       if (this.started.has(atsign) || this.started.size >= 100_000) return;
       if (this.store.get(atsign)?.state === "requested") this.started.set(atsign, Date.now());
     });
+  }
+
+  directoryProbe(result: DirectoryProbeResult): void {
+    this.directoryProbes.inc({ result });
+  }
+
+  certificate(cert: CertKind, target: string, notAfterSeconds: number): void {
+    const labels = { cert, target };
+    this.notAfter.set(labelText(labels), [labels, notAfterSeconds]);
+  }
+
+  certificateError(cert: CertKind, target: string): void {
+    this.certificateErrors.inc({ cert, target });
   }
 
   render(): string {

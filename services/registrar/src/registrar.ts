@@ -12,6 +12,7 @@ import { RegistrarService } from "./service";
 import { RegistrarStore } from "./store/registrar-store";
 import { MetricsHttpServer } from "@atplatform/protocol/src/metrics-http";
 import { RegistrarMetrics } from "./metrics";
+import { PlatformProber, type ProberDeps } from "./probe/platform-prober";
 
 export interface RegistrarDeps {
   orchestrator: Orchestrator;
@@ -19,12 +20,15 @@ export interface RegistrarDeps {
   healthProbe: HealthProbe;
   rootResolver?: RootResolver;
   mailer?: Mailer;
+  /** The platform prober's endpoints; it runs when given, with metrics on (config.probe). */
+  prober?: ProberDeps;
 }
 
 /** The registrar: HTTP pages and APIs in front of a persisted provisioning state machine. */
 export class Registrar {
   private server?: Server;
   private metricsHttp?: MetricsHttpServer;
+  private prober?: PlatformProber;
   /** The metrics listener's bound port, when REGISTRAR_METRICS_PORT is set. */
   metricsPort?: number;
 
@@ -99,6 +103,16 @@ export class Registrar {
         this.config.metricsHost,
       );
       log.info({ host: this.config.metricsHost, port: this.metricsPort }, "metrics listening");
+      if (this.deps.prober && this.config.probe.intervalMs > 0) {
+        this.prober = new PlatformProber({
+          store: this.store,
+          swarms: this.config.swarms,
+          settings: this.config.probe,
+          deps: this.deps.prober,
+          sink: metrics,
+        });
+        this.prober.start();
+      }
     }
     // A registrar that has never registered anyone vouches for an empty directory, so a new
     // deployment answers `null` rather than closing lookups. With any atSign on record the
@@ -106,6 +120,11 @@ export class Registrar {
     const counts = this.store.countByState();
     if (Object.values(counts).every((n) => n === 0)) await this.deps.records.markPopulated?.();
     await this.provisioner.resumeAll();
+  }
+
+  /** Runs one prober round now (operators' and tests' "probe now"); a no-op when it is off. */
+  async probeNow(): Promise<void> {
+    await this.prober?.runOnce();
   }
 
   get port(): number {
@@ -128,6 +147,8 @@ export class Registrar {
       server.closeAllConnections();
       await closed;
     }
+    await this.prober?.stop();
+    this.prober = undefined;
     await this.metricsHttp?.close();
     this.metrics?.close();
     await this.provisioner.stop();

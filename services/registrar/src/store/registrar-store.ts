@@ -348,6 +348,66 @@ export class RegistrarStore {
     this.event(atsign, "memory_limit", mb === null ? "default" : `${mb} MB`);
   }
 
+  /**
+   * Up to `limit` distinct active atSigns with a placement, picked at random: each pick seeks
+   * the first active row at or after a random rowid through the state index, so a sample
+   * costs `limit` index seeks however many atSigns there are (ORDER BY RANDOM() would read
+   * every active row, on the event loop). Rows after a gap in the rowids are picked a little
+   * more often; a probe sample does not need better.
+   */
+  sampleActive(limit: number): AtSignRecord[] {
+    // Two seeks (MIN and MAX in one query would read the whole index range).
+    const end = (dir: "ASC" | "DESC") =>
+      (
+        this.db
+          .prepare(
+            `SELECT rowid AS r FROM atsigns WHERE state = 'active' ORDER BY rowid ${dir} LIMIT 1`,
+          )
+          .get() as { r: number } | undefined
+      )?.r;
+    const lo = end("ASC");
+    const hi = end("DESC");
+    if (lo === undefined || hi === undefined) return [];
+    const seek = this.db.prepare(
+      "SELECT * FROM atsigns WHERE state = 'active' AND rowid >= ? ORDER BY rowid LIMIT 1",
+    );
+    const picked = new Map<string, AtSignRecord>();
+    for (let i = 0; i < limit * 4 + 8 && picked.size < limit; i++) {
+      const row = seek.get(lo + Math.floor(Math.random() * (hi - lo + 1))) as Row | undefined;
+      if (row && row.host !== null && row.port !== null) picked.set(row.atsign, toRecord(row));
+    }
+    return [...picked.values()];
+  }
+
+  /** One active atSign placed on `swarm` (any), for probing that swarm's atServer port. */
+  anyActiveOn(swarm: string): AtSignRecord | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM atsigns WHERE state = 'active' AND swarm = ? AND host IS NOT NULL
+         AND port IS NOT NULL LIMIT 1`,
+      )
+      .get(swarm) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  /**
+   * For each of `states`, when its longest-waiting atSign entered it (epoch ms): the latest
+   * event of that state's name, else `updated_at` (failed attempts bump `updated_at`, so it
+   * alone would hide an atSign retrying the same step for hours).
+   */
+  oldestEntryByState(states: readonly AtSignState[]): Record<string, number> {
+    if (states.length === 0) return {};
+    const rows = this.db
+      .prepare(
+        `SELECT a.state AS state, MIN(COALESCE(
+           (SELECT MAX(e.at) FROM events e WHERE e.atsign = a.atsign AND e.kind = a.state),
+           a.updated_at)) AS since
+         FROM atsigns a WHERE a.state IN (${states.map(() => "?").join(",")}) GROUP BY a.state`,
+      )
+      .all(...states) as { state: string; since: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.since]));
+  }
+
   placementCount(): number {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM placements").get() as { n: number }).n;
   }

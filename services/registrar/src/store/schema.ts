@@ -52,4 +52,6 @@ export const MIGRATIONS: string[] = [
   `,
   // Per-atSign memory override for orchestrators that enforce limits (Swarm: 50 MB default).
   `ALTER TABLE atsigns ADD COLUMN memory_limit_mb INTEGER;`,
+  // When an atSign entered its state (registrar_provisioning_oldest_seconds) without a scan.
+  `CREATE INDEX events_atsign_kind ON events(atsign, kind, at);`,
 ];

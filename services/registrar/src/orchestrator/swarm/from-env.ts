@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { engineEndpoints, type EngineEndpoint } from "../../probe/prober-deps";
 import type { SwarmPorts } from "../../store/registrar-store";
 import { parseSwarmOrchestratorConfig, swarmPorts, SwarmConfigError } from "./swarm-config";
 import { SwarmOrchestrator } from "./swarm-orchestrator";
@@ -10,6 +11,8 @@ import { SwarmOrchestrator } from "./swarm-orchestrator";
 export function swarmOrchestratorFromEnv(env: NodeJS.ProcessEnv = process.env): {
   orchestrator: SwarmOrchestrator;
   swarms: SwarmPorts[];
+  /** Each swarm's Engine API endpoint and client certificate (the prober reads its cert). */
+  engines: EngineEndpoint[];
 } {
   const file = env.REGISTRAR_SWARMS_FILE;
   if (!file)
@@ -21,5 +24,9 @@ export function swarmOrchestratorFromEnv(env: NodeJS.ProcessEnv = process.env): 
     throw new SwarmConfigError(`cannot read REGISTRAR_SWARMS_FILE: ${(err as Error).message}`);
   }
   const cfg = parseSwarmOrchestratorConfig(text, undefined, { rootAddress: env.REGISTRAR_ROOT });
-  return { orchestrator: new SwarmOrchestrator(cfg), swarms: swarmPorts(cfg) };
+  return {
+    orchestrator: new SwarmOrchestrator(cfg),
+    swarms: swarmPorts(cfg),
+    engines: engineEndpoints(cfg.swarms),
+  };
 }
