@@ -390,6 +390,8 @@ function registrarEnv(
     { name: "REGISTRAR_DATA_DIR", value: REGISTRAR_DATA_DIR },
     { name: "REGISTRAR_SECURE_COOKIES", value: "true" },
     { name: "REGISTRAR_ROOT", value: args.rootAddress },
+    // The platform prober reads the certificate clients see at the public name (expiry alert).
+    { name: "REGISTRAR_PUBLIC_URL", value: `https://${args.hostname}/` },
     { name: "REGISTRAR_ORCHESTRATOR", value: "swarm" },
     { name: "REGISTRAR_SWARMS_FILE", value: SWARMS_FILE },
     // Node adds these to its public roots for every TLS client (Redis, root, atServer checks).

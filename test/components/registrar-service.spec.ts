@@ -192,6 +192,8 @@ for (const envName of ["dev", "prod"]) {
         metricsPort: REGISTRAR_METRICS_PORT,
         metricsHost: "0.0.0.0",
       });
+      // The platform prober reads the public certificate's expiry (issue 15 alert).
+      expect(parsed.registrar.publicUrl).to.equal(`https://registrar.${cfg.domain}/`);
       expect(parsed.directoryRedis).to.deep.equal({
         url: "rediss://10.60.0.3:6378", // the primary, never the read endpoint
         password: "mock-redis-auth",
