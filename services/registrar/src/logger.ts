@@ -16,6 +16,8 @@ export const provisionLogger = root.child({ subsystem: "provisioning" });
 export const orchestratorLogger = root.child({ subsystem: "orchestrator" });
 export const mailLogger = root.child({ subsystem: "mail" });
 export const registrarLogger = root.child({ subsystem: "registrar" });
+export const rolloutLogger = root.child({ subsystem: "rollout" });
+export const keysLogger = root.child({ subsystem: "keys" });
 
 /** Changes the level of every registrar logger (tests, embedding). */
 export function setRegistrarLogLevel(level: pino.LevelWithSilent): void {
@@ -26,6 +28,8 @@ export function setRegistrarLogLevel(level: pino.LevelWithSilent): void {
     orchestratorLogger,
     mailLogger,
     registrarLogger,
+    rolloutLogger,
+    keysLogger,
   ])
     l.level = level;
 }
