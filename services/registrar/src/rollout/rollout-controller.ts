@@ -275,7 +275,7 @@ export class RolloutController {
 
   private fail(id: number, item: RolloutItem, detail: string): void {
     this.rollouts.setItem(id, item.atsign, "failed", { detail });
-    log.error({ atsign: item.atsign, image: item.toImage, detail }, "atServer roll failed");
+    log.warn({ atsign: item.atsign, image: item.toImage, detail }, "atServer roll failed");
   }
 
   /** `info:brief` until it answers or the health timeout passes; the last error if never. */
