@@ -156,7 +156,9 @@ describe("registrar image roll-outs (controller, in-memory orchestrator)", funct
     expect(st.state).to.equal("stopped");
     expect(st.stoppedReason).to.match(/2 atServer\(s\) failed.*threshold 0/);
     expect(st.counts).to.include({ failed: 2, done: 0, pending: 4 });
-    expect(st.failures[0]!.detail).to.match(/no info:brief answer.*ECONNREFUSED.*reverted to .*:v1/);
+    expect(st.failures[0]!.detail).to.match(
+      /no info:brief answer.*ECONNREFUSED.*reverted to .*:v1/,
+    );
     expect([...images.images.values()]).to.deep.equal(Array(6).fill(V1));
     // Only the first batch was touched: two updates and their two reverts.
     expect(images.updates.map((u) => u.atsign)).to.have.members(["a0", "a1", "a0", "a1"]);
