@@ -121,6 +121,25 @@ describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", 
     expect(blue.requests.at(-1)!.method).to.equal("GET");
   });
 
+  it("updateImage: the full spec on the new image, then Swarm's UpdateStatus until completed with a task of that image", async () => {
+    const { blue, orch } = await replay("update-image-completed");
+    const v2 = `registry.test/atplatform/atserver@sha256:${"cd".repeat(32)}`;
+    expect(await orch.updateImage("alice", BLUE, secretFile, v2)).to.deep.equal({
+      outcome: "updated",
+    });
+    expectExactly(blue);
+  });
+
+  it("updateImage: a task dying in the monitor window ends in Swarm's rollback, reported as rolled_back with its message", async () => {
+    const { blue, orch } = await replay("update-image-rolled-back");
+    const v2 = `registry.test/atplatform/atserver@sha256:${"cd".repeat(32)}`;
+    expect(await orch.updateImage("alice", BLUE, secretFile, v2)).to.deep.equal({
+      outcome: "rolled_back",
+      reason: "rollback completed",
+    });
+    expectExactly(blue);
+  });
+
   it("stop scales to 0 and waits for the task to end", async () => {
     const { blue, orch } = await replay("stop");
     await orch.stop("alice");
