@@ -7,7 +7,16 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resolveConfig, RegistrarStore, type RolloutConfig } from "@atplatform/registrar";
+import { FileRecordWriter } from "@atplatform/directory";
+import {
+  Registrar,
+  resolveConfig,
+  RegistrarStore,
+  type AtServerStatus,
+  type Orchestrator,
+  type RolloutConfig,
+} from "@atplatform/registrar";
+import { ADMIN_KEY, API_KEY, api } from "./harness";
 import type {
   ImageRollouts,
   ImageUpdateResult,
@@ -61,6 +70,24 @@ class FakeImages implements ImageRollouts {
   probe = async (atsign: string): Promise<void> => {
     if (this.silent.has(this.images.get(atsign)!)) throw new Error("connect ECONNREFUSED");
   };
+}
+
+/** An orchestrator whose atServers are only images in memory (the HTTP test's registrar). */
+class ImageOnlyOrchestrator implements Orchestrator {
+  readonly name = "fake-images";
+  constructor(readonly rollouts: FakeImages) {}
+  async ensure(atsign: string): Promise<void> {
+    if (!this.rollouts.images.has(atsign)) this.rollouts.images.set(atsign, this.rollouts.target);
+  }
+  async inspect(): Promise<AtServerStatus> {
+    return { state: "absent" };
+  }
+  async stop(): Promise<void> {}
+  async remove(): Promise<{ archivedTo?: string }> {
+    return {};
+  }
+  async move(): Promise<void> {}
+  async close(): Promise<void> {}
 }
 
 function sleep(ms: number): Promise<void> {
@@ -266,5 +293,68 @@ describe("registrar image roll-outs (controller, in-memory orchestrator)", funct
     expect(roll({ healthTimeoutMs: 10 })).to.throw(/health timeout/);
     expect(roll({ batchPauseMs: -5 })).to.throw(/batch pause/);
     expect(resolveConfig(base).rollout).to.include({ batchSize: 5, maxFailures: 0, auto: true });
+  });
+
+  it("admin API on a live registrar: progress (outdated, counts), start, 409s that say why, the admin page line; admin key only", async () => {
+    store.close();
+    const registrar = await Registrar.create(
+      {
+        dataDir: dir,
+        apiKey: API_KEY,
+        adminKey: ADMIN_KEY,
+        port: 0,
+        swarms: [swarm],
+        rollout: config({ batchSize: 2 }),
+      },
+      {
+        orchestrator: new ImageOnlyOrchestrator(images),
+        records: new FileRecordWriter(join(dir, "records.txt")),
+        healthProbe: images.probe,
+      },
+    );
+    store = registrar.store;
+    try {
+      for (const n of names(3)) active(n);
+      await registrar.start();
+      const url = registrar.url;
+      const admin = (path: string, body?: unknown, key = ADMIN_KEY) =>
+        api(url, path, { key: `Bearer ${key}`, body });
+      const before = await admin("/api/admin/rollout");
+      expect(before.json).to.deep.equal({
+        supported: true,
+        orchestrator: "fake-images",
+        outdated: { active: 3, suspended: 0 },
+        rollout: null,
+      });
+      expect((await admin("/api/admin/rollout", undefined, API_KEY)).status).to.equal(401);
+      const started = await admin("/api/admin/rollout/start", {});
+      expect(started.status).to.equal(202);
+      expect(started.json.rollout).to.include({ id: 1, total: 3 });
+      await registrar.rollout!.idle();
+      const after = (await admin("/api/admin/rollout")).json;
+      expect(after.outdated).to.deep.equal({ active: 0, suspended: 0 });
+      expect(after.rollout).to.deep.include({
+        state: "completed",
+        batch: 2,
+        targets: { s1: V2 },
+        updating: [],
+        failures: [],
+      });
+      expect(after.rollout.counts).to.include({ done: 3 });
+      const again = await admin("/api/admin/rollout/start", {});
+      expect(again.status).to.equal(409);
+      expect(again.json.message).to.match(/nothing to roll out/);
+      const pause = await admin("/api/admin/rollout/pause", {});
+      expect(pause.status).to.equal(409);
+      expect(pause.json.message).to.match(/no roll-out is running or paused/);
+      const page = await fetch(`${url}/admin`, {
+        headers: { Authorization: `Basic ${Buffer.from(`x:${ADMIN_KEY}`).toString("base64")}` },
+      });
+      expect(await page.text()).to.match(
+        /Image roll-out 1: completed, batch 2;\s+3 done,\s+0 failed/,
+      );
+    } finally {
+      await registrar.stop();
+    }
   });
 });
