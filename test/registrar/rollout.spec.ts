@@ -344,6 +344,20 @@ describe("registrar image roll-outs (controller, in-memory orchestrator)", funct
       const again = await admin("/api/admin/rollout/start", {});
       expect(again.status).to.equal(409);
       expect(again.json.message).to.match(/nothing to roll out/);
+      // An engine that does not answer: 503 naming the cause, not an internal error.
+      const listing = images.currentImages;
+      images.currentImages = () => Promise.reject(new Error("swarm s1: connect ECONNREFUSED"));
+      images.target = "registry.example/atserver:v9";
+      const down = await admin("/api/admin/rollout/start", {});
+      expect(down.status).to.equal(503);
+      expect(down.json.message).to.equal("cannot plan a roll-out: swarm s1: connect ECONNREFUSED");
+      const status = (await admin("/api/admin/rollout")).json;
+      expect(status).to.include({
+        outdated: null,
+        outdatedError: "swarm s1: connect ECONNREFUSED",
+      });
+      images.currentImages = listing;
+      images.target = V2;
       const pause = await admin("/api/admin/rollout/pause", {});
       expect(pause.status).to.equal(409);
       expect(pause.json.message).to.match(/no roll-out is running or paused/);

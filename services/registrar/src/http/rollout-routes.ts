@@ -1,5 +1,5 @@
 // Admin API of image roll-outs: progress, and start/pause/resume/abort.
-import { ConflictError } from "../errors";
+import { ConflictError, RegistrarError, UnavailableError } from "../errors";
 import type { RolloutController } from "../rollout/rollout-controller";
 import { requireAdmin } from "./auth";
 import type { Ctx, Route } from "./context";
@@ -44,7 +44,13 @@ async function rolloutAction(ctx: Ctx): Promise<void> {
   const c = controller(ctx);
   switch (ctx.params.action) {
     case "start":
-      await c.start();
+      // Planning asks every swarm's engine what its services run.
+      await c.start().catch((err: unknown) => {
+        if (err instanceof RegistrarError) throw err;
+        throw new UnavailableError(
+          `cannot plan a roll-out: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
       break;
     case "pause":
       c.pause();
