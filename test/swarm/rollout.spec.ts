@@ -65,7 +65,7 @@ describe("swarm tier on a real Docker Engine: image roll-outs", function () {
         batchSize,
         batchPauseMs: 0,
         maxFailures: 0,
-        healthTimeoutMs: 8000,
+        healthTimeoutMs: 5000,
       },
     });
     return { orch, c };
@@ -161,8 +161,13 @@ describe("swarm tier on a real Docker Engine: image roll-outs", function () {
       rec = store.allocate(rec, swarmPorts, PORT[a]!) as AtSignRecord;
       for (const st of ["atserver_started", "healthy", "directory_written", "active"] as const)
         rec = store.transition(rec!, st);
-      await orch.ensure(a, { swarm: "blue", host: d.address, port: PORT[a]! }, secretFile(a));
     }
+    // Both at once: each provision is mostly vfs copying the image for the container.
+    await Promise.all(
+      ATSIGNS.map((a) =>
+        orch.ensure(a, { swarm: "blue", host: d.address, port: PORT[a]! }, secretFile(a)),
+      ),
+    );
     for (const a of ATSIGNS) {
       const c = await waitForAtServer(d.address, PORT[a]!, tls.ca, `@${a}`);
       await c.cram(cram(a));
