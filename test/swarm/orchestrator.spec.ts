@@ -99,6 +99,7 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
       jobTimeoutMs: 180_000,
       stopTimeoutMs: 120_000,
       pollMs: 250,
+      updateMonitorMs: 3000,
     };
     orch = new SwarmOrchestrator(cfg);
   });
@@ -293,7 +294,7 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
     await c.close();
   });
 
-  it("an image update rolls the service to the new image; the atServer answers with its data", async () => {
+  it("an image update (updateImage, Swarm's UpdateConfig) rolls the service to the new image; the atServer answers with its data", async () => {
     const v2 = `${images.atserver.split(":")[0]}:v2-${Date.now()}`;
     await d.docker(["tag", images.atserver, v2]);
     const next = new SwarmOrchestrator({
@@ -301,7 +302,12 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
       swarms: [{ ...cfg.swarms[0]!, image: v2 }],
     });
     const before = await container("alice");
+    // ensure keeps a running service's image; only an image update changes it.
     await next.ensure("alice", placement(30001), secretFile);
+    expect(await container("alice")).to.equal(before);
+    expect(await next.updateImage("alice", placement(30001), secretFile, v2)).to.deep.equal({
+      outcome: "updated",
+    });
     await next.close();
     const deadline = Date.now() + 180_000;
     let image = "";

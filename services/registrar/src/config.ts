@@ -48,6 +48,23 @@ export interface RegistrarConfig {
   publicUrl?: string;
   /** Fault injection for tests: stop provisioning after this state. */
   haltAfterState?: AtSignState;
+  /** Image roll-outs of running atServers (orchestrators that run images). */
+  rollout: RolloutConfig;
+  /** How long replaced onboarding/admin keys stay valid by default after a rotation. */
+  keyOverlapMs: number;
+}
+
+export interface RolloutConfig {
+  /** On start-up, roll atServers whose image differs from their swarm's configured one. */
+  auto: boolean;
+  /** atServers updated at once (one batch); the next batch starts once all are healthy. */
+  batchSize: number;
+  /** Pause between batches. */
+  batchPauseMs: number;
+  /** Failed atServers tolerated; one more stops the roll-out (the rest keep their image). */
+  maxFailures: number;
+  /** How long an updated atServer may take to answer `info:brief` before it counts as failed. */
+  healthTimeoutMs: number;
 }
 
 export const DEFAULTS = {
@@ -63,6 +80,14 @@ export const DEFAULTS = {
   apiLimits: DEFAULT_API_LIMITS,
   metricsHost: "127.0.0.1",
   probe: { intervalMs: 60_000, sampleSize: 20, timeoutMs: 5000 } as ProbeSettings,
+  rollout: {
+    auto: true,
+    batchSize: 5,
+    batchPauseMs: 30_000,
+    maxFailures: 0,
+    healthTimeoutMs: 60_000,
+  } satisfies RolloutConfig as RolloutConfig,
+  keyOverlapMs: 24 * 3600_000,
 };
 
 /** The prober's bounds: a round must stay cheap for the root and for the registrar. */
@@ -133,6 +158,17 @@ export function resolveConfig(
     if (url?.protocol !== "https:")
       throw new ConfigError(`the public URL must be an https URL, got "${cfg.publicUrl}"`);
   }
+  const r = cfg.rollout;
+  if (!Number.isInteger(r.batchSize) || r.batchSize < 1 || r.batchSize > 100)
+    throw new ConfigError("the roll-out batch size must be a whole number from 1 to 100");
+  if (!Number.isInteger(r.batchPauseMs) || r.batchPauseMs < 0)
+    throw new ConfigError("the roll-out batch pause must be a whole number of ms >= 0");
+  if (!Number.isInteger(r.maxFailures) || r.maxFailures < 0)
+    throw new ConfigError("the roll-out failure threshold must be a whole number >= 0");
+  if (!Number.isInteger(r.healthTimeoutMs) || r.healthTimeoutMs < 1000)
+    throw new ConfigError("the roll-out health timeout must be at least 1000 ms");
+  if (!Number.isInteger(cfg.keyOverlapMs) || cfg.keyOverlapMs < 0)
+    throw new ConfigError("the key overlap must be a whole number of ms >= 0");
   if (cfg.haltAfterState && !STATES.includes(cfg.haltAfterState))
     throw new ConfigError(`unknown state ${cfg.haltAfterState}`);
   return cfg;
@@ -173,6 +209,13 @@ function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
   if (v === undefined || v === "") return undefined;
   if (!/^\d+$/.test(v)) throw new ConfigError(`${name} must be a whole number`);
   return Number(v);
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const v = env[name];
+  if (v === undefined || v === "") return undefined;
+  if (v !== "true" && v !== "false") throw new ConfigError(`${name} must be true or false`);
+  return v === "true";
 }
 
 export interface RegistrarEnvConfig {
@@ -218,6 +261,15 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RegistrarEn
     healthTimeoutMs: int(env, "REGISTRAR_HEALTH_TIMEOUT_MS"),
     haltAfterState: (env.REGISTRAR_FAULT_HALT_AFTER as AtSignState) || undefined,
     reservationTtlMs: int(env, "REGISTRAR_RESERVATION_TTL_MS"),
+    keyOverlapMs: int(env, "REGISTRAR_KEY_OVERLAP_MS"),
+    rollout: {
+      auto: bool(env, "REGISTRAR_ROLLOUT_AUTO") ?? DEFAULTS.rollout.auto,
+      batchSize: int(env, "REGISTRAR_ROLLOUT_BATCH_SIZE") ?? DEFAULTS.rollout.batchSize,
+      batchPauseMs: int(env, "REGISTRAR_ROLLOUT_BATCH_PAUSE_MS") ?? DEFAULTS.rollout.batchPauseMs,
+      maxFailures: int(env, "REGISTRAR_ROLLOUT_MAX_FAILURES") ?? DEFAULTS.rollout.maxFailures,
+      healthTimeoutMs:
+        int(env, "REGISTRAR_ROLLOUT_HEALTH_TIMEOUT_MS") ?? DEFAULTS.rollout.healthTimeoutMs,
+    },
     provisionMaxAttempts: int(env, "REGISTRAR_PROVISION_MAX_ATTEMPTS"),
     probe: {
       intervalMs: int(env, "REGISTRAR_PROBE_INTERVAL_MS") ?? DEFAULTS.probe.intervalMs,

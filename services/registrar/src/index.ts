@@ -5,11 +5,24 @@ export {
   parseSwarms,
   ConfigError,
   type RegistrarConfig,
+  type RolloutConfig,
 } from "./config";
+export {
+  RolloutController,
+  NothingToRollError,
+  type RolloutStatus,
+} from "./rollout/rollout-controller";
+export { AccessKeys, type KeyKind } from "./keys/access-keys";
 export { RegistrarService } from "./service";
 export { RegistrarStore, type SwarmPorts } from "./store/registrar-store";
 export type { AtSignRecord, AtSignState } from "./store/types";
-export type { Orchestrator, Placement, AtServerStatus } from "./orchestrator/orchestrator";
+export type {
+  Orchestrator,
+  Placement,
+  AtServerStatus,
+  ImageRollouts,
+  ImageUpdateResult,
+} from "./orchestrator/orchestrator";
 export { LocalOrchestrator, type LocalOrchestratorConfig } from "./orchestrator/local-orchestrator";
 export type { RecordWriter, RootResolver, HealthProbe } from "./provisioning/ports";
 export { infoBriefProbe, rootResolver } from "./provisioning/probes";

@@ -17,6 +17,8 @@ export const orchestratorLogger = root.child({ subsystem: "orchestrator" });
 export const mailLogger = root.child({ subsystem: "mail" });
 export const registrarLogger = root.child({ subsystem: "registrar" });
 export const proberLogger = root.child({ subsystem: "prober" });
+export const rolloutLogger = root.child({ subsystem: "rollout" });
+export const keysLogger = root.child({ subsystem: "keys" });
 
 /** Changes the level of every registrar logger (tests, embedding). */
 export function setRegistrarLogLevel(level: pino.LevelWithSilent): void {
@@ -28,6 +30,8 @@ export function setRegistrarLogLevel(level: pino.LevelWithSilent): void {
     mailLogger,
     registrarLogger,
     proberLogger,
+    rolloutLogger,
+    keysLogger,
   ])
     l.level = level;
 }

@@ -10,6 +10,8 @@ import type { HealthProbe, RecordWriter, RootResolver } from "./provisioning/por
 import { Provisioner } from "./provisioning/provisioner";
 import { RegistrarService } from "./service";
 import { RegistrarStore } from "./store/registrar-store";
+import { AccessKeys } from "./keys/access-keys";
+import { RolloutController } from "./rollout/rollout-controller";
 import { MetricsHttpServer } from "@atplatform/protocol/src/metrics-http";
 import { RegistrarMetrics } from "./metrics";
 import { PlatformProber, type ProberDeps } from "./probe/platform-prober";
@@ -38,6 +40,8 @@ export class Registrar {
     readonly provisioner: Provisioner,
     readonly service: RegistrarService,
     private readonly deps: RegistrarDeps,
+    readonly keys: AccessKeys,
+    readonly rollout?: RolloutController,
     readonly metrics?: RegistrarMetrics,
   ) {}
 
@@ -73,14 +77,29 @@ export class Registrar {
       reservationTtlMs: config.reservationTtlMs,
     });
     const service = metrics?.service(plain) ?? plain;
-    return new Registrar(config, store, provisioner, service, deps, metrics);
+    const keys = new AccessKeys(store.db);
+    keys.adopt("api", config.apiKey, config.keyOverlapMs);
+    keys.adopt("admin", config.adminKey, config.keyOverlapMs);
+    const images = deps.orchestrator.rollouts;
+    const rollout = images
+      ? new RolloutController({
+          store,
+          images,
+          placements: provisioner,
+          healthProbe: deps.healthProbe,
+          config: config.rollout,
+        })
+      : undefined;
+    return new Registrar(config, store, provisioner, service, deps, keys, rollout, metrics);
   }
 
   /** Listens, then resumes unfinished provisioning and restarts active atServers. */
   async start(): Promise<void> {
     const server = createHttpServer(this.service, {
-      apiKey: this.config.apiKey,
-      adminKey: this.config.adminKey,
+      keys: this.keys,
+      keyOverlapMs: this.config.keyOverlapMs,
+      rollout: this.rollout,
+      orchestrator: this.deps.orchestrator.name,
       swarms: this.config.swarms.map((s) => s.name),
       bodyLimit: this.config.bodyLimit,
       secureCookies: this.config.secureCookies,
@@ -120,6 +139,8 @@ export class Registrar {
     const counts = this.store.countByState();
     if (Object.values(counts).every((n) => n === 0)) await this.deps.records.markPopulated?.();
     await this.provisioner.resumeAll();
+    // After the restarts (which keep every atServer's image): roll the outdated ones, gated.
+    void this.rollout?.resume().catch((err: unknown) => log.error({ err }, "roll-out not resumed"));
   }
 
   /** Runs one prober round now (operators' and tests' "probe now"); a no-op when it is off. */
@@ -151,6 +172,7 @@ export class Registrar {
     this.prober = undefined;
     await this.metricsHttp?.close();
     this.metrics?.close();
+    await this.rollout?.stop();
     await this.provisioner.stop();
     if (opts.stopAtServers !== false) await this.deps.orchestrator.close();
     await this.deps.records.close?.();

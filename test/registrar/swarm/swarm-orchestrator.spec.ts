@@ -14,6 +14,7 @@ import {
   EngineTimeoutError,
   EngineUnreachableError,
   SwarmOrchestrator,
+  type SwarmOrchestratorConfig,
 } from "../../../services/registrar/src/orchestrator/swarm";
 import { freePort } from "../../support/ports";
 import { engineTls, orchestratorConfig, type Tls } from "./engine-setup";
@@ -46,6 +47,15 @@ describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", 
     return e;
   }
 
+  async function replay(
+    fixture: string,
+    over: Partial<SwarmOrchestratorConfig> = {},
+  ): Promise<{ blue: ReplayEngine; orch: SwarmOrchestrator }> {
+    const blue = await engine(loadFixture(fixture).exchanges);
+    const orch = new SwarmOrchestrator(orchestratorConfig(tls.client, { blue: blue.port }, over));
+    return { blue, orch };
+  }
+
   /** Every request was the expected one, in order, and every recorded answer was used. */
   function expectExactly(e: ReplayEngine): void {
     expect(e.requests).to.deep.equal(e.expected());
@@ -59,6 +69,28 @@ describe("registrar swarm orchestrator (recorded Docker Engine API exchanges)", 
         (r.body as { Labels?: Record<string, string> }).Labels?.["atplatform.kind"] === kind,
     ).length;
   }
+
+  // Fixture kept: Swarm's UpdateStatus sequence (updating → completed, or a task dying in the
+  // monitor window → rollback_completed) at exact steps; test/swarm/rollout.spec.ts shows the
+  // outcome on a real engine, not every intermediate state.
+  it("updateImage: the full spec on the new image, then Swarm's UpdateStatus until completed with a task of that image", async () => {
+    const { blue, orch } = await replay("update-image-completed");
+    const v2 = `registry.test/atplatform/atserver@sha256:${"cd".repeat(32)}`;
+    expect(await orch.updateImage("alice", BLUE, secretFile, v2)).to.deep.equal({
+      outcome: "updated",
+    });
+    expectExactly(blue);
+  });
+
+  it("updateImage: a task dying in the monitor window ends in Swarm's rollback, reported as rolled_back with its message", async () => {
+    const { blue, orch } = await replay("update-image-rolled-back");
+    const v2 = `registry.test/atplatform/atserver@sha256:${"cd".repeat(32)}`;
+    expect(await orch.updateImage("alice", BLUE, secretFile, v2)).to.deep.equal({
+      outcome: "rolled_back",
+      reason: "rollback completed",
+    });
+    expectExactly(blue);
+  });
 
   // Fixture kept: the order of calls across the two engines (blue's task ended before green's
   // first create) is what is checked; on real engines (test/swarm/move.spec.ts) only the outcome shows.

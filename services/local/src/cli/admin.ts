@@ -6,11 +6,14 @@ import { join } from "node:path";
 import { AtClient } from "@atplatform/protocol/src/core";
 import { defaultHome, type PlatformInfo } from "../config";
 import { atSignArg, flag, UsageError, type Args } from "./args";
+import { listKeys, retireKeys, rotateKey, rollout, type OpsTarget } from "./admin-ops";
 import { registrarJson } from "./registrar-http";
 
 interface AdminTarget {
   url: string;
   key: string;
+  /** The local platform's key files, when the target is the local platform. */
+  keyFiles?: { api?: string; admin?: string };
   /** To verify atServers' certificates (local CA); none = the system's CAs. */
   ca?: string;
   out: (line: string) => void;
@@ -49,7 +52,15 @@ export function adminTarget(args: Args, out: (line: string) => void): AdminTarge
     throw new UsageError("no admin key: pass --admin-key-file FILE or set REGISTRAR_ADMIN_KEY");
   const caFile = flag(args, "ca") ?? (flag(args, "registrar") ? undefined : info.caFile);
   const ca = caFile ? readFileSync(caFile, "utf8") : undefined;
-  return { url: url.replace(/\/$/, ""), key, ca, out };
+  // Rotated keys replace the local platform's files only when those are what was used.
+  const local = !flag(args, "registrar") && !process.env.ATPLATFORM_REGISTRAR;
+  const keyFiles = local
+    ? {
+        api: info.apiKeyFile,
+        admin: !keyFile && !process.env.REGISTRAR_ADMIN_KEY ? info.adminKeyFile : undefined,
+      }
+    : undefined;
+  return { url: url.replace(/\/$/, ""), key, ca, out, keyFiles };
 }
 
 async function call(t: AdminTarget, method: string, path: string, body?: unknown): Promise<any> {
@@ -97,14 +108,26 @@ async function atServerVersions(t: AdminTarget, atsigns: AtSignView[]): Promise<
 }
 
 const ACTIONS = new Set(["suspend", "resume", "reset", "delete"]);
+const OPS = ["rollout", "keys", "rotate-api-key", "retire-api-key"];
 
-/** `admin list|status|health|suspend|resume|reset|delete|move …` */
+/** `admin list|status|health|suspend|resume|reset|delete|move|rollout|keys|rotate-api-key|retire-api-key …` */
 export async function admin(args: Args, out: (line: string) => void): Promise<void> {
   const sub = args.positional.shift();
   if (!sub) throw new UsageError("missing admin command");
-  if (!["list", "status", "health", "move", ...ACTIONS].includes(sub))
+  if (!["list", "status", "health", "move", ...ACTIONS, ...OPS].includes(sub))
     throw new UsageError(`unknown admin command ${sub}`);
   const t = adminTarget(args, out);
+  if (OPS.includes(sub)) {
+    const ops: OpsTarget = {
+      call: (method, path, body) => call(t, method, path, body),
+      out,
+      keyFiles: t.keyFiles,
+    };
+    if (sub === "rollout") return rollout(ops, args);
+    if (sub === "keys") return listKeys(ops);
+    if (sub === "rotate-api-key") return rotateKey(ops, args);
+    return retireKeys(ops, args);
+  }
   if (sub === "list") {
     const { atsigns } = (await call(t, "GET", "/api/admin/atsigns")) as { atsigns: AtSignView[] };
     for (const a of atsigns) out(row(a));

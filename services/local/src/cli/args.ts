@@ -29,6 +29,9 @@ const STRING_FLAGS = [
   "device",
   "namespaces",
   "admin-key-file",
+  "kind",
+  "overlap",
+  "out",
 ] as const;
 const BOOLEAN_FLAGS = [
   "public",
@@ -62,7 +65,7 @@ export const USAGE: Record<string, string> = {
   deny: "deny @alice ENROLLMENT_ID",
   revoke: "revoke @alice ENROLLMENT_ID",
   admin:
-    "admin list | health | status @a | suspend @a | resume @a | reset @a --yes | delete @a --yes | move @a SWARM  [--registrar URL] [--admin-key-file FILE]",
+    "admin list | health | status @a | suspend @a | resume @a | reset @a --yes | delete @a --yes | move @a SWARM | rollout [status|start|pause|resume|abort] | keys | rotate-api-key [--kind api|admin] [--overlap SECONDS] [--out FILE] | retire-api-key [--kind api|admin]  [--registrar URL] [--admin-key-file FILE]",
 };
 
 export class UsageError extends Error {

@@ -11,9 +11,19 @@ function adminList(ctx: Ctx): void {
   requireAdmin(ctx);
   const csrf = html`<input type="hidden" name="csrf" value="${adminCsrf(ctx)}" />`;
   const rows = ctx.service.store.list().filter((r) => r.state !== "deleted");
+  const roll = ctx.settings.rollout?.status();
   const body = html`<p>
       ${rows.length} atSigns. Placements in use: ${ctx.service.store.placementCount()}.
     </p>
+    ${
+      roll
+        ? html`<p id="rollout">
+            Image roll-out ${roll.id}: ${roll.state}, batch ${roll.batch}; ${roll.counts.done} done,
+            ${roll.counts.failed} failed, ${roll.counts.pending + roll.counts.updating} pending of
+            ${roll.total}${roll.stoppedReason ? html` (${roll.stoppedReason})` : ""}.
+          </p>`
+        : ""
+    }
     <table>
       <caption>
         All atSigns

@@ -16,7 +16,7 @@ export const PRE_LOGIN_COOKIE = "atp_pre";
 export function requireApiKey(ctx: Ctx, creates = false): void {
   const given = (ctx.req.headers.authorization ?? "").replace(/^Bearer\s+/i, "").trim();
   const ip = clientIp(ctx);
-  if (!given || !safeEqual(given, ctx.settings.apiKey)) {
+  if (!given || !ctx.settings.keys.accepts("api", given)) {
     ctx.limiter.check(ip, undefined, false);
     if (!given) throw new UnauthorizedError("missing API key (Authorization header)");
     throw new ForbiddenError("invalid API key");
@@ -31,19 +31,24 @@ export function clientIp(ctx: Ctx): string {
 
 /** Admin: `Authorization: Bearer <admin key>` (API) or HTTP Basic with any user (browsers). */
 export function requireAdmin(ctx: Ctx): void {
-  const header = ctx.req.headers.authorization ?? "";
-  let given = "";
-  if (/^Bearer\s+/i.test(header)) given = header.replace(/^Bearer\s+/i, "").trim();
-  else if (/^Basic\s+/i.test(header)) {
-    const decoded = Buffer.from(header.replace(/^Basic\s+/i, ""), "base64").toString("utf8");
-    given = decoded.slice(decoded.indexOf(":") + 1);
-  }
+  const given = presentedAdminKey(ctx);
   if (!given) throw new UnauthorizedError("admin authentication required");
-  if (!safeEqual(given, ctx.settings.adminKey)) throw new UnauthorizedError("invalid admin key");
+  if (!ctx.settings.keys.accepts("admin", given)) throw new UnauthorizedError("invalid admin key");
 }
 
+function presentedAdminKey(ctx: Ctx): string {
+  const header = ctx.req.headers.authorization ?? "";
+  if (/^Bearer\s+/i.test(header)) return header.replace(/^Bearer\s+/i, "").trim();
+  if (/^Basic\s+/i.test(header)) {
+    const decoded = Buffer.from(header.replace(/^Basic\s+/i, ""), "base64").toString("utf8");
+    return decoded.slice(decoded.indexOf(":") + 1);
+  }
+  return "";
+}
+
+/** Bound to the admin key the browser presents: a retired key's forms stop working with it. */
 export function adminCsrf(ctx: Ctx): string {
-  return hmac(ctx.settings.adminKey, "admin-csrf");
+  return hmac(presentedAdminKey(ctx), "admin-csrf");
 }
 
 export function checkAdminCsrf(ctx: Ctx, token: string | undefined): void {

@@ -6,11 +6,19 @@ import type { RegistrarService } from "../service";
 import { adminRoutes } from "./admin-routes";
 import { apiRoutes } from "./api-routes";
 import type { HttpSettings, Route } from "./context";
+import { keyRoutes } from "./key-routes";
 import { pageRoutes } from "./page-routes";
+import { rolloutRoutes } from "./rollout-routes";
 import { ApiRateLimiter } from "./rate-limit";
 import { sendError } from "./respond";
 
-const ROUTES: Route[] = [...apiRoutes, ...pageRoutes, ...adminRoutes];
+const ROUTES: Route[] = [
+  ...apiRoutes,
+  ...rolloutRoutes,
+  ...keyRoutes,
+  ...pageRoutes,
+  ...adminRoutes,
+];
 /** Liveness probes: logged at debug only, so they do not drown the access log. */
 const PROBES = new Set(["/healthz", "/readyz"]);
 

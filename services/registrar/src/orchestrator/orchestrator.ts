@@ -44,4 +44,49 @@ export interface Orchestrator {
   portUsable?(swarm: string, port: number): Promise<boolean>;
   /** Releases what the orchestrator holds (stops local child processes). */
   close(): Promise<void>;
+  /** Present when the orchestrator runs images that can be rolled (Swarm). */
+  readonly rollouts?: ImageRollouts;
+}
+
+/** How one atServer's image update ended. */
+export type ImageUpdateResult =
+  | { outcome: "updated" }
+  /** The orchestrator's own gate failed (task died in the monitor window, HEALTHCHECK): it rolled back. */
+  | { outcome: "rolled_back"; reason: string }
+  /** The update could not finish (engine error, paused update, timeout); the old image may still run. */
+  | { outcome: "failed"; reason: string };
+
+/**
+ * Image roll-outs, for orchestrators that run images (Swarm). `ensure` never changes the
+ * image of an existing atServer: only `updateImage` does, so a new configured image reaches
+ * running atServers through a gated roll-out and not all at once on a registrar restart.
+ */
+export interface ImageRollouts {
+  /** The configured image of each swarm (what new atServers get, and a roll-out's target). */
+  targetImages(): Record<string, string>;
+  /** The image each atSign's service is set to run, by atSign, with its swarm. */
+  currentImages(): Promise<Map<string, { swarm: string; image: string }>>;
+  /**
+   * Moves the atSign's service to `image` under the orchestrator's update policy and waits
+   * until the orchestrator has finished (or rolled back) the update. Idempotent: a service
+   * already on `image` returns `updated` at once.
+   */
+  updateImage(
+    atsign: string,
+    placement: Placement,
+    secretFile: string,
+    image: string,
+  ): Promise<ImageUpdateResult>;
+  /** Puts the service back on `image` (the one it ran before), e.g. when a later probe failed. */
+  revertImage(
+    atsign: string,
+    placement: Placement,
+    secretFile: string,
+    image: string,
+  ): Promise<void>;
+}
+
+/** The same image, allowing for a digest the engine or a registry pinned on one side. */
+export function sameImage(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}@`) || b.startsWith(`${a}@`);
 }

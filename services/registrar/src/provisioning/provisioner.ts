@@ -93,6 +93,11 @@ export class Provisioner {
     await this.o.orchestrator.ensure(rec.atsign, placement, this.writeSecretFile(rec));
   }
 
+  /** The CRAM secret file the orchestrator is given for the atSign (see writeSecretFile). */
+  secretFile(rec: AtSignRecord): string {
+    return this.writeSecretFile(rec);
+  }
+
   /** Starts (or joins) the worker for `atsign`; resolves when it has nothing left to do. */
   drive(atsign: string): Promise<void> {
     this.events.emit("drive", atsign);

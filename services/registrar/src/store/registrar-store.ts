@@ -70,7 +70,8 @@ export interface SwarmPorts {
  * on (state, generation) so that a stale worker can never overwrite newer progress.
  */
 export class RegistrarStore {
-  private readonly db: Database.Database;
+  /** Shared with the stores of other concerns in the same file (roll-outs, access keys). */
+  readonly db: Database.Database;
 
   constructor(file: string) {
     if (file !== ":memory:") {

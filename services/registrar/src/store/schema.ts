@@ -54,4 +54,38 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE atsigns ADD COLUMN memory_limit_mb INTEGER;`,
   // When an atSign entered its state (registrar_provisioning_oldest_seconds) without a scan.
   `CREATE INDEX events_atsign_kind ON events(atsign, kind, at);`,
+  // Image roll-outs (rollout/): one row per roll-out, one per atServer in it, so a restarted
+  // registrar resumes where it stopped. Onboarding and admin keys, stored as SHA-256 hashes
+  // (the keys are random, 32 bytes: a slow hash adds nothing), with their retirement deadline.
+  `
+  CREATE TABLE rollouts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    state TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    batch INTEGER NOT NULL DEFAULT 0,
+    stopped_reason TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE rollout_items (
+    rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+    atsign TEXT NOT NULL,
+    swarm TEXT NOT NULL,
+    from_image TEXT NOT NULL,
+    to_image TEXT NOT NULL,
+    state TEXT NOT NULL,
+    batch INTEGER,
+    detail TEXT,
+    PRIMARY KEY (rollout_id, atsign)
+  );
+  CREATE TABLE access_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    retired_at INTEGER
+  );
+  `,
 ];

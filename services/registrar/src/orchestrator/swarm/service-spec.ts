@@ -13,6 +13,8 @@ export const LABEL_HOST = "atplatform.host";
 export const LABEL_PORT = "atplatform.port";
 export const LABEL_MEMORY = "atplatform.memory-mb";
 export const LABEL_SPEC = "atplatform.spec-hash";
+/** The image the registrar set (the engine may rewrite ContainerSpec.Image with a digest). */
+export const LABEL_IMAGE = "atplatform.image";
 export const LABEL_TLS = "atplatform.tls";
 
 /** Where things are inside the atServer container. */
@@ -76,9 +78,22 @@ export interface AtServerSecrets {
   ca?: SecretRef;
 }
 
+/** Swarm's update policy for an atServer's image updates (swarms file `update`). */
+export interface UpdatePolicy {
+  /** How long a new task must keep running before Swarm counts the update a success. */
+  monitorMs: number;
+  /** What Swarm does when the new task fails within the monitor window. */
+  failureAction: "rollback" | "pause";
+}
+
+export const DEFAULT_UPDATE_POLICY: UpdatePolicy = { monitorMs: 10_000, failureAction: "rollback" };
+
 export interface AtServerSpecInput {
   atsign: string;
   swarm: SwarmConfig;
+  /** The image to run: the swarm's configured one for a new service, else the service's own. */
+  image: string;
+  update: UpdatePolicy;
   placement: Placement;
   memoryLimitMb: number;
   rootAddress: string;
@@ -119,10 +134,11 @@ export function atServerServiceSpec(i: AtServerSpecInput): Record<string, unknow
       [LABEL_HOST]: placement.host,
       [LABEL_PORT]: String(port),
       [LABEL_MEMORY]: String(i.memoryLimitMb),
+      [LABEL_IMAGE]: i.image,
     },
     TaskTemplate: {
       ContainerSpec: {
-        Image: swarm.image,
+        Image: i.image,
         Labels: { [LABEL_ATSIGN]: atsign },
         Env: env,
         User: `${ATSERVER_UID}:${ATSERVER_UID}`,
@@ -152,8 +168,21 @@ export function atServerServiceSpec(i: AtServerSpecInput): Record<string, unknow
     },
     Mode: { Replicated: { Replicas: 1 } },
     // Never two containers on one storage directory: stop the old task before the new one.
-    UpdateConfig: { Parallelism: 1, Order: "stop-first", FailureAction: "pause" },
-    RollbackConfig: { Parallelism: 1, Order: "stop-first" },
+    // A new task that dies within the monitor window (or fails an image HEALTHCHECK) fails
+    // the update; MaxFailureRatio 0: one replica, one failure is the whole service.
+    UpdateConfig: {
+      Parallelism: 1,
+      Order: "stop-first",
+      FailureAction: i.update.failureAction,
+      Monitor: i.update.monitorMs * 1_000_000,
+      MaxFailureRatio: 0,
+    },
+    RollbackConfig: {
+      Parallelism: 1,
+      Order: "stop-first",
+      FailureAction: "pause",
+      Monitor: i.update.monitorMs * 1_000_000,
+    },
     EndpointSpec: {
       Mode: "vip",
       Ports: [

@@ -54,6 +54,12 @@ export interface SwarmOrchestratorConfig {
   pollMs?: number;
   /** Engine API version in request paths. Default v1.43. */
   apiVersion?: string;
+  /** Swarm's monitor window of an image update (UpdateConfig.Monitor). Default 10 s. */
+  updateMonitorMs?: number;
+  /** Swarm's UpdateConfig.FailureAction for image updates. Default "rollback". */
+  updateFailureAction?: "rollback" | "pause";
+  /** How long an image update (and its rollback) may take. Default 300 s. */
+  updateTimeoutMs?: number;
   /** Clock for archive names (tests). */
   now?: () => Date;
 }
@@ -64,6 +70,8 @@ const NUMBERS = [
   "jobTimeoutMs",
   "stopTimeoutMs",
   "pollMs",
+  "updateMonitorMs",
+  "updateTimeoutMs",
 ] as const;
 
 export class SwarmConfigError extends Error {
@@ -75,9 +83,10 @@ export class SwarmConfigError extends Error {
  * `{ "rootAddress": "root.example:64", "swarms": { "<name>": { "engine": "10.0.0.5:2376",
  *    "caFile", "certFile", "keyFile", "publicHost", "ports": "30000-30999", "image",
  *    "storageRoot", "constraints"?, "publishMode"?, "atServerCaFile"? } }, "memoryLimitMb"?, "callTimeoutMs"?, "jobTimeoutMs"?,
- *    "stopTimeoutMs"?, "pollMs"?, "jobImage"?, "apiVersion"? }`. Certificate files are read
- * here and again by the engine client when they change (rotation: engine-tls.ts);
- * `rootAddress` defaults to `defaults.rootAddress` (the registrar's root).
+ *    "stopTimeoutMs"?, "pollMs"?, "jobImage"?, "apiVersion"?, "updateMonitorMs"?,
+ *    "updateFailureAction"?, "updateTimeoutMs"? }`. Certificate files are read here and again
+ * by the engine client when they change (rotation: engine-tls.ts); `rootAddress` defaults to
+ * `defaults.rootAddress` (the registrar's root).
  */
 export function parseSwarmOrchestratorConfig(
   text: string,
@@ -139,6 +148,12 @@ export function parseSwarmOrchestratorConfig(
     rootAddress: str(root, "rootAddress"),
     ...(o.jobImage !== undefined ? { jobImage: str(o.jobImage, "jobImage") } : {}),
     ...(o.apiVersion !== undefined ? { apiVersion: str(o.apiVersion, "apiVersion") } : {}),
+    ...(o.updateFailureAction !== undefined
+      ? {
+          updateFailureAction: str(o.updateFailureAction, "updateFailureAction") as
+            "rollback" | "pause",
+        }
+      : {}),
   };
   for (const k of NUMBERS) {
     if (o[k] === undefined) continue;
@@ -162,6 +177,9 @@ export function validateSwarmOrchestratorConfig(cfg: SwarmOrchestratorConfig): v
     if (v !== undefined && !(Number.isInteger(v) && v > 0))
       throw new SwarmConfigError(`${k} must be a positive integer (ms)`);
   }
+  const action = cfg.updateFailureAction;
+  if (action !== undefined && action !== "rollback" && action !== "pause")
+    throw new SwarmConfigError('updateFailureAction must be "rollback" or "pause"');
   if (cfg.apiVersion !== undefined && !/^v1\.\d+$/.test(cfg.apiVersion))
     throw new SwarmConfigError("apiVersion must look like v1.43");
   const names = new Set<string>();

@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import { posix } from "node:path";
 import { orchestratorLogger } from "../../logger";
-import type { AtServerStatus, Orchestrator, Placement } from "../orchestrator";
+import {
+  sameImage,
+  type AtServerStatus,
+  type ImageRollouts,
+  type ImageUpdateResult,
+  type Orchestrator,
+  type Placement,
+} from "../orchestrator";
 import { EngineClient } from "./engine-client";
 import {
   EngineConflictError,
@@ -15,8 +22,10 @@ import {
   atServerServiceSpec,
   caSecretName,
   cramSecretName,
+  DEFAULT_UPDATE_POLICY,
   jobName,
   LABEL_ATSIGN,
+  LABEL_IMAGE,
   LABEL_HOST,
   LABEL_KIND,
   LABEL_MEMORY,
@@ -49,13 +58,16 @@ export interface EngineService {
     Name: string;
     Labels?: Record<string, string>;
     Mode?: { Replicated?: { Replicas?: number } };
-    TaskTemplate?: { ContainerSpec?: { Secrets?: ServiceSecret[] } };
+    TaskTemplate?: { ContainerSpec?: { Image?: string; Secrets?: ServiceSecret[] } };
     [k: string]: unknown;
   };
+  /** Swarm's progress of the last update: updating, paused, completed, rollback_… . */
+  UpdateStatus?: { State?: string; Message?: string };
 }
 
 export interface EngineTask {
   ID: string;
+  Spec?: { ContainerSpec?: { Image?: string } };
   DesiredState?: string;
   Status?: { State?: string; Err?: string; ContainerStatus?: { PID?: number; ExitCode?: number } };
 }
@@ -79,8 +91,9 @@ const ACTIVE = new Set([
  * deterministic service name makes the engine refuse a second create (409), after which the
  * existing service is re-inspected and converged instead.
  */
-export class SwarmOrchestrator implements Orchestrator {
+export class SwarmOrchestrator implements Orchestrator, ImageRollouts {
   readonly name = "swarm";
+  readonly rollouts: ImageRollouts = this;
   private readonly clients = new Map<string, EngineClient>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -168,6 +181,103 @@ export class SwarmOrchestrator implements Orchestrator {
     await Promise.allSettled([...this.locks.values()]);
   }
 
+  // ImageRollouts ----------------------------------------------------------------
+
+  targetImages(): Record<string, string> {
+    return Object.fromEntries(this.cfg.swarms.map((s) => [s.name, s.image]));
+  }
+
+  async currentImages(): Promise<Map<string, { swarm: string; image: string }>> {
+    const out = new Map<string, { swarm: string; image: string; live: boolean }>();
+    for (const client of this.clients.values()) {
+      const list = await client.call<EngineService[]>({
+        method: "GET",
+        path: "/services",
+        query: { filters: { label: [`${LABEL_KIND}=atserver`] } },
+      });
+      for (const svc of list) {
+        const atsign = svc.Spec.Labels?.[LABEL_ATSIGN];
+        const image = imageOf(svc);
+        if (!atsign || !image) continue;
+        // Mid-move an atSign has a service in two swarms: the one meant to run counts.
+        const live = replicas(svc) > 0;
+        if (out.get(atsign)?.live && !live) continue;
+        out.set(atsign, { swarm: client.swarm.name, image, live });
+      }
+    }
+    return new Map([...out].map(([a, v]) => [a, { swarm: v.swarm, image: v.image }]));
+  }
+
+  async updateImage(
+    atsign: string,
+    placement: Placement,
+    secretFile: string,
+    image: string,
+  ): Promise<ImageUpdateResult> {
+    const client = this.client(placement.swarm);
+    // Only the spec change holds the atSign's lock; the wait for Swarm's verdict does not.
+    const id = await this.locked(atsign, async () => {
+      const svc = await this.find(client, atsign);
+      if (!svc) return undefined;
+      const cram = readFileSync(secretFile, "utf8");
+      await this.converge(client, atsign, placement, cram, svc, image);
+      return svc.ID;
+    });
+    if (!id)
+      return { outcome: "failed", reason: `no atServer service in swarm ${client.swarm.name}` };
+    const result = await this.waitForUpdate(client, id, image);
+    log.info({ atsign, swarm: client.swarm.name, image, ...result }, "atServer image update");
+    return result;
+  }
+
+  async revertImage(
+    atsign: string,
+    placement: Placement,
+    secretFile: string,
+    image: string,
+  ): Promise<void> {
+    const result = await this.updateImage(atsign, placement, secretFile, image);
+    if (result.outcome !== "updated")
+      throw new EngineTimeoutError(
+        `revert to ${image} did not complete: ${result.reason}`,
+        placement.swarm,
+        "image revert",
+      );
+  }
+
+  /**
+   * Polls the service until Swarm has finished the update: `completed` with a running task
+   * of `image` is success; a rollback or a paused update is the gate failing. An update
+   * that changed nothing leaves no UpdateStatus: the running task's image decides.
+   */
+  private async waitForUpdate(
+    client: EngineClient,
+    id: string,
+    image: string,
+  ): Promise<ImageUpdateResult> {
+    const deadline = Date.now() + (this.cfg.updateTimeoutMs ?? 300_000);
+    for (;;) {
+      const svc = await client.call<EngineService>({ method: "GET", path: `/services/${id}` });
+      const state = svc.UpdateStatus?.State;
+      const message = svc.UpdateStatus?.Message ?? state ?? "";
+      if (state === "rollback_completed") return { outcome: "rolled_back", reason: message };
+      if (state === "paused" || state === "rollback_paused")
+        return { outcome: "failed", reason: `update ${state}: ${message}` };
+      if (state === undefined || state === "completed") {
+        const tasks = await this.tasks(client, id);
+        const live = tasks.find(
+          (t) => t.DesiredState === "running" && t.Status?.State === "running",
+        );
+        const liveImage = live?.Spec?.ContainerSpec?.Image;
+        if (liveImage && sameImage(liveImage, image) && sameImage(imageOf(svc) ?? "", image))
+          return { outcome: "updated" };
+      }
+      if (Date.now() > deadline)
+        return { outcome: "failed", reason: `Swarm did not finish the update (${message})` };
+      await sleep(this.cfg.pollMs ?? 1000);
+    }
+  }
+
   // ---------------------------------------------------------------------------------
 
   private client(swarm: string): EngineClient {
@@ -217,7 +327,11 @@ export class SwarmOrchestrator implements Orchestrator {
     const cramRef = await ensureCramSecret(client, atsign, cram);
     const pem = client.swarm.atServerCa;
     const ca = pem ? await ensureCaSecret(client, pem) : undefined;
-    const spec = this.spec(client.swarm, atsign, placement, { ...tls, cram: cramRef, ca });
+    const spec = this.spec(client.swarm, atsign, placement, client.swarm.image, {
+      ...tls,
+      cram: cramRef,
+      ca,
+    });
     try {
       const res = await client.call<{ ID: string }>({
         method: "POST",
@@ -235,13 +349,17 @@ export class SwarmOrchestrator implements Orchestrator {
     }
   }
 
-  /** Updates an existing service to the wanted spec (and one replica), if it differs. */
+  /**
+   * Updates an existing service to the wanted spec (and one replica), if it differs. The
+   * service keeps the image it runs unless `image` says otherwise (an image roll-out).
+   */
   private async converge(
     client: EngineClient,
     atsign: string,
     placement: Placement,
     cram: string,
     svc: EngineService,
+    image: string = imageOf(svc) ?? client.swarm.image,
   ): Promise<void> {
     const have = svc.Spec.TaskTemplate?.ContainerSpec?.Secrets ?? [];
     const ref = (target: string): SecretRef | undefined => {
@@ -263,7 +381,11 @@ export class SwarmOrchestrator implements Orchestrator {
       : haveCa?.name === caSecretName(pem)
         ? haveCa
         : await ensureCaSecret(client, pem);
-    const spec = this.spec(client.swarm, atsign, placement, { ...tls, cram: cramRef, ca });
+    const spec = this.spec(client.swarm, atsign, placement, image, {
+      ...tls,
+      cram: cramRef,
+      ca,
+    });
     const wanted = (spec.Labels as Record<string, string>)[LABEL_SPEC];
     if (svc.Spec.Labels?.[LABEL_SPEC] === wanted && replicas(svc) === 1) return;
     await client.call({
@@ -280,11 +402,17 @@ export class SwarmOrchestrator implements Orchestrator {
     swarm: SwarmConfig,
     atsign: string,
     placement: Placement,
+    image: string,
     secrets: AtServerSecrets,
   ): Record<string, unknown> {
     return atServerServiceSpec({
       atsign,
       swarm,
+      image,
+      update: {
+        monitorMs: this.cfg.updateMonitorMs ?? DEFAULT_UPDATE_POLICY.monitorMs,
+        failureAction: this.cfg.updateFailureAction ?? DEFAULT_UPDATE_POLICY.failureAction,
+      },
       placement,
       memoryLimitMb: placement.memoryLimitMb ?? this.cfg.memoryLimitMb ?? 50,
       rootAddress: this.cfg.rootAddress,
@@ -453,6 +581,11 @@ export class SwarmOrchestrator implements Orchestrator {
       });
     }
   }
+}
+
+/** The image the registrar set on the service (label), else the engine's copy. */
+function imageOf(svc: EngineService): string | undefined {
+  return svc.Spec.Labels?.[LABEL_IMAGE] ?? svc.Spec.TaskTemplate?.ContainerSpec?.Image;
 }
 
 function replicas(svc: EngineService): number {
