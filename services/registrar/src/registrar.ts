@@ -105,6 +105,7 @@ export class Registrar {
     // mark is left to the writes: a primary that came back empty must stay unmarked.
     const counts = this.store.countByState();
     if (Object.values(counts).every((n) => n === 0)) await this.deps.records.markPopulated?.();
+    await this.deps.orchestrator.prepare?.();
     await this.provisioner.resumeAll();
   }
 
