@@ -135,9 +135,8 @@ describe("swarm tier on a real Docker Engine: per-node metrics agent", function 
 
   async function until(what: string, check: (text: string) => boolean, ms = 60_000) {
     const deadline = Date.now() + ms;
-    let text = "";
     for (;;) {
-      text = await scrapeAgent().catch((err: Error) => err.message);
+      const text = await scrapeAgent().catch((err: Error) => err.message);
       if (check(text)) return text;
       if (Date.now() > deadline) throw new Error(`${what}; last scrape:\n${text.slice(0, 2000)}`);
       await sleep(1000);
