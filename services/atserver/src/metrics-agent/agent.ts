@@ -111,16 +111,22 @@ export class MetricsAgent {
   private async scrapeAll(targets: Target[]): Promise<(string | undefined)[]> {
     const out: (string | undefined)[] = new Array(targets.length);
     let next = 0;
+    // Texts are held until the merge: the round as a whole has a byte budget too.
+    let total = 0;
     const worker = async () => {
       while (next < targets.length) {
         const i = next++;
         const t = targets[i]!;
         try {
-          out[i] = await boundedGet({
+          const text = await boundedGet({
             url: t.url,
             timeoutMs: this.cfg.timeoutMs,
             maxBytes: this.cfg.maxTargetBytes,
           });
+          total += text.length;
+          if (total > this.cfg.maxTotalBytes)
+            this.fail(t, "too_large", new Error("the round's byte budget is spent"));
+          else out[i] = text;
         } catch (err) {
           this.fail(t, err instanceof AgentFetchError ? err.reason : "connect", err);
         }

@@ -17,6 +17,8 @@ export interface AgentConfig {
   timeoutMs: number;
   /** Largest accepted atServer metrics document, bytes. */
   maxTargetBytes: number;
+  /** Largest merged document, bytes: atServers past it are left out of the round. */
+  maxTotalBytes: number;
   /** Most samples taken from one atServer. */
   maxTargetSamples: number;
   /** Largest accepted Engine API answer, bytes (the ended-task list of a big swarm). */
@@ -35,6 +37,7 @@ export const AGENT_DEFAULTS: AgentConfig = {
   swarmIntervalMs: 60_000,
   timeoutMs: 2_000,
   maxTargetBytes: 512 * 1024,
+  maxTotalBytes: 48 * 1024 * 1024,
   maxTargetSamples: 5_000,
   maxEngineBytes: 32 * 1024 * 1024,
   concurrency: 16,
@@ -47,6 +50,7 @@ const INTS: [keyof AgentConfig, string, number, number][] = [
   ["swarmIntervalMs", "ATPLATFORM_AGENT_SWARM_INTERVAL_MS", 100, 3_600_000],
   ["timeoutMs", "ATPLATFORM_AGENT_TIMEOUT_MS", 50, 60_000],
   ["maxTargetBytes", "ATPLATFORM_AGENT_MAX_TARGET_BYTES", 1024, 64 * 1024 * 1024],
+  ["maxTotalBytes", "ATPLATFORM_AGENT_MAX_TOTAL_BYTES", 1024, 1024 * 1024 * 1024],
   ["maxTargetSamples", "ATPLATFORM_AGENT_MAX_TARGET_SAMPLES", 10, 1_000_000],
   ["maxEngineBytes", "ATPLATFORM_AGENT_MAX_ENGINE_BYTES", 1024, 512 * 1024 * 1024],
   ["concurrency", "ATPLATFORM_AGENT_CONCURRENCY", 1, 256],
