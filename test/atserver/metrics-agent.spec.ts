@@ -258,9 +258,19 @@ describe("metrics agent", function () {
 
     it("too large, silent and malformed targets are counted by reason and add nothing", async () => {
       const big = await listen((res) => res.end("x 1\n".repeat(100_000)));
+      // No content-length: only the running count can stop it.
+      const chunked = await listen((res) => {
+        for (let i = 0; i < 100; i++) res.write("x 1\n".repeat(1000));
+        res.end();
+      });
       const silent = await listen(() => {});
       const bad = await listen((res) => res.end("<html>\n"));
-      containers.push(container("@big", big), container("@silent", silent), container("@bad", bad));
+      containers.push(
+        container("@big", big),
+        container("@chunked", chunked),
+        container("@silent", silent),
+        container("@bad", bad),
+      );
       const err = (text: string, reason: string) =>
         value(text, `atplatform_agent_scrape_errors_total{reason="${reason}"}`);
       const before = await scrape();
@@ -268,10 +278,11 @@ describe("metrics agent", function () {
       await agent.scrapeOnce();
       expect(Date.now() - started).to.be.below(2_000);
       const text = await scrape();
-      for (const reason of ["too_large", "timeout", "parse"])
+      expect(err(text, "too_large")).to.equal(err(before, "too_large") + 2);
+      for (const reason of ["timeout", "parse"])
         expect(err(text, reason), reason).to.equal(err(before, reason) + 1);
-      expect(value(text, "atplatform_agent_atservers")).to.equal(5);
-      expect(text).not.to.match(/atsign="@(big|silent|bad)"/);
+      expect(value(text, "atplatform_agent_atservers")).to.equal(6);
+      expect(text).not.to.match(/atsign="@(big|chunked|silent|bad)"/);
       expect(text).to.match(/^atserver_info\{atsign="@bob"/m);
       containers.splice(2);
     });
