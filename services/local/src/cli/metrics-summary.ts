@@ -44,11 +44,17 @@ function sum(samples: Sample[], name: string, where: Record<string, string> = {}
     .reduce((a, s) => a + s.value, 0);
 }
 
-function byLabel(samples: Sample[], name: string, label: string): string {
-  const parts = samples
-    .filter((s) => s.name === name && s.labels[label] !== undefined)
-    .map((s) => `${s.labels[label]} ${s.value}`);
-  return parts.join(", ") || "none";
+const LOOKUP_RESULTS = ["found", "unknown", "invalid", "unavailable", "throttled", "too_long"];
+
+/** Non-zero lookup counts, in a fixed order of results ("none" when there were none). */
+function lookups(samples: Sample[]): string {
+  const counts = samples.filter((s) => s.name === "atdirectory_lookups_total" && s.value > 0);
+  const rank = (r: string | undefined) => {
+    const i = LOOKUP_RESULTS.indexOf(r ?? "");
+    return i < 0 ? LOOKUP_RESULTS.length : i;
+  };
+  counts.sort((a, b) => rank(a.labels.result) - rank(b.labels.result));
+  return counts.map((s) => `${s.labels.result} ${s.value}`).join(", ") || "none";
 }
 
 function mb(bytes: number): string {
@@ -58,7 +64,7 @@ function mb(bytes: number): string {
 export function directoryLine(s: Sample[]): string {
   const state = s.find((x) => x.name === "atdirectory_store_state" && x.value === 1)?.labels.state;
   return (
-    `lookups ${byLabel(s, "atdirectory_lookups_total", "result")}; ` +
+    `lookups ${lookups(s)}; ` +
     `store ${state ?? "file"}; ${sum(s, "atdirectory_open_connections")} open connections`
   );
 }
