@@ -82,6 +82,9 @@ describe("components: service images", () => {
           readFileSync(join(REPO_ROOT, "services", "atserver", "package.json"), "utf8"),
         ) as { scripts: Record<string, string> };
         expect(pkg.scripts.bundle).to.contain("--outfile=dist/atserver.js");
+        // The swarm nodes' metrics agent is the image's second program (the global service
+        // runs `node services/atserver/dist/metrics-agent.js`).
+        expect(pkg.scripts.bundle).to.contain("--outfile=dist/metrics-agent.js");
       } else {
         expect(entry?.[1]).to.equal(`services/${svc}/bin/${bin}.js`);
         expect(existsSync(join(REPO_ROOT, entry![1]!))).to.equal(true);

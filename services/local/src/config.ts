@@ -19,6 +19,11 @@ export interface LocalConfig {
   /** The registrar's admin key; generated into `<home>/admin-key` when not given. */
   adminKey?: string;
   atserverPorts: { min: number; max: number };
+  /**
+   * Prometheus endpoints on loopback for the directory, the registrar and each atServer,
+   * on ports the system picks (recorded for `atplatform status`). On unless ATPLATFORM_METRICS=off.
+   */
+  metrics: boolean;
   smtp?: {
     host: string;
     port: number;
@@ -68,8 +73,14 @@ export function localConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LocalC
     throw new LocalConfigError("REGISTRAR_ADMIN_KEY must be at least 16 characters");
   if (adminKey !== undefined && adminKey === apiKey)
     throw new LocalConfigError("REGISTRAR_ADMIN_KEY must differ from REGISTRAR_API_KEY");
+  const metricsSetting = (env.ATPLATFORM_METRICS ?? "").toLowerCase();
+  if (!["", "on", "off"].includes(metricsSetting))
+    throw new LocalConfigError(
+      `ATPLATFORM_METRICS must be on or off, got "${env.ATPLATFORM_METRICS}"`,
+    );
   return {
     home: defaultHome(env),
+    metrics: metricsSetting !== "off",
     rootPort: port(env, "ROOT_PORT", LOCAL_DEFAULTS.rootPort),
     registrarPort: port(env, "REGISTRAR_PORT", LOCAL_DEFAULTS.registrarPort),
     host,
@@ -99,4 +110,9 @@ export interface PlatformInfo {
   apiKeyFile: string;
   /** Holds the admin key (mode 0600); read by `atplatform status` for the atSign list. */
   adminKeyFile: string;
+  /**
+   * The directory's and the registrar's metrics URLs (loopback), when metrics are on; each
+   * atServer's is in `<home>/atservers/<shard>/<hash>/metrics.json` while it runs.
+   */
+  metrics?: { directory: string; registrar: string };
 }

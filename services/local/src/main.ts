@@ -3,7 +3,7 @@ import { flag, parseArgs, USAGE, UsageError } from "./cli/args";
 
 const NOTES: Record<string, string> = {
   start: "run the local platform (directory, registrar, atServers)",
-  status: "is the root answering, is the registrar up",
+  status: "is the platform running; root, registrar, and a summary from the metrics endpoints",
   register: "get an atSign from the registrar and onboard it",
   onboard: "CRAM with the secret (@alice:SECRET or SECRET) from a file (- = stdin), then PKAM",
   lookup: "where the root says @alice's atServer is (exit 1 when unknown)",
@@ -74,6 +74,9 @@ async function runCli(
   args: ReturnType<typeof parseArgs>,
   out: (line: string) => void,
 ): Promise<void> {
+  // status works without a running platform (and says so), so it builds its own context.
+  if (command === "status")
+    return (require("./cli/status") as typeof import("./cli/status")).status(args, out);
   const { cliContext } = require("./cli/context") as typeof import("./cli/context");
   const ctx = cliContext(args, out);
   switch (command) {
@@ -102,8 +105,6 @@ async function runCli(
     case "deny":
     case "revoke":
       return (require("./cli/apkam") as typeof import("./cli/apkam"))[command](ctx, args);
-    case "status":
-      return (require("./cli/status") as typeof import("./cli/status")).status(ctx, args);
     default:
       throw new UsageError(`unknown command ${command}`);
   }

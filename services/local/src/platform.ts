@@ -94,7 +94,9 @@ export class LocalPlatform {
     this.directory = await DirectoryServer.create({
       host: this.config.bindHost,
       port: this.config.rootPort,
-      httpPort: -1,
+      // The ops port (/healthz, /readyz, /metrics) on loopback when metrics are on.
+      httpPort: this.config.metrics ? 0 : -1,
+      httpHost: "127.0.0.1",
       cert: tls.certFile,
       key: tls.keyFile,
       records,
@@ -117,6 +119,7 @@ export class LocalPlatform {
       rootAddress: root,
       bindHost: this.config.bindHost,
       atserverBin: this.opts.atserverBin,
+      metrics: this.config.metrics,
     });
     const c = this.config;
     this.registrar = await Registrar.create(
@@ -126,6 +129,7 @@ export class LocalPlatform {
         adminKey: this.adminKey,
         bindHost: c.bindHost,
         port: c.registrarPort,
+        ...(c.metrics ? { metricsPort: 0, metricsHost: "127.0.0.1" } : {}),
         swarms: [
           { name: "local", host, minPort: c.atserverPorts.min, maxPort: c.atserverPorts.max },
         ],
@@ -151,6 +155,14 @@ export class LocalPlatform {
       home,
       apiKeyFile,
       adminKeyFile,
+      ...(c.metrics
+        ? {
+            metrics: {
+              directory: `http://127.0.0.1:${dirAddr.httpPort}/metrics`,
+              registrar: `http://127.0.0.1:${this.registrar.metricsPort}/metrics`,
+            },
+          }
+        : {}),
     };
     writeFileSync(join(home, "platform.json"), JSON.stringify(this.info, null, 2) + "\n");
     this.banner();

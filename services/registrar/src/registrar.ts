@@ -138,6 +138,7 @@ export class Registrar {
     // mark is left to the writes: a primary that came back empty must stay unmarked.
     const counts = this.store.countByState();
     if (Object.values(counts).every((n) => n === 0)) await this.deps.records.markPopulated?.();
+    await this.deps.orchestrator.prepare?.();
     await this.provisioner.resumeAll();
     // After the restarts (which keep every atServer's image): roll the outdated ones, gated.
     void this.rollout?.resume().catch((err: unknown) => log.error({ err }, "roll-out not resumed"));

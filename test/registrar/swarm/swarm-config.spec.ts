@@ -40,12 +40,19 @@ describe("registrar swarm orchestrator configuration", () => {
         callTimeoutMs: 5000,
         swarms: {
           blue: swarm(),
-          green: swarm({ ports: "31000-31099", publicHost: "green.x", publishMode: "host" }),
+          green: swarm({
+            ports: "31000-31099",
+            publicHost: "green.x",
+            publishMode: "host",
+            dockerSocket: "/run/docker.sock",
+          }),
         },
       }),
     );
     // The routing mesh unless a swarm says otherwise.
     expect(cfg.swarms.map((s) => s.publishMode)).to.deep.equal([undefined, "host"]);
+    // The metrics agent's socket: /var/run/docker.sock unless a swarm says otherwise.
+    expect(cfg.swarms.map((s) => s.dockerSocket)).to.deep.equal([undefined, "/run/docker.sock"]);
     expect(cfg.rootAddress).to.equal("root.atplatform.example:64");
     expect(cfg.memoryLimitMb).to.equal(64);
     expect(cfg.callTimeoutMs).to.equal(5000);
@@ -70,6 +77,7 @@ describe("registrar swarm orchestrator configuration", () => {
     bad({ swarms: { blue: swarm({ caFile: join(dir, "x.txt") }) } }, /ENOENT|no such file/);
     bad({ swarms: { Blue: swarm() } }, /swarm name Blue/);
     bad({ swarms: { blue: swarm({ publishMode: "dnsrr" }) } }, /blue: publishMode/);
+    bad({ swarms: { blue: swarm({ dockerSocket: "docker.sock" }) } }, /blue: dockerSocket/);
     bad({ memoryLimitMb: 2, swarms: { blue: swarm() } }, /memoryLimitMb/);
     bad({ callTimeoutMs: "10", swarms: { blue: swarm() } }, /callTimeoutMs must be a number/);
     expect(() => parseSwarmOrchestratorConfig("{")).to.throw(SwarmConfigError, /not JSON/);

@@ -31,6 +31,17 @@ export interface LocalOrchestratorConfig {
   env?: Record<string, string>;
   /** First restart delay after a crash; doubles up to 30 s. Default 500 ms. */
   restartDelayMs?: number;
+  /**
+   * Each atServer's Prometheus endpoint on a free loopback port, recorded in
+   * `<atServerDir>/metrics.json` (`atplatform status` reads it). Default off.
+   */
+  metrics?: boolean;
+}
+
+/** What `<atServerDir>/metrics.json` holds while the atServer runs with metrics on. */
+export interface AtServerMetricsFile {
+  atSign: string;
+  url: string;
 }
 
 interface Managed {
@@ -46,6 +57,8 @@ interface Managed {
   stderrTail?: string;
   /** Set when the atServer refused its configuration: it is not restarted. */
   failed?: string;
+  /** Its metrics port (loopback), when metrics are on; picked afresh for every start. */
+  metricsPort?: number;
 }
 
 const DEFAULT_BIN = resolve(__dirname, "../../../atserver/bin/atserver.js");
@@ -78,7 +91,10 @@ export class LocalOrchestrator implements Orchestrator {
         // Child processes have no memory cap to change; keep the record current.
         m.placement = placement;
         m.secretFile = secretFile;
-        if (!m.child && !m.timer) this.spawn(atsign, m);
+        if (!m.child && !m.timer) {
+          m.metricsPort = await this.metricsPort();
+          this.spawn(atsign, m);
+        }
         return;
       }
       if (m) await this.stopManaged(atsign, m);
@@ -92,6 +108,7 @@ export class LocalOrchestrator implements Orchestrator {
         startedAt: 0,
       };
       this.managed.set(atsign, fresh);
+      fresh.metricsPort = await this.metricsPort();
       this.spawn(atsign, fresh);
     });
   }
@@ -203,6 +220,15 @@ export class LocalOrchestrator implements Orchestrator {
     // Absent once the secret was handed out: the atServer keeps its own copy from then on.
     if (existsSync(m.secretFile)) args.push("--cram-secret-file", m.secretFile);
     if (this.cfg.caFile) args.push("--ca", this.cfg.caFile);
+    const metricsFile = join(dir, "metrics.json");
+    if (m.metricsPort !== undefined) {
+      args.push("--metrics-port", String(m.metricsPort), "--metrics-host", "127.0.0.1");
+      const record: AtServerMetricsFile = {
+        atSign: withAt(atsign),
+        url: `http://127.0.0.1:${m.metricsPort}/metrics`,
+      };
+      writeFileSync(metricsFile, `${JSON.stringify(record)}\n`);
+    } else rmSync(metricsFile, { force: true });
     const logFile = createWriteStream(join(dir, "atserver.log"), { flags: "a" });
     const child = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "pipe"],
@@ -235,10 +261,16 @@ export class LocalOrchestrator implements Orchestrator {
       if (Date.now() - m.startedAt > 60_000) m.delay = this.cfg.restartDelayMs ?? 500;
       log.warn({ atsign, code, signal, restartInMs: m.delay }, "atServer exited; restarting");
       m.timer = setTimeout(() => {
-        m.timer = undefined;
-        if (m.stopping || this.closing || this.managed.get(atsign) !== m) return;
-        m.restarts++;
-        this.spawn(atsign, m);
+        const live = () => !m.stopping && !this.closing && this.managed.get(atsign) === m;
+        if (!live()) return (m.timer = undefined);
+        // The old metrics port may have been taken meanwhile: a fresh one for every start.
+        void this.metricsPort().then((port) => {
+          m.timer = undefined;
+          if (!live()) return;
+          m.metricsPort = port;
+          m.restarts++;
+          this.spawn(atsign, m);
+        });
       }, m.delay);
       m.delay = Math.min(m.delay * 2, MAX_DELAY_MS);
     });
@@ -254,6 +286,20 @@ export class LocalOrchestrator implements Orchestrator {
       log.info({ atsign, pid: child.pid }, "atServer stopped");
     }
     rmSync(join(this.atServerDir(atsign), "atserver.pid"), { force: true });
+    rmSync(join(this.atServerDir(atsign), "metrics.json"), { force: true });
+  }
+
+  /** A free loopback port for an atServer's metrics (the system picks it), or none when off. */
+  private metricsPort(): Promise<number | undefined> {
+    if (!this.cfg.metrics) return Promise.resolve(undefined);
+    return new Promise((resolvePort, reject) => {
+      const srv = createServer();
+      srv.once("error", reject);
+      srv.listen(0, "127.0.0.1", () => {
+        const { port } = srv.address() as { port: number };
+        srv.close(() => resolvePort(port));
+      });
+    });
   }
 
   /**

@@ -40,6 +40,8 @@ export interface Orchestrator {
   remove(atsign: string): Promise<{ archivedTo?: string }>;
   /** Stops the atServer at `from` and starts it at `to` with the same storage. */
   move(atsign: string, from: Placement, to: Placement, secretFile: string): Promise<void>;
+  /** Sets up what the orchestrator runs besides atServers (called when the registrar starts). */
+  prepare?(): Promise<void>;
   /** Optional veto for a port that is in use by something else (local machine). */
   portUsable?(swarm: string, port: number): Promise<boolean>;
   /** Releases what the orchestrator holds (stops local child processes). */

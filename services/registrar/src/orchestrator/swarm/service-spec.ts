@@ -16,6 +16,14 @@ export const LABEL_SPEC = "atplatform.spec-hash";
 /** The image the registrar set (the engine may rewrite ContainerSpec.Image with a digest). */
 export const LABEL_IMAGE = "atplatform.image";
 export const LABEL_TLS = "atplatform.tls";
+/** On the atServer's container: where its metrics endpoint answers (the node agent reads it). */
+export const LABEL_METRICS_PORT = "atplatform.metrics-port";
+
+/**
+ * The atServer's metrics port inside its container: on the node's local bridge only, never
+ * published; the per-node metrics agent (metrics-agent.ts) scrapes it.
+ */
+export const ATSERVER_METRICS_PORT = 9465;
 
 /** Where things are inside the atServer container. */
 export const CONTAINER = {
@@ -123,6 +131,8 @@ export function atServerServiceSpec(i: AtServerSpecInput): Record<string, unknow
     `ATSERVER_STORAGE=${CONTAINER.storage}`,
     `ATSERVER_CRAM_SECRET_FILE=${CONTAINER.cram}`,
     `ATSERVER_ROOT=${i.rootAddress}`,
+    `ATSERVER_METRICS_PORT=${ATSERVER_METRICS_PORT}`,
+    "ATSERVER_METRICS_HOST=0.0.0.0",
   ];
   if (i.secrets.ca) env.push(`ATSERVER_CA=${CONTAINER.ca}`);
   const spec: Record<string, unknown> = {
@@ -139,7 +149,7 @@ export function atServerServiceSpec(i: AtServerSpecInput): Record<string, unknow
     TaskTemplate: {
       ContainerSpec: {
         Image: i.image,
-        Labels: { [LABEL_ATSIGN]: atsign },
+        Labels: { [LABEL_ATSIGN]: atsign, [LABEL_METRICS_PORT]: String(ATSERVER_METRICS_PORT) },
         Env: env,
         User: `${ATSERVER_UID}:${ATSERVER_UID}`,
         // The atServer writes only to its storage mount; nothing else in the container may change.

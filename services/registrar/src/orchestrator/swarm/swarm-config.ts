@@ -34,6 +34,8 @@ export interface SwarmConfig {
    * swarms without IPVS, such as the real-engine tests' namespaces).
    */
   publishMode?: "ingress" | "host";
+  /** The Docker socket on every node, for the metrics agent. Default /var/run/docker.sock. */
+  dockerSocket?: string;
 }
 
 export interface SwarmOrchestratorConfig {
@@ -82,7 +84,7 @@ export class SwarmConfigError extends Error {
  * Reads the JSON swarms file (REGISTRAR_SWARMS_FILE):
  * `{ "rootAddress": "root.example:64", "swarms": { "<name>": { "engine": "10.0.0.5:2376",
  *    "caFile", "certFile", "keyFile", "publicHost", "ports": "30000-30999", "image",
- *    "storageRoot", "constraints"?, "publishMode"?, "atServerCaFile"? } }, "memoryLimitMb"?, "callTimeoutMs"?, "jobTimeoutMs"?,
+ *    "storageRoot", "constraints"?, "publishMode"?, "atServerCaFile"?, "dockerSocket"? } }, "memoryLimitMb"?, "callTimeoutMs"?, "jobTimeoutMs"?,
  *    "stopTimeoutMs"?, "pollMs"?, "jobImage"?, "apiVersion"?, "updateMonitorMs"?,
  *    "updateFailureAction"?, "updateTimeoutMs"? }`. Certificate files are read here and again
  * by the engine client when they change (rotation: engine-tls.ts); `rootAddress` defaults to
@@ -130,6 +132,9 @@ export function parseSwarmOrchestratorConfig(
       ...(s.constraints !== undefined ? { constraints: strList(s.constraints, name) } : {}),
       ...(s.publishMode !== undefined
         ? { publishMode: str(s.publishMode, `swarm ${name}: publishMode`) as "ingress" | "host" }
+        : {}),
+      ...(s.dockerSocket !== undefined
+        ? { dockerSocket: str(s.dockerSocket, `swarm ${name}: dockerSocket`) }
         : {}),
       ...(s.atServerCaFile !== undefined
         ? {
@@ -194,6 +199,8 @@ export function validateSwarmOrchestratorConfig(cfg: SwarmOrchestratorConfig): v
       throw new SwarmConfigError(`swarm ${s.name}: bad port range ${s.minPort}-${s.maxPort}`);
     if (s.publishMode !== undefined && s.publishMode !== "ingress" && s.publishMode !== "host")
       throw new SwarmConfigError(`swarm ${s.name}: publishMode must be "ingress" or "host"`);
+    if (s.dockerSocket !== undefined && !/^\/[^\s:]+$/.test(s.dockerSocket))
+      throw new SwarmConfigError(`swarm ${s.name}: dockerSocket must be an absolute path`);
     if (!s.storageRoot.startsWith("/") || s.storageRoot.includes(".."))
       throw new SwarmConfigError(`swarm ${s.name}: storageRoot must be an absolute path`);
     for (const pem of [s.engine.ca, s.engine.cert, s.engine.key])

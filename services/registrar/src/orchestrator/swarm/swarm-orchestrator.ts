@@ -16,6 +16,7 @@ import {
   EngineTimeoutError,
   StorageJobError,
 } from "./errors";
+import { ensureMetricsAgent } from "./metrics-agent";
 import { ensureCaSecret, ensureCramSecret, removeCramSecrets, wildcardPair } from "./secrets";
 import {
   archiveRelPath,
@@ -104,6 +105,17 @@ export class SwarmOrchestrator implements Orchestrator, ImageRollouts {
         s.name,
         new EngineClient(s, cfg.callTimeoutMs ?? 10_000, cfg.apiVersion ?? "v1.43"),
       );
+  }
+
+  /** Ensures each swarm's per-node metrics agent; a swarm that fails is logged, not fatal. */
+  async prepare(): Promise<void> {
+    await Promise.all(
+      [...this.clients.values()].map((c) =>
+        ensureMetricsAgent(c).catch((err: Error) =>
+          log.warn({ swarm: c.swarm.name, err: err.message }, "metrics agent not ensured"),
+        ),
+      ),
+    );
   }
 
   ensure(atsign: string, placement: Placement, secretFile: string): Promise<void> {
