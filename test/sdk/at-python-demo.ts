@@ -1,7 +1,8 @@
 // The at_python example of docs/local.md, run as written (only the root port differs)
-// against `atplatform start --demo`. Runs only when AT_PYTHON_DIR points to a checkout of
-// github.com/atsign-foundation/at_python (its dependencies importable by AT_PYTHON, default
-// python3): the SDK is not part of this repository and CI does not depend on it.
+// against `atplatform start --demo`: `npm run test:at-python` with AT_PYTHON_DIR pointing to
+// a checkout of github.com/atsign-foundation/at_python (its dependencies importable by
+// AT_PYTHON, default python3). The SDK is not part of this repository, so this file is outside
+// `npm test`'s glob and CI does not depend on it; without AT_PYTHON_DIR it fails saying so.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,7 +41,10 @@ function run(
   });
 }
 
-(SDK ? describe : describe.skip)("docs/local.md at_python example (AT_PYTHON_DIR)", function () {
+describe("docs/local.md at_python example (AT_PYTHON_DIR)", function () {
+  before(() => {
+    if (!SDK) throw new Error("set AT_PYTHON_DIR to a checkout of atsign-foundation/at_python");
+  });
   this.timeout(120_000);
   let tmp: string;
   let child: ReturnType<typeof spawn> | undefined;
