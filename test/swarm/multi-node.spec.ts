@@ -18,6 +18,7 @@ import {
   issueServerCertificate,
   type Pem,
 } from "@atplatform/protocol";
+import { publishedPem, wildcardSecretNames } from "../../components/swarm-engine";
 import { EngineClient } from "../../services/registrar/src/orchestrator/swarm/engine-client";
 import { EngineUnreachableError } from "../../services/registrar/src/orchestrator/swarm/errors";
 import {
@@ -403,8 +404,20 @@ describe("swarm tier on a real Docker Engine: swarm-node.sh forms three managers
 
   it("a worker being scaled in leaves first: its atServer is rescheduled to the other worker at once and the owner's data on the shared directory is still there; maintain forgets the node", async () => {
     images = await loadingImages;
-    // Manager 0's maintenance publishes the wildcard certificate the atServers use.
-    await managers[0]!.run("maintain");
+    // private-ca mode: the stack's second step of `up` (components/swarm-engine.ts) declares
+    // the wildcard pair as Docker secrets under the names tls_sync expects; manager 0's
+    // maintenance then finds it there and moves services onto it.
+    const names = wildcardSecretNames(secrets.latest("multi-tls-cert")!);
+    for (const [name, secret] of [
+      [names.crt, "multi-tls-cert"],
+      [names.key, "multi-tls-key"],
+    ] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, publishedPem(secrets.latest(secret)!), { mode: 0o600 });
+      await leader().docker(["secret", "create", "--label=atplatform.tls=wildcard", name, file]);
+      rmSync(file);
+    }
+    const sync = await managers[0]!.run("maintain");
     const published = await leader().docker([
       "secret",
       "ls",
@@ -414,6 +427,7 @@ describe("swarm tier on a real Docker Engine: swarm-node.sh forms three managers
       "{{.Name}}",
     ]);
     expect(published.stdout.trim().split("\n")).to.have.length(2);
+    expect(sync).to.not.contain("not yet published by the stack");
     const cramFile = join(dir, "carol.cram");
     writeFileSync(cramFile, CRAM, { mode: 0o600 });
     orch = new SwarmOrchestrator({
