@@ -10,6 +10,10 @@ import type { TestDockerd } from "../support/docker/dockerd";
 import { baseImage, jobImage, loadBuiltImage, serviceImage } from "../support/docker/images";
 import { TestSwarm } from "../support/docker/swarm";
 import { testCa } from "../support/test-ca";
+import type {
+  SwarmConfig,
+  SwarmOrchestratorConfig,
+} from "../../services/registrar/src/orchestrator/swarm";
 
 /** The uid:gid the images run as. */
 export const IMAGE_UID = 1024;
@@ -132,4 +136,62 @@ export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<stri
     await sleep(200);
   }
   throw new Error(`${url} did not answer 200: ${String(last)}`);
+}
+
+/** The swarm's wildcard pair as its maintenance job publishes it: labelled Docker secrets. */
+export async function publishWildcard(
+  d: TestDockerd,
+  tls: TlsFiles,
+  suffix: string,
+): Promise<void> {
+  for (const [kind, file] of [
+    ["crt", "cert.pem"],
+    ["key", "key.pem"],
+  ] as const)
+    await d.docker([
+      "secret",
+      "create",
+      "--label=atplatform.tls=wildcard",
+      `atserver-tls-${kind}-${suffix}`,
+      join(tls.dir, file),
+    ]);
+}
+
+/**
+ * One test node as a swarm of the orchestrator: it is a manager that runs the tasks too
+ * (no constraints), and it publishes in host mode (no IPVS here: the routing mesh cannot
+ * forward). Production keeps ingress publishing and worker constraints.
+ */
+export function testSwarm(
+  d: TestDockerd,
+  s: Pick<SwarmConfig, "name" | "minPort" | "maxPort" | "image" | "storageRoot"> &
+    Partial<SwarmConfig>,
+): SwarmConfig {
+  return {
+    engine: { host: d.address, port: 2376, ...d.clientTls },
+    publicHost: d.address,
+    constraints: [],
+    publishMode: "host",
+    ...s,
+  };
+}
+
+/** The orchestrator's settings for test swarms: API v1.41 (dockerd 20.10), quick polling. */
+export function testOrchestratorConfig(
+  swarms: SwarmConfig[],
+  images: Images,
+  rootAddress: string,
+  over: Partial<SwarmOrchestratorConfig> = {},
+): SwarmOrchestratorConfig {
+  return {
+    swarms,
+    rootAddress,
+    apiVersion: "v1.41",
+    jobImage: images.jobs,
+    callTimeoutMs: 30_000,
+    jobTimeoutMs: 180_000,
+    stopTimeoutMs: 120_000,
+    pollMs: 250,
+    ...over,
+  };
 }

@@ -8,15 +8,19 @@ import "../registrar/quiet";
 import { expect } from "chai";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  SwarmOrchestrator,
-  type SwarmOrchestratorConfig,
-} from "../../services/registrar/src/orchestrator/swarm";
+import { SwarmOrchestrator } from "../../services/registrar/src/orchestrator/swarm";
 import { AGENT_SERVICE } from "../../services/registrar/src/orchestrator/swarm/metrics-agent";
 import { serviceName, sha256 } from "../../services/registrar/src/orchestrator/swarm/service-spec";
 import { sleep } from "../support/docker/exec";
 import type { TestDockerd } from "../support/docker/dockerd";
-import { ownedDir, tempDir, tlsFiles, waitForAtServer } from "./harness";
+import {
+  ownedDir,
+  tempDir,
+  tlsFiles,
+  waitForAtServer,
+  testOrchestratorConfig,
+  testSwarm,
+} from "./harness";
 import { sharedSwarm } from "./shared";
 
 const CRAM = "cram-secret-agent-".padEnd(64, "0");
@@ -52,29 +56,21 @@ describe("swarm tier on a real Docker Engine: per-node metrics agent", function 
         join(tls.dir, file),
       ]);
     writeFileSync(join(dir, "cram"), CRAM, { mode: 0o600 });
-    const cfg: SwarmOrchestratorConfig = {
-      swarms: [
-        {
+    const cfg = testOrchestratorConfig(
+      [
+        testSwarm(d, {
           name: "blue",
-          engine: { host: d.address, port: 2376, ...d.clientTls },
-          publicHost: d.address,
           minPort: 30000,
           maxPort: 30099,
           image: images.atserver,
           storageRoot,
-          constraints: [],
-          publishMode: "host",
           // Each test dockerd has its own socket; production nodes use /var/run/docker.sock.
           dockerSocket: d.socket,
-        },
+        }),
       ],
-      rootAddress: `${d.address}:6400`,
-      apiVersion: "v1.41",
-      jobImage: images.jobs,
-      callTimeoutMs: 30_000,
-      jobTimeoutMs: 180_000,
-      pollMs: 250,
-    };
+      images,
+      `${d.address}:6400`,
+    );
     orch = new SwarmOrchestrator(cfg);
   });
 

@@ -37,6 +37,9 @@ import {
   waitForAtServer,
   type Images,
   type TlsFiles,
+  publishWildcard,
+  testOrchestratorConfig,
+  testSwarm,
 } from "./harness";
 import { sharedSwarm } from "./shared";
 
@@ -63,44 +66,23 @@ describe("swarm tier on a real Docker Engine: SwarmOrchestrator", function () {
     storageRoot = ownedDir(dir, "atservers");
     tls = await tlsFiles(dir, [d.address]);
     // What the swarm's maintenance job publishes: the wildcard pair as labelled secrets.
-    for (const [kind, file] of [
-      ["crt", "cert.pem"],
-      ["key", "key.pem"],
-    ] as const)
-      await d.docker([
-        "secret",
-        "create",
-        "--label=atplatform.tls=wildcard",
-        `atserver-tls-${kind}-test0001`,
-        join(tls.dir, file),
-      ]);
+    await publishWildcard(d, tls, "test0001");
     secretFile = join(dir, "alice.cram");
     writeFileSync(secretFile, CRAM, { mode: 0o600 });
-    cfg = {
-      swarms: [
-        {
+    cfg = testOrchestratorConfig(
+      [
+        testSwarm(d, {
           name: "blue",
-          engine: { host: d.address, port: 2376, ...d.clientTls },
-          publicHost: d.address,
           minPort: 30000,
           maxPort: 30099,
           image: images.atserver,
           storageRoot,
-          // One node, a manager: it runs the tasks too.
-          constraints: [],
-          // No IPVS on this kernel: the routing mesh cannot forward here.
-          publishMode: "host",
-        },
+        }),
       ],
-      rootAddress: `${d.address}:6400`,
-      apiVersion: "v1.41",
-      jobImage: images.jobs,
-      callTimeoutMs: 30_000,
-      jobTimeoutMs: 180_000,
-      stopTimeoutMs: 120_000,
-      pollMs: 250,
-      updateMonitorMs: 3000,
-    };
+      images,
+      `${d.address}:6400`,
+      { updateMonitorMs: 3000 },
+    );
     orch = new SwarmOrchestrator(cfg);
   });
   after(async () => {

@@ -14,7 +14,6 @@ import {
   serviceName,
   SwarmOrchestrator,
   swarmPorts,
-  type SwarmOrchestratorConfig,
 } from "../../services/registrar/src/orchestrator/swarm";
 import type { CliContext } from "../../services/local/src/cli/context";
 import { get, put } from "../../services/local/src/cli/data";
@@ -22,7 +21,15 @@ import { register } from "../../services/local/src/cli/register";
 import type { TestDockerd } from "../support/docker/dockerd";
 import { freePort } from "../support/ports";
 import { TestRedis } from "../support/redis-server";
-import { ownedDir, tempDir, tlsFiles, type TlsFiles } from "./harness";
+import {
+  ownedDir,
+  tempDir,
+  tlsFiles,
+  type TlsFiles,
+  publishWildcard,
+  testOrchestratorConfig,
+  testSwarm,
+} from "./harness";
 import { sharedSwarm } from "./shared";
 
 const REDIS_PASSWORD = "e2e-redis-password-0001";
@@ -53,48 +60,28 @@ describe("swarm tier on a real Docker Engine: the registrar end to end", functio
     dir = tempDir("atp-e2e-");
     // One certificate for the directory (on the host) and the atServers (on the node).
     tls = await tlsFiles(dir, [hostAddress, d.address]);
-    for (const [kind, file] of [
-      ["crt", "cert.pem"],
-      ["key", "key.pem"],
-    ] as const)
-      await d.docker([
-        "secret",
-        "create",
-        "--label=atplatform.tls=wildcard",
-        `atserver-tls-${kind}-e2e`,
-        join(tls.dir, file),
-      ]);
+    await publishWildcard(d, tls, "e2e");
 
     redis = await TestRedis.start({ password: REDIS_PASSWORD });
     writer = new RedisRecordWriter({ url: redis.url, password: REDIS_PASSWORD });
     rootPort = await freePort();
     directory = await startDirectory(rootPort);
 
-    const cfg: SwarmOrchestratorConfig = {
-      swarms: [
-        {
+    const cfg = testOrchestratorConfig(
+      [
+        testSwarm(d, {
           name: "e2e",
-          engine: { host: d.address, port: 2376, ...d.clientTls },
-          publicHost: d.address,
           minPort: PORTS.min,
           maxPort: PORTS.max,
           image: images.atserver,
           storageRoot: ownedDir(dir, "atservers"),
           // The atServers verify the directory's and each other's certificates with it.
           atServerCa: tls.ca,
-          constraints: [],
-          // No IPVS on this kernel: the routing mesh cannot forward here.
-          publishMode: "host",
-        },
+        }),
       ],
-      rootAddress: `${hostAddress}:${rootPort}`,
-      apiVersion: "v1.41",
-      jobImage: images.jobs,
-      callTimeoutMs: 30_000,
-      jobTimeoutMs: 180_000,
-      stopTimeoutMs: 120_000,
-      pollMs: 250,
-    };
+      images,
+      `${hostAddress}:${rootPort}`,
+    );
     orch = new SwarmOrchestrator(cfg);
     const apiKey = "e2e-registrar-api-key-0001";
     registrar = await Registrar.create(

@@ -24,6 +24,9 @@ import {
   waitForAtServer,
   type Images,
   type TlsFiles,
+  publishWildcard,
+  testOrchestratorConfig,
+  testSwarm,
 } from "./harness";
 import { sharedSwarm } from "./shared";
 
@@ -113,43 +116,22 @@ describe("swarm tier on a real Docker Engine: image roll-outs", function () {
       "label=atplatform.tls=wildcard",
       "-q",
     ]);
-    if (!have.stdout.trim())
-      for (const [kind, file] of [
-        ["crt", "cert.pem"],
-        ["key", "key.pem"],
-      ] as const)
-        await d.docker([
-          "secret",
-          "create",
-          "--label=atplatform.tls=wildcard",
-          `atserver-tls-${kind}-roll0001`,
-          join(tls.dir, file),
-        ]);
-    cfg = {
-      swarms: [
-        {
+    if (!have.stdout.trim()) await publishWildcard(d, tls, "roll0001");
+    cfg = testOrchestratorConfig(
+      [
+        testSwarm(d, {
           name: "blue",
-          engine: { host: d.address, port: 2376, ...d.clientTls },
-          publicHost: d.address,
           minPort: 30050,
           maxPort: 30059,
           image: images.atserver,
           storageRoot,
-          constraints: [],
-          publishMode: "host",
-        },
+        }),
       ],
-      rootAddress: `${d.address}:6400`,
-      apiVersion: "v1.41",
-      jobImage: images.jobs,
-      callTimeoutMs: 30_000,
-      jobTimeoutMs: 180_000,
-      stopTimeoutMs: 120_000,
-      pollMs: 250,
+      images,
+      `${d.address}:6400`,
       // Short, so the suite stays fast; production keeps the 10 s default.
-      updateMonitorMs: 3000,
-      updateTimeoutMs: 180_000,
-    };
+      { updateMonitorMs: 3000, updateTimeoutMs: 180_000 },
+    );
     store = new RegistrarStore(join(dir, "registrar.sqlite"));
     const swarmPorts = { name: "blue", host: d.address, minPort: 30051, maxPort: 30059 };
     const orch = new SwarmOrchestrator(cfg);
