@@ -17,7 +17,7 @@ import { armorAction } from "./armor-model";
 import { autoName, floatingImage, resourceRules, workloadImages } from "./gcp-rules";
 import { secretAt, settle, useMocks, valueOf, type Recorder } from "./mocks";
 import { buildStack, exclusive, stackConfig, stackSecrets } from "./stack";
-import { SwarmSandbox } from "./swarm-sandbox";
+import { sandboxScriptVars, SwarmSandbox } from "./swarm-sandbox";
 
 const CLUSTER = "gcp:container/cluster:Cluster";
 const DIGEST = /@sha256:[a-f0-9]{64}$/;
@@ -238,22 +238,7 @@ describe("components: hardening details", () => {
         join(b.root, "etc/apt/sources.list.d/debian.sources"),
         "URIs: deb.debian.org\n",
       );
-      const script = renderSwarmScript({
-        swarm: "swarm1",
-        role: "worker",
-        project: "test-proj",
-        region: "europe-west2",
-        swarmDomain: "swarm1.dev.atplatform.example",
-        managerIps: ["10.12.0.10", "10.12.0.11", "10.12.0.12"],
-        nfsServer: "10.60.8.2",
-        nfsShare: "atservers",
-        dockerSecretPrefix: "swarm1-docker",
-        tlsSecretPrefix: "swarm1-tls",
-        tlsMode: "private-ca",
-        imagesSecret: "swarm1-images",
-        aptSnapshot: "20261101T000000Z",
-        opsAgentVersion: "2.58.0",
-      });
+      const script = renderSwarmScript(sandboxScriptVars("worker"));
       await b.run(script, "boot");
       const list = readFileSync(
         join(b.root, "etc/apt/sources.list.d/atplatform-snapshot.list"),

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { opsAgentConfig } from "../../components/ops-agent-config";
 import { renderSwarmScript, SWARM_SCRIPT_PATH } from "../../components/swarm-script";
-import { SwarmSandbox } from "./swarm-sandbox";
+import { sandboxScriptVars, SwarmSandbox } from "./swarm-sandbox";
 
 interface Run {
   code: number;
@@ -118,24 +118,7 @@ describe("components: swarm VM Ops Agent hook", () => {
       b.secret("swarm1-worker-token", "SWMTKN-1-workertoken0123456789-abcdef0123");
       b.write("reachable", "10.12.0.10:2377\n");
       mkdirSync(join(b.root, "etc", "google-cloud-ops-agent"), { recursive: true });
-      const r = await b.run(
-        renderSwarmScript({
-          swarm: "swarm1",
-          role: "worker",
-          project: "test-proj",
-          region: "europe-west2",
-          swarmDomain: "swarm1.dev.atplatform.example",
-          managerIps: ["10.12.0.10", "10.12.0.11", "10.12.0.12"],
-          nfsServer: "10.60.8.2",
-          nfsShare: "atservers",
-          dockerSecretPrefix: "swarm1-docker",
-          tlsSecretPrefix: "swarm1-tls",
-          tlsMode: "private-ca",
-          imagesSecret: "swarm1-images",
-          aptSnapshot: "20261101T000000Z",
-          opsAgentVersion: "2.58.0",
-        }),
-      );
+      const r = await b.run(renderSwarmScript(sandboxScriptVars("worker")));
       expect(r.code, r.stderr).to.equal(0);
       expect(
         b

@@ -17,6 +17,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { SwarmScriptVars } from "../../components/swarm-script";
 
 const STUB = String.raw`#!/usr/bin/env bash
 # One stand-in for many commands; dispatches on the name it is called by.
@@ -233,4 +234,28 @@ export class SwarmSandbox {
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The rendered variables of swarm "swarm1" as the sandbox tests use them. */
+export function sandboxScriptVars(
+  role: "manager" | "worker",
+  extra: Partial<SwarmScriptVars> = {},
+): SwarmScriptVars {
+  return {
+    swarm: "swarm1",
+    role,
+    project: "test-proj",
+    region: "europe-west2",
+    swarmDomain: "swarm1.dev.atplatform.example",
+    managerIps: ["10.12.0.10", "10.12.0.11", "10.12.0.12"],
+    nfsServer: "10.60.8.2",
+    nfsShare: "atservers",
+    dockerSecretPrefix: "swarm1-docker",
+    tlsSecretPrefix: "swarm1-tls",
+    tlsMode: "private-ca",
+    imagesSecret: "swarm1-images",
+    aptSnapshot: "20261101T000000Z",
+    opsAgentVersion: "2.58.0",
+    ...extra,
+  };
 }

@@ -7,32 +7,12 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { renderSwarmScript, type SwarmScriptVars } from "../../components/swarm-script";
 import { publishedPem, wildcardSecretNames } from "../../components/swarm-engine";
-import { SANDBOX_REGISTRY_TOKEN, SwarmSandbox } from "./swarm-sandbox";
+import { SANDBOX_REGISTRY_TOKEN, sandboxScriptVars, SwarmSandbox } from "./swarm-sandbox";
 import { buildStack } from "./stack";
 
 const MANAGER_IPS = ["10.12.0.10", "10.12.0.11", "10.12.0.12"];
 const MGR_TOKEN = "SWMTKN-1-managertoken0123456789-abcdef0123";
 const WKR_TOKEN = "SWMTKN-1-workertoken0123456789-abcdef0123";
-
-function vars(role: "manager" | "worker", extra: Partial<SwarmScriptVars> = {}): SwarmScriptVars {
-  return {
-    swarm: "swarm1",
-    role,
-    project: "test-proj",
-    region: "europe-west2",
-    swarmDomain: "swarm1.dev.atplatform.example",
-    managerIps: MANAGER_IPS,
-    nfsServer: "10.60.8.2",
-    nfsShare: "atservers",
-    dockerSecretPrefix: "swarm1-docker",
-    tlsSecretPrefix: "swarm1-tls",
-    tlsMode: "private-ca",
-    imagesSecret: "swarm1-images",
-    aptSnapshot: "20261101T000000Z",
-    opsAgentVersion: "2.58.0",
-    ...extra,
-  };
-}
 
 const ACME: Partial<SwarmScriptVars> = {
   tlsMode: "acme",
@@ -110,18 +90,18 @@ describe("components: swarm startup script", () => {
 
   it("renders values shell-quoted and refuses line breaks", () => {
     const text = renderSwarmScript(
-      vars("manager", { acmeEmail: "o'brien@example.org", tlsMode: "acme" }),
+      sandboxScriptVars("manager", { acmeEmail: "o'brien@example.org", tlsMode: "acme" }),
     );
     expect(text).to.contain(`ATP_ACME_EMAIL='o'\\''brien@example.org'`);
     expect(text).to.not.contain("@@ATP_VARS@@");
-    expect(() => renderSwarmScript(vars("manager", { nfsShare: "a\nrm -rf /" }))).to.throw(
-      /line break/,
-    );
+    expect(() =>
+      renderSwarmScript(sandboxScriptVars("manager", { nfsShare: "a\nrm -rf /" })),
+    ).to.throw(/line break/);
   });
 
   it("manager 0 of a new swarm: mounts the share, configures TLS on 2376, initialises, stores both tokens in Secret Manager only", async () => {
     const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
-    const r = await b.run(renderSwarmScript(vars("manager")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("manager")));
     expect(r.code, r.stderr).to.equal(0);
     expect(b.file("etc/fstab").trim().split("\n")).to.deep.equal([FSTAB_LINE]);
     expect(b.read("mounted")).to.equal("");
@@ -167,7 +147,7 @@ describe("components: swarm startup script", () => {
 
   it("a reboot is idempotent: no second init, one fstab line, Docker not restarted", async () => {
     const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
-    const script = renderSwarmScript(vars("manager"));
+    const script = renderSwarmScript(sandboxScriptVars("manager"));
     expect((await b.run(script)).code).to.equal(0);
     const before = b.calls().length;
     const r = await b.run(script);
@@ -188,7 +168,7 @@ describe("components: swarm startup script", () => {
     mkdirSync(`${b.root}/etc`, { recursive: true });
     writeFileSync(`${b.root}/etc/fstab`, fstab);
     b.write("mounted", "");
-    const r = await b.run(renderSwarmScript(vars("worker")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("worker")));
     expect(r.code, r.stderr).to.equal(0);
     expect(b.file("etc/fstab").trim().split("\n")).to.deep.equal([
       "UUID=1234 / ext4 defaults 0 1",
@@ -202,7 +182,7 @@ describe("components: swarm startup script", () => {
     const b = box("swarm1-mgr-1", MANAGER_IPS[1]!);
     b.secret("swarm1-manager-token", MGR_TOKEN);
     b.write("reachable", "10.12.0.10:2377\n10.12.0.11:2377\n");
-    const r = await b.run(renderSwarmScript(vars("manager")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("manager")));
     expect(r.code, r.stderr).to.equal(0);
     expect(b.calls("docker swarm")).to.deep.equal([
       `docker swarm join --token ${MGR_TOKEN} --advertise-addr 10.12.0.11 10.12.0.10:2377`,
@@ -216,7 +196,7 @@ describe("components: swarm startup script", () => {
     b.secret("swarm1-worker-token", WKR_TOKEN);
     b.write("reachable", "10.12.0.12:2377\n");
     b.write("nodes", "oldid0 Down false\nnewid0 Ready true\n");
-    const r = await b.run(renderSwarmScript(vars("manager")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("manager")));
     expect(r.code, r.stderr).to.equal(0);
     expect(b.calls("docker swarm init")).to.deep.equal([]);
     expect(b.calls("docker swarm join")).to.have.length(2); // 10.12.0.11 unreachable, then .12
@@ -231,7 +211,7 @@ describe("components: swarm startup script", () => {
   it("manager 0 that initialised but stopped before storing the tokens stores them on the next boot", async () => {
     const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
     b.write("swarm_state", "active\n");
-    const r = await b.run(renderSwarmScript(vars("manager")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("manager")));
     expect(r.code, r.stderr).to.equal(0);
     expect(b.calls("docker swarm init")).to.deep.equal([]);
     expect(b.secret("swarm1-manager-token")).to.equal(MGR_TOKEN);
@@ -242,7 +222,7 @@ describe("components: swarm startup script", () => {
     b.secret("swarm1-manager-token", MGR_TOKEN);
     b.secret("swarm1-worker-token", WKR_TOKEN);
     b.write("reachable", "10.12.0.10:2377\n");
-    const r = await b.run(renderSwarmScript(vars("worker")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("worker")));
     expect(r.code, r.stderr).to.equal(0);
     expect(b.calls("docker swarm join")).to.deep.equal([
       `docker swarm join --token ${WKR_TOKEN} --advertise-addr 10.12.0.77 10.12.0.10:2377`,
@@ -258,7 +238,7 @@ describe("components: swarm startup script", () => {
 
   it("a worker gives up (non-zero) when no token appears", async () => {
     const b = box("swarm1-wkr-x1y2", "10.12.0.77");
-    const r = await b.run(renderSwarmScript(vars("worker")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("worker")));
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.contain("could not join swarm swarm1");
     expect(
@@ -273,7 +253,7 @@ describe("components: swarm startup script", () => {
     const b = box("swarm1-mgr-2", MANAGER_IPS[2]!);
     b.secret("swarm1-manager-token", "not-a-token; rm -rf /");
     b.write("reachable", "10.12.0.10:2377\n");
-    const r = await b.run(renderSwarmScript(vars("manager")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("manager")));
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.contain("malformed");
     expect(b.calls("docker swarm")).to.deep.equal([]);
@@ -284,7 +264,7 @@ describe("components: swarm startup script", () => {
     b.write("swarm_state", "active\n");
     b.write("reachable", `${MANAGER_IPS[0]}\n`);
     b.secret("swarm1-manager-token", MGR_TOKEN);
-    const script = renderSwarmScript(vars("manager"));
+    const script = renderSwarmScript(sandboxScriptVars("manager"));
     expect((await b.run(script)).code).to.equal(0);
     let mark = b.calls().length;
     expect((await b.run(script, "maintain")).code).to.equal(0);
@@ -323,7 +303,7 @@ describe("components: swarm startup script", () => {
       "svc/atserver-alice",
       "cram-alice atserver-tls-crt-000000000001 atserver-tls-key-000000000001 \n",
     );
-    const script = renderSwarmScript(vars("manager", ACME));
+    const script = renderSwarmScript(sandboxScriptVars("manager", ACME));
     const r = await b.run(script, "maintain");
     expect(r.code, r.stderr).to.equal(0);
     // The new pair exists; the old pair, no longer referenced, was removed.
@@ -363,7 +343,7 @@ describe("components: swarm startup script", () => {
       "svc/atserver-alice",
       "cram-alice atserver-tls-crt-000000000001 atserver-tls-key-000000000001 \n",
     );
-    const script = renderSwarmScript(vars("manager"));
+    const script = renderSwarmScript(sandboxScriptVars("manager"));
     let r = await b.run(script, "maintain");
     expect(r.code, r.stderr).to.equal(0);
     expect(b.calls("docker secret create")).to.deep.equal([]);
@@ -388,7 +368,7 @@ describe("components: swarm startup script", () => {
     for (const ago of [3, 10]) b.write(`backups/atservers-${day(ago)}`, "");
     b.write("backups/manual-keep", "");
     const script = renderSwarmScript(
-      vars("manager", {
+      sandboxScriptVars("manager", {
         backup: { instance: "atservers", location: "europe-west2-a", keepDays: 7 },
       }),
     );
@@ -409,7 +389,7 @@ describe("components: swarm startup script", () => {
 
   it("B4: manager 0 of a new swarm replaces the /24 ingress with the large subnet (MTU 1410) before any node can join", async () => {
     const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
-    const r = await b.run(renderSwarmScript(vars("manager")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("manager")));
     expect(r.code, r.stderr).to.equal(0);
     expect(b.read("ingress").trim()).to.equal("10.96.0.0/16");
     const calls = b.calls();
@@ -426,13 +406,13 @@ describe("components: swarm startup script", () => {
     const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
     b.write("swarm_state", "active\n");
     b.write("ingress", "10.0.0.0/24\n");
-    expect((await b.run(renderSwarmScript(vars("manager")))).code).to.equal(0);
+    expect((await b.run(renderSwarmScript(sandboxScriptVars("manager")))).code).to.equal(0);
     expect(b.read("ingress").trim()).to.equal("10.96.0.0/16");
     const busy = box("swarm1-mgr-0", MANAGER_IPS[0]!);
     busy.write("swarm_state", "active\n");
     busy.write("ingress", "10.0.0.0/24\n");
     busy.write("services", "atserver-alice\n");
-    const r = await busy.run(renderSwarmScript(vars("manager")), "maintain");
+    const r = await busy.run(renderSwarmScript(sandboxScriptVars("manager")), "maintain");
     expect(r.code, r.stderr).to.equal(0);
     expect(busy.calls("docker network rm")).to.deep.equal([]);
     expect(r.stderr).to.contain("services exist");
@@ -444,7 +424,7 @@ describe("components: swarm startup script", () => {
     b.secret("swarm1-images", IMAGE);
     b.write("registry", `${IMAGE}\n`);
     b.write("reachable", "10.12.0.10:2377\n");
-    const r = await b.run(renderSwarmScript(vars("worker")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("worker")));
     expect(r.code, r.stderr).to.equal(0);
     expect(b.read("images").trim()).to.equal(IMAGE);
     const calls = b.calls();
@@ -470,7 +450,7 @@ describe("components: swarm startup script", () => {
     b.write("images", `${IMAGE}\n`);
     b.write("registry", `${IMAGE}\n${next}\n`);
     b.secret("swarm1-images", `${IMAGE}\n${next}`);
-    const r = await b.run(renderSwarmScript(vars("worker")), "images");
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("worker")), "images");
     expect(r.code, r.stderr).to.equal(0);
     expect(b.calls("docker pull")).to.deep.equal([`docker pull -q ${next}`]);
   });
@@ -480,7 +460,7 @@ describe("components: swarm startup script", () => {
     b.secret("swarm1-worker-token", WKR_TOKEN);
     b.secret("swarm1-images", IMAGE);
     b.write("reachable", "10.12.0.10:2377\n");
-    const r = await b.run(renderSwarmScript(vars("worker")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("worker")));
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.contain("could not pre-pull");
     expect(b.calls("docker swarm join")).to.deep.equal([]);
@@ -491,7 +471,7 @@ describe("components: swarm startup script", () => {
     const bad = ["docker.io/library/busybox:1.36", "europe-west2-docker.pkg.dev/p/r/atserver:1.0"];
     b.secret("swarm1-images", bad.join("\n"));
     b.write("registry", bad.join("\n"));
-    const r = await b.run(renderSwarmScript(vars("worker")), "images");
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("worker")), "images");
     expect(r.code).to.not.equal(0);
     expect(r.stderr).to.contain("refusing image docker.io/library/busybox:1.36");
     expect(b.calls("docker pull")).to.deep.equal([]);
@@ -501,7 +481,7 @@ describe("components: swarm startup script", () => {
   it("15: manager 0 retries a transient PERMISSION_DENIED (IAM not yet propagated) instead of dying", async () => {
     const b = box("swarm1-mgr-0", MANAGER_IPS[0]!);
     b.write("denied-swarm1-manager-token", "2\n");
-    const r = await b.run(renderSwarmScript(vars("manager")));
+    const r = await b.run(renderSwarmScript(sandboxScriptVars("manager")));
     expect(r.code, r.stderr).to.equal(0);
     expect(b.calls("docker swarm init")).to.have.length(1);
     expect(b.secret("swarm1-manager-token")).to.equal(MGR_TOKEN);
@@ -510,12 +490,14 @@ describe("components: swarm startup script", () => {
   it("a worker going away (scale-in, roll-out) leaves the swarm so its atServers move at once; a manager never leaves", async () => {
     const w = box("swarm1-wkr-x1y2", "10.12.0.77");
     w.write("swarm_state", "active\n");
-    const r = await w.run(renderSwarmScript(vars("worker")), "leave");
+    const r = await w.run(renderSwarmScript(sandboxScriptVars("worker")), "leave");
     expect(r.code, r.stderr).to.equal(0);
     expect(w.calls("docker swarm leave")).to.deep.equal(["docker swarm leave"]);
     const m = box("swarm1-mgr-1", MANAGER_IPS[1]!);
     m.write("swarm_state", "active\n");
-    expect((await m.run(renderSwarmScript(vars("manager")), "leave")).code).to.equal(0);
+    expect((await m.run(renderSwarmScript(sandboxScriptVars("manager")), "leave")).code).to.equal(
+      0,
+    );
     expect(m.calls("docker swarm leave")).to.deep.equal([]);
   });
 });
