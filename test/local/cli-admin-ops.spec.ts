@@ -1,16 +1,12 @@
 // `atplatform admin rollout …` and the key rotation commands as a user runs them (child
 // processes, a temp HOME) against a real local platform of their own: rotating keys changes
 // what the registrar accepts, so these do not share cli.spec.ts's platform.
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { expect } from "chai";
 import { LocalPlatform, localConfigFromEnv } from "@atplatform/local";
 import { setRegistrarLogLevel } from "@atplatform/registrar";
-import { freePort } from "../support/ports";
-
-const CLI = join(resolve(__dirname, "../.."), "services/local/bin/atplatform.js");
+import { runCli, userHome, type UserHome } from "./user-home";
 
 describe("atplatform admin rollout and key rotation (temp HOME, a local platform)", function () {
   this.timeout(90_000);
@@ -21,16 +17,8 @@ describe("atplatform admin rollout and key rotation (temp HOME, a local platform
   let platform: LocalPlatform;
   let url: string;
 
-  async function cli(args: string[], e: NodeJS.ProcessEnv = env) {
-    const child = spawn(process.execPath, [CLI, ...args], { env: e, cwd: tmp });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.stdin.end();
-    const code = await new Promise<number | null>((r) => child.once("close", (c) => r(c)));
-    return { code, out, err };
-  }
+  let home: UserHome;
+  const cli = (args: string[], e: NodeJS.ProcessEnv = env) => runCli(home, args, e);
   /** What an onboarding app sees with `key`: 200 accepted, 403 refused. */
   const onboard = async (key: string) =>
     (await fetch(`${url}/api/app/v2/get-free-atsign`, { headers: { Authorization: key } })).status;
@@ -38,19 +26,8 @@ describe("atplatform admin rollout and key rotation (temp HOME, a local platform
 
   before(async () => {
     setRegistrarLogLevel("error");
-    tmp = mkdtempSync(join(tmpdir(), "atp-cli-ops-"));
-    data = join(tmp, ".atplatform");
-    env = { ...process.env, HOME: tmp, ATPLATFORM_HOME: data, LOG_LEVEL: "warn" };
-    delete env.REGISTRAR_API_KEY;
-    delete env.REGISTRAR_ADMIN_KEY;
-    delete env.ATPLATFORM_REGISTRAR;
-    const base = await freePort();
-    platformEnv = {
-      ATPLATFORM_HOME: data,
-      ROOT_PORT: String(await freePort()),
-      REGISTRAR_PORT: String(await freePort()),
-      ATPLATFORM_ATSERVER_PORTS: `${base}-${base + 10}`,
-    };
+    home = await userHome("atp-cli-ops-", 10);
+    ({ tmp, data, env, platformEnv } = home);
     platform = new LocalPlatform(localConfigFromEnv(platformEnv), { print: () => {} });
     await platform.start();
     url = JSON.parse(readFileSync(join(data, "platform.json"), "utf8")).registrarUrl;

@@ -2,17 +2,13 @@
 // processes, a temp HOME, a real platform): metrics on by default on loopback for the
 // directory, the registrar and each atServer, on ports that do not clash; status summarises
 // them, and says plainly when the platform is not running; ATPLATFORM_METRICS=off turns them off.
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { expect } from "chai";
 import { LocalPlatform, localConfigFromEnv } from "@atplatform/local";
 import { LocalConfigError } from "../../services/local/src/config";
 import { setRegistrarLogLevel } from "@atplatform/registrar";
-import { freePort } from "../support/ports";
-
-const CLI = join(resolve(__dirname, "../.."), "services/local/bin/atplatform.js");
+import { runCli, userHome, type UserHome } from "./user-home";
 
 function value(text: string, series: string): number {
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
@@ -29,20 +25,11 @@ describe("local platform metrics and `atplatform status`", function () {
   this.timeout(90_000);
   let tmp: string;
   let data: string;
-  let env: NodeJS.ProcessEnv;
   let platform: LocalPlatform | undefined;
   let platformEnv: Record<string, string>;
 
-  async function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-    const child = spawn(process.execPath, [CLI, ...args], { env, cwd: tmp });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.stdin.end();
-    const code = await new Promise<number | null>((r) => child.once("close", (c) => r(c)));
-    return { code, out, err };
-  }
+  let home: UserHome;
+  const cli = (args: string[]) => runCli(home, args);
 
   async function start(extra: Record<string, string> = {}): Promise<LocalPlatform> {
     platform = new LocalPlatform(localConfigFromEnv({ ...platformEnv, ...extra }), {
@@ -64,18 +51,8 @@ describe("local platform metrics and `atplatform status`", function () {
 
   before(async () => {
     setRegistrarLogLevel("error");
-    tmp = mkdtempSync(join(tmpdir(), "atp-status-"));
-    data = join(tmp, ".atplatform");
-    env = { ...process.env, HOME: tmp, ATPLATFORM_HOME: data, LOG_LEVEL: "warn" };
-    delete env.REGISTRAR_API_KEY;
-    delete env.REGISTRAR_ADMIN_KEY;
-    const base = await freePort();
-    platformEnv = {
-      ATPLATFORM_HOME: data,
-      ROOT_PORT: String(await freePort()),
-      REGISTRAR_PORT: String(await freePort()),
-      ATPLATFORM_ATSERVER_PORTS: `${base}-${base + 20}`,
-    };
+    home = await userHome("atp-status-", 20);
+    ({ tmp, data, platformEnv } = home);
   });
   after(async () => {
     await platform?.stop();

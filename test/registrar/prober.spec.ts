@@ -231,7 +231,8 @@ describe("registrar platform prober bounds", function () {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it("a silent root costs at most the timeout per round and is counted as errors, never thrown", async () => {
+  it("a silent root ends each lookup at the timeout (else this test's 3 s limit fails it) and is counted as errors, never thrown", async function () {
+    this.timeout(3_000);
     const port = await listen(silent);
     const swarm = { name: "s1", host: "127.0.0.1", minPort: port, maxPort: port };
     for (const name of ["aa", "bb", "cc"]) {
@@ -250,12 +251,9 @@ describe("registrar platform prober bounds", function () {
       deps: proberDeps({ root: `127.0.0.1:${port}`, timeoutMs: 300 }),
       sink: metrics,
     });
-    const started = Date.now();
     await prober.runOnce();
-    const took = Date.now() - started;
     await prober.stop();
     metrics.close();
-    expect(took).to.be.below(1500);
     const text = metrics.render();
     expect(probes(text, "error")).to.equal(2);
     expect(probes(text, "ok")).to.equal(0);
@@ -286,13 +284,12 @@ describe("registrar prober lookups against a hostile root", function () {
     const port = await listen(flood);
     try {
       const { lookup } = proberDeps({ root: `127.0.0.1:${port}`, ca: tls.ca, timeoutMs: 10_000 });
-      const started = Date.now();
+      // The 10 s timeout would give another message: the 4 KiB cap ended it.
       const err = await lookup("alice").then(
         () => undefined,
         (e: Error) => e,
       );
       expect(err?.message).to.match(/longer than 4096 bytes/);
-      expect(Date.now() - started).to.be.below(5000);
     } finally {
       flood.close();
     }
